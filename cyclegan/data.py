@@ -1,0 +1,271 @@
+"""Unpaired two-domain image data: folders or a CelebA attribute selection.
+
+Every random choice (which B image goes with an A image, crop offsets, flips) is a
+pure function of (seed, epoch, index), so a resumed run sees exactly the batches an
+uninterrupted one would, with any number of loader workers.
+
+Images leave this module as float (3, H, W) tensors in [-1, 1].
+"""
+
+import csv
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch.utils.data import Dataset, Sampler
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".gif"}
+CELEBA_PARTITIONS = {"train": 0, "val": 1, "test": 2}
+CELEBA_CROP = 178  # aligned CelebA images are 178x218; the central square holds face and hair
+
+# What PIL raises for files that are not images, truncated or absurdly large.
+IMAGE_ERRORS = (OSError, ValueError, SyntaxError, UnidentifiedImageError, Image.DecompressionBombError)
+
+
+@dataclass
+class Domain:
+    """One side of the unpaired data: a name ("black") and its image files."""
+
+    name: str
+    paths: list
+    male: list = field(default_factory=list)  # CelebA Male attribute per image (bool), when known
+
+    def __post_init__(self):
+        if not self.paths:
+            raise ValueError(f"domain '{self.name}' has no images")
+
+
+def list_images(folder) -> list:
+    """The image files (by extension) directly inside `folder`, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"image folder {folder} does not exist")
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    if not paths:
+        raise ValueError(f"image folder {folder} holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    return paths
+
+
+def folder_domains(data_a, data_b, name_a=None, name_b=None):
+    """Two folders of images -> (Domain A, Domain B); names default to the folder names."""
+    a, b = Path(data_a), Path(data_b)
+    return Domain(name_a or a.name, list_images(a)), Domain(name_b or b.name, list_images(b))
+
+
+def celeba_image_dir(root) -> Path:
+    """The folder of CelebA's JPEGs: the Kaggle layout nests img_align_celeba twice."""
+    root = Path(root)
+    for d in (root / "img_align_celeba" / "img_align_celeba", root / "img_align_celeba"):
+        if d.is_dir():
+            return d
+    raise FileNotFoundError(f"{root} has no img_align_celeba/img_align_celeba/ folder: is it a CelebA root?")
+
+
+def _read_csv(path: Path) -> list:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: a CelebA root needs list_attr_celeba.csv and list_eval_partition.csv")
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def celeba_domains(root, attr_a="Black_Hair", attr_b="Blond_Hair", split="train", name_a=None, name_b=None):
+    """Select two CelebA domains by attribute, in one official partition.
+
+    An image belongs to A when `attr_a` is 1 and `attr_b` is -1, to B the other way
+    round; images with both or neither are left out.
+
+    Args:
+        root (`str` or `Path`): CelebA in the Kaggle layout (img_align_celeba/img_align_celeba/,
+            list_attr_celeba.csv, list_eval_partition.csv).
+        attr_a (`str`, defaults to "Black_Hair"): attribute of domain A.
+        attr_b (`str`, defaults to "Blond_Hair"): attribute of domain B.
+        split (`str`, defaults to "train"): "train", "val" or "test" (the official partition).
+        name_a, name_b (`str`, optional): domain names; default "black" for "Black_Hair" etc.
+    """
+    if split not in CELEBA_PARTITIONS:
+        raise ValueError(f"split must be one of {sorted(CELEBA_PARTITIONS)}, got {split!r}")
+    root = Path(root)
+    image_dir = celeba_image_dir(root)
+    attrs = _read_csv(root / "list_attr_celeba.csv")
+    partition = {r["image_id"]: int(r["partition"]) for r in _read_csv(root / "list_eval_partition.csv")}
+    columns = set(attrs[0]) - {"image_id"} if attrs else set()
+    for attr in (attr_a, attr_b):
+        if attr not in columns:
+            raise ValueError(f"unknown CelebA attribute {attr!r}; choose from {sorted(columns)}")
+    if attr_a == attr_b:
+        raise ValueError(f"attr_a and attr_b must differ, both are {attr_a!r}")
+
+    wanted = CELEBA_PARTITIONS[split]
+    selected = {"a": ([], []), "b": ([], [])}
+    missing = 0
+    for row in attrs:
+        if partition.get(row["image_id"]) != wanted:
+            continue
+        a, b = row[attr_a] == "1", row[attr_b] == "1"
+        if a == b:
+            continue
+        path = image_dir / row["image_id"]
+        if not path.is_file():
+            missing += 1
+            continue
+        paths, male = selected["a" if a else "b"]
+        paths.append(path)
+        male.append(row.get("Male") == "1")
+    if missing:
+        warnings.warn(f"{missing} images listed in {root / 'list_attr_celeba.csv'} are not in {image_dir}; skipped")
+    default_name = lambda attr: attr.split("_")[0].lower()  # Black_Hair -> black
+    return (
+        Domain(name_a or default_name(attr_a), *selected["a"]),
+        Domain(name_b or default_name(attr_b), *selected["b"]),
+    )
+
+
+def load_image(path) -> Image.Image:
+    """Open any image PIL reads as 8-bit RGB, upright by its EXIF orientation.
+
+    Raises ValueError naming the file when it is unreadable, truncated or not an image.
+    """
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            im.load()
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit greyscale: scale to 8 bits
+                arr = np.asarray(im, dtype=np.float64)
+                im = Image.fromarray((arr / max(arr.max(), 1) * 255).round().astype(np.uint8))
+            return im.convert("RGB")
+    except IMAGE_ERRORS as e:
+        raise ValueError(f"cannot read image {path}: {e}") from e
+
+
+def celeba_crop(im: Image.Image) -> Image.Image:
+    """The central square of an aligned CelebA image (178x178 of 178x218), any size scaled alike."""
+    side = min(im.size)
+    left, top = (im.width - side) // 2, (im.height - side) // 2
+    return im.crop((left, top, left + side, top + side))
+
+
+def to_tensor(im: Image.Image) -> torch.Tensor:
+    """PIL RGB -> uint8 (3, H, W)."""
+    return torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1)
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """uint8 [0, 255] -> float [-1, 1]."""
+    return x.float().div(127.5).sub(1.0)
+
+
+def load_size_for(image_size: int) -> int:
+    """The paper's jitter: resize to 286 then random-crop 256, i.e. 1.117x."""
+    return int(round(image_size * 286 / 256))
+
+
+class UnpairedDataset(Dataset):
+    """Unpaired A/B images: item (epoch, i) is A[i mod |A|] with a random B.
+
+    Its length is max(|A|, |B|); B is drawn independently of A (the reference's
+    serial_batches=False) from an RNG seeded by (seed, epoch, i), as are crops and flips.
+
+    Args:
+        domain_a, domain_b (`Domain`): the image lists.
+        image_size (`int`, defaults to 128): output side in pixels.
+        preprocess (`str`, defaults to "celeba"): "celeba" (central 178x178 square, resize),
+            "resize_crop" (resize to 1.117x, random crop: the paper's jitter) or "resize"
+            (plain resize, for evaluation).
+        train (`bool`, defaults to True): random horizontal flips and crops; False gives fixed views.
+        seed (`int`, defaults to 0): seed of every random choice.
+    """
+
+    PREPROCESS = ("celeba", "resize_crop", "resize")
+
+    def __init__(self, domain_a: Domain, domain_b: Domain, image_size=128, preprocess="celeba", train=True, seed=0):
+        if preprocess not in self.PREPROCESS:
+            raise ValueError(f"preprocess must be one of {self.PREPROCESS}, got {preprocess!r}")
+        if image_size < 4 or image_size % 4:
+            raise ValueError(f"image_size must be a positive multiple of 4, got {image_size}")
+        self.domain_a, self.domain_b = domain_a, domain_b
+        self.image_size, self.preprocess, self.train, self.seed = image_size, preprocess, train, seed
+        self.unreadable = set()  # per process: files that failed, so each is warned about once
+
+    def __len__(self):
+        return max(len(self.domain_a.paths), len(self.domain_b.paths))
+
+    def _load(self, paths: list, index: int) -> torch.Tensor:
+        """The deterministic part: decode and resize. Skips unreadable files (with a warning)."""
+        for k in range(len(paths)):
+            path = paths[(index + k) % len(paths)]
+            if path in self.unreadable:
+                continue
+            try:
+                im = load_image(path)
+            except ValueError as e:
+                self.unreadable.add(path)
+                warnings.warn(f"skipping unreadable image: {e}")
+                continue
+            if self.preprocess == "celeba":
+                im, size = celeba_crop(im), self.image_size
+            elif self.preprocess == "resize_crop" and self.train:
+                size = load_size_for(self.image_size)
+            else:
+                size = self.image_size
+            return to_tensor(im.resize((size, size), Image.BICUBIC))
+        raise ValueError(f"every image of this domain is unreadable ({len(paths)} files, e.g. {paths[0]})")
+
+    def _augment(self, x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+        s = self.image_size
+        if x.shape[-1] > s or x.shape[-2] > s:  # random crop (train) or centre crop
+            top, left = (rng.integers(x.shape[-2] - s + 1), rng.integers(x.shape[-1] - s + 1)) if self.train else (
+                (x.shape[-2] - s) // 2, (x.shape[-1] - s) // 2)
+            x = x[:, top:top + s, left:left + s]
+        if self.train and rng.random() < 0.5:
+            x = x.flip(-1)
+        return x
+
+    def __getitem__(self, key):
+        """key = (epoch, i) from EpochSampler, or a plain i (epoch 0)."""
+        epoch, i = key if isinstance(key, tuple) else (0, key)
+        rng = np.random.default_rng([self.seed, epoch, i])
+        paths_a, paths_b = self.domain_a.paths, self.domain_b.paths
+        j = int(rng.integers(len(paths_b))) if self.train else i % len(paths_b)
+        real_a = self._augment(self._load(paths_a, i % len(paths_a)), rng)
+        real_b = self._augment(self._load(paths_b, j), rng)
+        return {"A": to_float(real_a), "B": to_float(real_b)}  # each (3, S, S) in [-1, 1]
+
+
+class EpochSampler(Sampler):
+    """Yields (epoch, index) keys: a fresh permutation every epoch, seeded by (seed, epoch).
+
+    Args:
+        n (`int`): dataset length.
+        seed (`int`, defaults to 0): permutation seed.
+        epoch_size (`int`, optional): items per epoch; fewer than n takes a new random
+            subset each epoch (useful when a full pass is longer than you want between
+            lr updates, samples and checkpoints), more repeats the data.
+        shuffle (`bool`, defaults to True): False yields 0..n-1 in order.
+    """
+
+    def __init__(self, n: int, seed: int = 0, epoch_size=None, shuffle: bool = True):
+        if epoch_size is not None and epoch_size < 1:
+            raise ValueError(f"epoch_size must be positive, got {epoch_size}")
+        self.n, self.seed, self.shuffle = n, seed, shuffle
+        self.epoch_size = epoch_size or n
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch: int, start: int = 0):
+        """Iterate epoch `epoch` from its item `start` (to resume mid-epoch)."""
+        self.epoch, self.start = epoch, start
+
+    def __len__(self):
+        return self.epoch_size - self.start
+
+    def __iter__(self):
+        if self.shuffle:
+            rng = np.random.default_rng([self.seed, self.epoch, 7919])
+            order = np.concatenate([rng.permutation(self.n) for _ in range(math.ceil(self.epoch_size / self.n))])
+        else:
+            order = np.arange(self.epoch_size) % self.n
+        for i in order[self.start:self.epoch_size]:
+            yield (self.epoch, int(i))

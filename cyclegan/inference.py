@@ -1,0 +1,82 @@
+"""Translating images with trained generators: padding, precision, PIL in and out."""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from .data import to_float
+from .precision import autocast, resolve_precision
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int = 4):
+    """Reflection-pad (N, C, H, W) on the bottom/right to H, W divisible by `multiple`.
+
+    Returns the padded tensor and the original (H, W) to crop back to.
+    """
+    h, w = x.shape[-2:]
+    pad_h, pad_w = -h % multiple, -w % multiple
+    if pad_h or pad_w:
+        # reflection needs the pad smaller than the side; replicate covers tiny images
+        mode = "reflect" if pad_h < h and pad_w < w else "replicate"
+        x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+    return x, (h, w)
+
+
+@torch.no_grad()
+def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "auto") -> torch.Tensor:
+    """Run `generator` on (N, 3, H, W) in [-1, 1] of any H, W; returns float32 of the same shape.
+
+    Pads to a multiple of 4 and crops back, runs under the precision's autocast on the
+    generator's device, and clamps to [-1, 1].
+    """
+    if x.ndim == 3:
+        raise ValueError(f"translate expects a batch (N, C, H, W), got {tuple(x.shape)}; use x[None]")
+    device = next(generator.parameters()).device
+    precision = resolve_precision(precision, device)
+    padded, (h, w) = pad_to_multiple(x.to(device, torch.float32))
+    with autocast(device, precision):
+        y = generator(padded)
+    return y[..., :h, :w].float().clamp(-1, 1)
+
+
+def image_to_tensor(image: Image.Image) -> torch.Tensor:
+    """PIL image (any mode) -> (1, 3, H, W) float in [-1, 1]."""
+    arr = np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
+    return to_float(torch.from_numpy(arr).permute(2, 0, 1))[None]
+
+
+def tensor_to_image(x: torch.Tensor) -> Image.Image:
+    """(1, 3, H, W) or (3, H, W) in [-1, 1] -> PIL RGB."""
+    x = x.detach().float().cpu()
+    if x.ndim == 4:
+        if x.shape[0] != 1:
+            raise ValueError(f"tensor_to_image takes one image, got a batch of {x.shape[0]}")
+        x = x[0]
+    arr = ((x.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
+    return Image.fromarray(arr)
+
+
+def translate_image(image: Image.Image, G: torch.nn.Module, F_inv: torch.nn.Module, precision: str = "auto"):
+    """Translate a PIL image with G and back with F_inv (e.g. G_AB then G_BA).
+
+    Returns (translation, reconstruction) as PIL images of the input's size.
+    """
+    x = image_to_tensor(image)
+    fake = translate(G, x, precision)
+    rec = translate(F_inv, fake, precision)
+    return tensor_to_image(fake), tensor_to_image(rec)
+
+
+def sample_grid(G_AB, G_BA, real_A: torch.Tensor, real_B: torch.Tensor, precision: str = "auto") -> Image.Image:
+    """A picture of both directions: rows of real | translated | reconstructed.
+
+    real_A, real_B: (N, 3, H, W) in [-1, 1]. The first N rows are A -> B -> A, the
+    next N are B -> A -> B.
+    """
+    rows = []
+    for real, G, F_inv in ((real_A, G_AB, G_BA), (real_B, G_BA, G_AB)):
+        fake = translate(G, real, precision)
+        rec = translate(F_inv, fake, precision)
+        rows += [torch.cat([r, f, c], dim=-1) for r, f, c in zip(real.float().cpu(), fake.cpu(), rec.cpu())]
+    return tensor_to_image(torch.cat(rows, dim=-2))

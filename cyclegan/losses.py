@@ -1,0 +1,46 @@
+"""CycleGAN objectives (Zhu et al. 2017, sec. 3 and 4) and the image history pool.
+
+All losses take float tensors and return a scalar; images are (N, C, H, W) in [-1, 1].
+"""
+
+import torch
+import torch.nn.functional as F
+
+
+def gan_loss(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+    """Least-squares GAN loss (Mao et al. 2017), which the paper uses instead of the log loss (sec. 4).
+
+    For a discriminator D and generator G:
+        L_D = E_y[(D(y) - 1)^2] + E_x[D(G(x))^2]
+        L_G = E_x[(D(G(x)) - 1)^2]
+    This function returns the mean of (prediction - t)^2 with t = 1 for real, 0 for fake.
+
+    Args:
+        prediction (`torch.Tensor`): the discriminator's patch scores, any shape.
+        target_is_real (`bool`): whether the ideal answer is "real" (1) or "fake" (0).
+    """
+    target = torch.ones_like(prediction) if target_is_real else torch.zeros_like(prediction)
+    return F.mse_loss(prediction.float(), target.float())
+
+
+def cycle_loss(real: torch.Tensor, reconstructed: torch.Tensor) -> torch.Tensor:
+    """Cycle-consistency loss, one direction of Eq. 2: E_x[||F(G(x)) - x||_1].
+
+    The caller weights it by lambda_cycle (10 in the paper, sec. 4).
+    """
+    return F.l1_loss(reconstructed.float(), real.float())
+
+
+def identity_loss(real: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
+    """Identity-mapping loss, one direction of sec. 5.2: E_y[||G(y) - y||_1].
+
+    A generator fed an image of its target domain should return it unchanged; this
+    keeps colour composition. The reference weights it by lambda_identity * lambda_cycle
+    (0.5 * 10).
+    """
+    return F.l1_loss(same.float(), real.float())
+
+
+def discriminator_loss(pred_real: torch.Tensor, pred_fake: torch.Tensor) -> torch.Tensor:
+    """LSGAN discriminator loss, halved "to slow down the rate at which D learns" (sec. 4)."""
+    return 0.5 * (gan_loss(pred_real, True) + gan_loss(pred_fake, False))

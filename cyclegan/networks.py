@@ -1,0 +1,252 @@
+"""The CycleGAN networks: a ResNet generator and a 70x70 PatchGAN discriminator.
+
+Zhu et al. 2017, "Unpaired Image-to-Image Translation using Cycle-Consistent
+Adversarial Networks", section 4 and appendix 7.2. Layer names follow the paper:
+c7s1-k is a 7x7 stride-1 conv-norm-ReLU, dk a 3x3 stride-2 conv-norm-ReLU, Rk a
+residual block of two 3x3 convs, uk a 3x3 stride-1/2 (transposed) conv-norm-ReLU,
+Ck a 4x4 stride-2 conv-norm-LeakyReLU(0.2).
+
+Domains: A = black hair, B = blond hair. G_AB (the paper's G) maps A to B,
+G_BA (F) maps B to A, D_A (D_X) judges A, D_B (D_Y) judges B.
+Tensor convention everywhere: float (N, C, H, W) in [-1, 1].
+"""
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+WEIGHTS_NAME = "model.safetensors"
+
+
+def init_weights(net: nn.Module, std: float = 0.02) -> None:
+    """Gaussian init N(0, std) of every conv weight, zero biases (paper, sec. 7.2)."""
+    for m in net.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def _norm(channels: int) -> nn.Module:
+    # Instance norm without affine parameters or running statistics, as the reference:
+    # every image is normalised by its own statistics, in training and at test time.
+    return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+
+
+class ResnetBlock(nn.Module):
+    """R{dim}: two 3x3 reflection-padded conv-norm layers with a skip connection."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.block = nn.Sequential(
+            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), _norm(dim), nn.ReLU(inplace=True),
+            nn.ReflectionPad2d(1), nn.Conv2d(dim, dim, 3), _norm(dim),
+        )
+
+    def forward(self, x):
+        return x + self.block(x)
+
+
+class Generator(
+    nn.Module,
+    PyTorchModelHubMixin,
+    library_name="cyclegan",
+    tags=["cyclegan", "image-to-image", "unpaired-image-translation"],
+    pipeline_tag="image-to-image",
+    paper_url="https://arxiv.org/abs/1703.10593",
+):
+    """ResNet generator c7s1-64, d128, d256, R256 x n_blocks, u128, u64, c7s1-3.
+
+    Fully convolutional: it takes any (N, in_channels, H, W) input with H and W
+    divisible by 4 (the two stride-2 downsamplings) and returns the same size in
+    [-1, 1] (tanh). Other sizes raise ValueError; `cyclegan.inference.translate`
+    pads and crops back for you.
+
+    Every argument is a plain JSON value, so `save_pretrained` records all of them
+    in config.json and `from_pretrained` rebuilds the same network.
+
+    Args:
+        in_channels (`int`, defaults to 3): channels of the input image.
+        out_channels (`int`, defaults to 3): channels of the output image.
+        ngf (`int`, defaults to 64): filters of the first layer (the paper's 64).
+        n_blocks (`int`, defaults to 9): residual blocks; the paper uses 6 at 128x128
+            and 9 at 256x256 (sec. 7.2).
+        image_size (`int`, defaults to 256): the square size the model was trained at;
+            inputs of that size give the best results. Stored for users, unused by the layers.
+        source_domain (`str`, defaults to "A"): name of the input domain, e.g. "black".
+        target_domain (`str`, defaults to "B"): name of the output domain, e.g. "blond".
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        out_channels: int = 3,
+        ngf: int = 64,
+        n_blocks: int = 9,
+        image_size: int = 256,
+        source_domain: str = "A",
+        target_domain: str = "B",
+    ):
+        super().__init__()
+        for name, value in [("in_channels", in_channels), ("out_channels", out_channels), ("ngf", ngf)]:
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(n_blocks, int) or n_blocks < 0:
+            raise ValueError(f"n_blocks must be a non-negative integer, got {n_blocks!r}")
+        if not isinstance(image_size, int) or image_size < 4 or image_size % 4:
+            raise ValueError(f"image_size must be a positive multiple of 4, got {image_size!r}")
+        self.image_size = image_size
+        self.source_domain = source_domain
+        self.target_domain = target_domain
+
+        layers = [  # c7s1-ngf: reflection padding reduces border artifacts
+            nn.ReflectionPad2d(3), nn.Conv2d(in_channels, ngf, 7), _norm(ngf), nn.ReLU(inplace=True),
+        ]
+        for mult in (1, 2):  # d128, d256
+            layers += [
+                nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1),
+                _norm(ngf * mult * 2), nn.ReLU(inplace=True),
+            ]
+        layers += [ResnetBlock(ngf * 4) for _ in range(n_blocks)]  # R256 x n_blocks
+        for mult in (4, 2):  # u128, u64: fractionally strided convs
+            layers += [
+                nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1),
+                _norm(ngf * mult // 2), nn.ReLU(inplace=True),
+            ]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]  # c7s1-3
+        self.model = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, in_channels, H, W) in [-1, 1] -> (N, out_channels, H, W) in [-1, 1]."""
+        if x.ndim != 4 or x.shape[-2] % 4 or x.shape[-1] % 4:
+            raise ValueError(
+                f"Generator expects (N, C, H, W) with H and W divisible by 4, got shape {tuple(x.shape)}; "
+                "pad the image (cyclegan.inference.translate does) or resize it"
+            )
+        return self.model(x)
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "Generator":
+        """Load from a folder written by save_pretrained or a Hub repo id; weights are loaded strictly.
+
+        Takes the mixin's arguments (revision, cache_dir, local_files_only, token,
+        force_download) and map_location (e.g. "cuda"). Raises ValueError naming every
+        missing, unexpected or misshapen tensor, and for a corrupt config.json or weights file.
+        """
+        name = str(pretrained_model_name_or_path)
+        looks_like_path = Path(name).is_absolute() or name.startswith(".") or name.count("/") > 1 or "\\" in name
+        if not Path(name).is_dir() and (looks_like_path or Path(name).exists()):
+            raise FileNotFoundError(f"no model folder at {name} (expected config.json + {WEIGHTS_NAME})")
+        try:
+            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"config.json of {pretrained_model_name_or_path} is not valid JSON: {e}") from e
+
+    def _save_pretrained(self, save_directory: Path) -> None:
+        """Write model.safetensors; contiguous CPU copies, since training keeps weights channels_last."""
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        save_file(state, str(Path(save_directory) / WEIGHTS_NAME))
+
+    @classmethod
+    def _from_pretrained(
+        cls,
+        *,
+        model_id: str,
+        revision=None,
+        cache_dir=None,
+        force_download: bool = False,
+        local_files_only: bool = False,
+        token=None,
+        map_location: str = "cpu",
+        strict: bool = True,
+        **model_kwargs,
+    ):
+        """Build from config.json (the mixin passes it as model_kwargs), load weights strictly."""
+        if Path(model_id).is_dir():
+            weights_file = Path(model_id) / WEIGHTS_NAME
+            if not (Path(model_id) / "config.json").is_file():
+                raise FileNotFoundError(f"{model_id} has no config.json; was it written by save_pretrained?")
+            if not weights_file.is_file():
+                raise FileNotFoundError(f"{model_id} has no {WEIGHTS_NAME}; was it written by save_pretrained?")
+        else:
+            weights_file = hf_hub_download(
+                repo_id=model_id, filename=WEIGHTS_NAME, revision=revision, cache_dir=cache_dir,
+                force_download=force_download, local_files_only=local_files_only, token=token,
+            )
+        model = cls(**model_kwargs)
+        load_weights(model, weights_file, map_location=map_location, strict=strict)
+        return model
+
+
+def load_weights(model: nn.Module, weights_file, map_location="cpu", strict: bool = True) -> None:
+    """Load a safetensors file into `model`, checking names and shapes first.
+
+    Raises ValueError naming every missing, unexpected or misshapen tensor (with
+    strict=False only the shapes are checked) and for a file that is not valid
+    safetensors. Tensors stored in another float dtype (e.g. fp16) are cast.
+    """
+    try:
+        state = load_file(str(weights_file), device=str(map_location))
+    except (SafetensorError, OSError) as e:
+        raise ValueError(f"cannot read weights {weights_file}: {e} (corrupt or not a safetensors file?)") from e
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    misshapen = [
+        f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+        for k in sorted(set(state) & set(expected)) if state[k].shape != expected[k].shape
+    ]
+    problems = []
+    if misshapen:
+        problems.append(f"wrong shape: {misshapen}")
+    if strict and missing:
+        problems.append(f"missing: {missing}")
+    if strict and unexpected:
+        problems.append(f"unexpected: {unexpected}")
+    if problems:
+        raise ValueError(
+            f"weights {weights_file} do not fit {type(model).__name__} as configured ({'; '.join(problems)}); "
+            "check that config.json belongs to these weights"
+        )
+    model.load_state_dict(state, strict=strict)
+    model.to(map_location)
+
+
+class Discriminator(nn.Module):
+    """70x70 PatchGAN: C64-C128-C256-C512, then a 1-channel 4x4 conv (paper, sec. 7.2).
+
+    Each output value judges one 70x70 patch of the input as real or fake. No norm
+    on the first layer; LeakyReLU with slope 0.2; C512 has stride 1.
+
+    Args:
+        in_channels (`int`, defaults to 3): channels of the judged image.
+        ndf (`int`, defaults to 64): filters of the first layer.
+        n_layers (`int`, defaults to 3): stride-2 layers after the first; 3 gives the 70x70 field.
+    """
+
+    def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3):
+        super().__init__()
+        if not isinstance(n_layers, int) or n_layers < 1:
+            raise ValueError(f"n_layers must be a positive integer, got {n_layers!r}")
+        layers = [nn.Conv2d(in_channels, ndf, 4, stride=2, padding=1), nn.LeakyReLU(0.2, inplace=True)]
+        mult = 1
+        for n in range(1, n_layers + 1):
+            prev, mult = mult, min(2**n, 8)
+            stride = 2 if n < n_layers else 1  # the last C layer keeps the resolution
+            layers += [
+                nn.Conv2d(ndf * prev, ndf * mult, 4, stride=stride, padding=1),
+                _norm(ndf * mult), nn.LeakyReLU(0.2, inplace=True),
+            ]
+        layers += [nn.Conv2d(ndf * mult, 1, 4, stride=1, padding=1)]
+        self.model = nn.Sequential(*layers)
+        init_weights(self)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) in [-1, 1] -> (N, 1, H', W') patch scores (raw, LSGAN)."""
+        return self.model(x)

@@ -1,0 +1,338 @@
+"""CycleGAN training: the configuration, the image history pool, one training step, checkpoints.
+
+A = the first domain (black hair), B = the second (blond). G_AB = the paper's G,
+G_BA = F, D_A = D_X, D_B = D_Y. The outer loop (epochs, logging, samples) lives in
+train/run.py.
+"""
+
+import os
+import random
+from dataclasses import asdict, dataclass, fields
+from itertools import chain
+from pathlib import Path
+
+import torch
+
+from .losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
+from .networks import Discriminator, Generator
+from .precision import autocast, resolve_device, resolve_precision
+
+CHECKPOINT_VERSION = 1
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run. Defaults are the paper's unless said otherwise."""
+
+    # data
+    celeba_root: str = ""  # CelebA in the Kaggle layout; or give data_a and data_b
+    attr_a: str = "Black_Hair"  # CelebA attribute of domain A (attr_a = 1 and attr_b = -1)
+    attr_b: str = "Blond_Hair"
+    data_a: str = ""  # a folder of domain-A images (instead of celeba_root)
+    data_b: str = ""
+    name_a: str = ""  # domain names used for the saved models; default from attribute/folder
+    name_b: str = ""
+    image_size: int = 128  # CelebA faces are 178 px wide; 128 is the paper's small setting
+    preprocess: str = "auto"  # celeba | resize_crop | resize; auto = celeba for CelebA, else resize_crop
+    max_images: int = 0  # use only the first N images of each domain (0 = all), for quick trials
+    num_workers: int = 1  # loader processes; decoding is light next to a training step
+    # networks (sec. 7.2)
+    ngf: int = 64  # generator filters in the first layer
+    n_blocks: int = 6  # residual blocks: the paper uses 6 at 128x128, 9 at 256x256
+    ndf: int = 64  # discriminator filters in the first layer
+    n_layers_d: int = 3  # 3 gives the 70x70 PatchGAN
+    # objective (sec. 3, 4, 5.2)
+    lambda_cycle: float = 10.0  # weight of the cycle loss (Eq. 3)
+    lambda_identity: float = 0.5  # identity loss weight, as a fraction of lambda_cycle (reference: 0.5)
+    pool_size: int = 50  # history of generated images shown to D (Shrivastava et al. 2017)
+    # optimisation (sec. 4)
+    lr: float = 2e-4  # Adam learning rate
+    beta1: float = 0.5  # Adam beta1; 0.5 steadies GAN training (Radford et al. 2016)
+    beta2: float = 0.999
+    batch_size: int = 1  # the paper trains with batch 1
+    epochs: int = 100  # epochs at the initial learning rate
+    epochs_decay: int = 100  # epochs of linear decay to zero after that
+    epoch_size: int = 0  # images per epoch (0 = max(|A|, |B|)); smaller gives more lr updates and samples
+    max_steps: int = 0  # stop after this many steps (0 = run all epochs), saving as at the end
+    # machine
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "auto"  # auto | bf16 | fp16 | fp32 (see cyclegan.precision)
+    channels_last: bool = True  # NHWC lets oneDNN/cuDNN pick their fastest convolutions
+    seed: int = 0
+    # output
+    out: str = "runs/black2blond"
+    sample_every: int = 500  # steps between sample grids (and one at each epoch end)
+    checkpoint_every: int = 1000  # steps between checkpoints (and one at each epoch end)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown training settings {unknown}")
+        return cls(**d)
+
+
+def lr_factor(epoch: int, epochs: int, epochs_decay: int) -> float:
+    """Multiplier of the initial lr in 0-based `epoch`: 1 for `epochs` epochs, then linear decay.
+
+    As the reference's "linear" policy: 1 - max(0, epoch + 1 - epochs) / (epochs_decay + 1),
+    so in a 100 + 100 run epoch 99 still has the full lr, epoch 100 has 100/101 of it and
+    epoch 199, the last, 1/101; the lr would reach zero one epoch after the end.
+    """
+    return 1.0 - max(0, epoch + 1 - epochs) / float(epochs_decay + 1)
+
+
+class ImagePool:
+    """A history of generated images for the discriminator updates (sec. 4; Shrivastava et al. 2017).
+
+    Until it holds `pool_size` images, every query image is stored and returned. Then
+    each query image is, with probability 1/2, returned as it is; otherwise a random
+    stored image is returned in its place and the query image takes its slot.
+    pool_size = 0 turns the pool off.
+    """
+
+    def __init__(self, pool_size: int = 50, seed: int = 0):
+        if pool_size < 0:
+            raise ValueError(f"pool_size must be >= 0, got {pool_size}")
+        self.pool_size = pool_size
+        self.images = []  # each (1, C, H, W), detached
+        self.rng = torch.Generator().manual_seed(seed)
+
+    def query(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) newly generated -> (N, C, H, W) to show D."""
+        if self.pool_size == 0:
+            return images
+        out = []
+        for image in images.detach().split(1):
+            if len(self.images) < self.pool_size:
+                self.images.append(image)
+                out.append(image)
+            elif torch.rand(1, generator=self.rng).item() < 0.5:
+                k = int(torch.randint(len(self.images), (1,), generator=self.rng))
+                out.append(self.images[k])
+                self.images[k] = image
+            else:
+                out.append(image)
+        return torch.cat(out)
+
+    def state_dict(self) -> dict:
+        return {"images": [im.cpu() for im in self.images], "rng": self.rng.get_state()}
+
+    def load_state_dict(self, state: dict, device) -> None:
+        self.images = [im.to(device) for im in state["images"]]
+        self.rng.set_state(state["rng"])
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss became NaN or infinite: training has diverged."""
+
+
+def set_requires_grad(nets, flag: bool) -> None:
+    for net in nets:
+        for p in net.parameters():
+            p.requires_grad_(flag)
+
+
+class Trainer:
+    """Owns G_AB, G_BA, D_A, D_B, their optimisers, lr schedules, pools and grad scalers.
+
+    `train_step(real_A, real_B)` does one CycleGAN update and returns the losses;
+    `end_epoch()` advances the lr schedule. `state_dict()` holds everything needed to
+    resume exactly; `save_checkpoint` writes it atomically.
+
+    Args:
+        config (`TrainConfig`): the run's settings; name_a and name_b name the domains.
+    """
+
+    def __init__(self, config: TrainConfig):
+        self.config = c = config
+        self.device = resolve_device(c.device)
+        self.precision = resolve_precision(c.precision, self.device)
+        torch.manual_seed(c.seed)
+        gen = dict(ngf=c.ngf, n_blocks=c.n_blocks, image_size=c.image_size)
+        self.G_AB = Generator(**gen, source_domain=c.name_a or "A", target_domain=c.name_b or "B")
+        self.G_BA = Generator(**gen, source_domain=c.name_b or "B", target_domain=c.name_a or "A")
+        self.D_A = Discriminator(ndf=c.ndf, n_layers=c.n_layers_d)
+        self.D_B = Discriminator(ndf=c.ndf, n_layers=c.n_layers_d)
+        self.memory_format = torch.channels_last if c.channels_last else torch.contiguous_format
+        for net in self.nets.values():
+            net.to(self.device, memory_format=self.memory_format).train()
+
+        betas = (c.beta1, c.beta2)
+        self.opt_G = torch.optim.Adam(chain(self.G_AB.parameters(), self.G_BA.parameters()), lr=c.lr, betas=betas)
+        self.opt_D = torch.optim.Adam(chain(self.D_A.parameters(), self.D_B.parameters()), lr=c.lr, betas=betas)
+        schedule = lambda epoch: lr_factor(epoch, c.epochs, c.epochs_decay)
+        self.sched_G = torch.optim.lr_scheduler.LambdaLR(self.opt_G, schedule)
+        self.sched_D = torch.optim.lr_scheduler.LambdaLR(self.opt_D, schedule)
+        # fp16 needs loss scaling against gradient underflow; one scaler per optimiser,
+        # since G's and D's gradients have unrelated magnitudes. Disabled for bf16/fp32.
+        fp16 = self.precision == "fp16"
+        self.scaler_G = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.scaler_D = torch.amp.GradScaler(self.device.type, enabled=fp16)
+        self.pool_A = ImagePool(c.pool_size, seed=c.seed)
+        self.pool_B = ImagePool(c.pool_size, seed=c.seed + 1)
+        self.step = 0  # optimisation steps done
+        self.epoch = 0  # current epoch (0-based)
+        self.batch_in_epoch = 0  # batches of the current epoch done
+
+    @property
+    def nets(self) -> dict:
+        return {"G_AB": self.G_AB, "G_BA": self.G_BA, "D_A": self.D_A, "D_B": self.D_B}
+
+    def autocast(self):
+        return autocast(self.device, self.precision)
+
+    def _to_device(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+
+    def train_step(self, real_A: torch.Tensor, real_B: torch.Tensor) -> dict:
+        """One update of both generators, then both discriminators.
+
+        Args:
+            real_A, real_B (`torch.Tensor`): (N, 3, H, W) in [-1, 1], unpaired.
+        Returns:
+            dict of float losses: G_AB, G_BA (adversarial), cycle_A, cycle_B, idt_A, idt_B
+            (weighted), G (their sum), D_A, D_B (halved).
+        """
+        c = self.config
+        real_A, real_B = self._to_device(real_A), self._to_device(real_B)
+        use_identity = c.lambda_identity > 0
+
+        # 1. fakes and reconstructions: A -> B -> A and B -> A -> B
+        with self.autocast():
+            fake_B = self.G_AB(real_A)
+            rec_A = self.G_BA(fake_B)
+            fake_A = self.G_BA(real_B)
+            rec_B = self.G_AB(fake_A)
+            idt_B = self.G_AB(real_B) if use_identity else None  # G_AB of a B image should change nothing
+            idt_A = self.G_BA(real_A) if use_identity else None
+
+        # 2. freeze the discriminators: the generator step must not train them
+        set_requires_grad([self.D_A, self.D_B], False)
+
+        # 3. generator losses: fool D (LSGAN), cycle back (Eq. 2), keep target-domain images (sec. 5.2)
+        with self.autocast():
+            pred_fake_B, pred_fake_A = self.D_B(fake_B), self.D_A(fake_A)
+        losses = {
+            "G_AB": gan_loss(pred_fake_B, True),
+            "G_BA": gan_loss(pred_fake_A, True),
+            "cycle_A": c.lambda_cycle * cycle_loss(real_A, rec_A),
+            "cycle_B": c.lambda_cycle * cycle_loss(real_B, rec_B),
+        }
+        if use_identity:
+            w = c.lambda_cycle * c.lambda_identity
+            losses["idt_A"] = w * identity_loss(real_A, idt_A)
+            losses["idt_B"] = w * identity_loss(real_B, idt_B)
+        loss_G = sum(losses.values())
+        losses["G"] = loss_G
+        self._check_finite(losses)
+        self.opt_G.zero_grad(set_to_none=True)
+        self.scaler_G.scale(loss_G).backward()
+        self.scaler_G.step(self.opt_G)
+        self.scaler_G.update()
+
+        # 4. unfreeze the discriminators
+        set_requires_grad([self.D_A, self.D_B], True)
+
+        # 5. discriminators: real images vs. detached fakes from the history pools, loss halved
+        fake_B_pool = self.pool_B.query(fake_B.detach().float())
+        fake_A_pool = self.pool_A.query(fake_A.detach().float())
+        with self.autocast():
+            loss_D_B = discriminator_loss(self.D_B(real_B), self.D_B(fake_B_pool))
+            loss_D_A = discriminator_loss(self.D_A(real_A), self.D_A(fake_A_pool))
+        losses["D_A"], losses["D_B"] = loss_D_A, loss_D_B
+        self._check_finite(losses)
+        self.opt_D.zero_grad(set_to_none=True)
+        self.scaler_D.scale(loss_D_A + loss_D_B).backward()
+        self.scaler_D.step(self.opt_D)
+        self.scaler_D.update()
+
+        self.step += 1
+        self.batch_in_epoch += 1
+        return {k: v.item() for k, v in losses.items()}
+
+    def _check_finite(self, losses: dict) -> None:
+        bad = {k: v.item() for k, v in losses.items() if not torch.isfinite(v)}
+        if bad:
+            raise NonFiniteLossError(
+                f"non-finite loss at step {self.step + 1} (epoch {self.epoch}): {bad}; training has diverged"
+            )
+
+    def end_epoch(self) -> None:
+        """Advance the lr schedule (it is per epoch, as in the paper)."""
+        self.sched_G.step()
+        self.sched_D.step()
+        self.epoch += 1
+        self.batch_in_epoch = 0
+
+    @property
+    def lr(self) -> float:
+        return self.opt_G.param_groups[0]["lr"]
+
+    # checkpoints: a plain dict, loaded with weights_only=True
+
+    def state_dict(self) -> dict:
+        state = {name: net.state_dict() for name, net in self.nets.items()}
+        state.update(
+            version=CHECKPOINT_VERSION,
+            config=asdict(self.config),
+            step=self.step, epoch=self.epoch, batch_in_epoch=self.batch_in_epoch,
+            opt_G=self.opt_G.state_dict(), opt_D=self.opt_D.state_dict(),
+            sched_G=self.sched_G.state_dict(), sched_D=self.sched_D.state_dict(),
+            scaler_G=self.scaler_G.state_dict(), scaler_D=self.scaler_D.state_dict(),
+            pool_A=self.pool_A.state_dict(), pool_B=self.pool_B.state_dict(),
+            rng={
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                "python": random.getstate(),
+            },
+        )
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("version") != CHECKPOINT_VERSION:
+            raise ValueError(f"checkpoint version {state.get('version')!r} is not {CHECKPOINT_VERSION}")
+        for name, net in self.nets.items():
+            net.load_state_dict(state[name])
+        self.opt_G.load_state_dict(state["opt_G"])
+        self.opt_D.load_state_dict(state["opt_D"])
+        self.sched_G.load_state_dict(state["sched_G"])
+        self.sched_D.load_state_dict(state["sched_D"])
+        self.scaler_G.load_state_dict(state["scaler_G"])
+        self.scaler_D.load_state_dict(state["scaler_D"])
+        self.pool_A.load_state_dict(state["pool_A"], self.device)
+        self.pool_B.load_state_dict(state["pool_B"], self.device)
+        self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
+        random.setstate(state["rng"]["python"])
+
+    def save_checkpoint(self, path) -> None:
+        """Write atomically: a temporary file in the same folder, fsync, then rename over `path`.
+
+        A process killed at any moment leaves either the old checkpoint or the new one.
+        """
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(self.state_dict(), f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+def read_checkpoint(path) -> dict:
+    """torch.load with weights_only=True (no arbitrary unpickling), with a clear error when corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for truncated or foreign files
+        raise ValueError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); it may be truncated") from e

@@ -1,0 +1,285 @@
+"""Train a CycleGAN between two image domains, from data to saved generators.
+
+    python train/run.py --celeba-root ../shared/celeba --out runs/black2blond
+    python train/run.py --data-a photos/black --data-b photos/blond --image-size 256 --n-blocks 9
+    python train/run.py --out runs/black2blond --resume          # continue a stopped run
+
+Writes into --out: checkpoint.pt (everything needed to resume, replaced atomically),
+losses.csv (every step), samples/*.png (real | translated | reconstructed, both ways),
+train_config.json, and the two generators as save_pretrained folders named from the
+domains, e.g. black2blond/ and blond2black/. Ctrl-C or SIGTERM saves and stops cleanly.
+"""
+
+import argparse
+import csv
+import json
+import math
+import shutil
+import signal
+import sys
+from dataclasses import asdict, fields, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_domains
+from cyclegan.inference import sample_grid
+from cyclegan.precision import PRECISIONS
+from cyclegan.training import NonFiniteLossError, TrainConfig, Trainer, read_checkpoint
+
+HELP = {
+    "celeba_root": "CelebA root in the Kaggle layout (img_align_celeba/img_align_celeba/, list_attr_celeba.csv, "
+                   "list_eval_partition.csv); trains on the official train partition",
+    "attr_a": "CelebA attribute of domain A: an image is in A when attr-a is 1 and attr-b is -1 (default %(default)s)",
+    "attr_b": "CelebA attribute of domain B (default %(default)s)",
+    "data_a": "folder of domain-A images (jpg, png, webp, ...), instead of --celeba-root; "
+              "a CycleGAN dataset's trainA folder works as it is",
+    "data_b": "folder of domain-B images, e.g. a CycleGAN dataset's trainB",
+    "name_a": "name of domain A in the saved models (default: from the attribute, Black_Hair -> black, "
+              "or the folder name)",
+    "name_b": "name of domain B (default: from the attribute or folder)",
+    "image_size": "training image side in pixels, a multiple of 4 (default %(default)s)",
+    "preprocess": "auto | celeba (central 178x178 square, resize) | resize_crop (resize to 1.117x and random crop, "
+                  "the paper's 286->256 jitter) | resize (default %(default)s: celeba for CelebA, else resize_crop)",
+    "max_images": "use only the first N images of each domain, 0 = all (default %(default)s)",
+    "num_workers": "data loader processes, 0 = load in the training process (default %(default)s)",
+    "ngf": "generator filters in the first layer (paper: 64)",
+    "n_blocks": "generator residual blocks (paper: 6 at 128x128, 9 at 256x256; default %(default)s)",
+    "ndf": "discriminator filters in the first layer (paper: 64)",
+    "n_layers_d": "discriminator stride-2 layers; 3 = the 70x70 PatchGAN (default %(default)s)",
+    "lambda_cycle": "weight of the cycle-consistency loss (paper: 10)",
+    "lambda_identity": "identity loss weight as a fraction of lambda-cycle, 0 turns it off (default %(default)s)",
+    "pool_size": "generated images kept to train the discriminators, 0 = no pool (paper: 50)",
+    "lr": "Adam learning rate (paper: 2e-4)",
+    "beta1": "Adam beta1 (paper: 0.5)",
+    "beta2": "Adam beta2 (default %(default)s)",
+    "batch_size": "images per domain per step (paper: 1)",
+    "epochs": "epochs at the initial learning rate (paper: 100)",
+    "epochs_decay": "epochs of linear learning-rate decay to zero after that (paper: 100)",
+    "epoch_size": "images per epoch, 0 = max(|A|, |B|); smaller means more frequent lr updates and samples "
+                  "(default %(default)s)",
+    "max_steps": "stop after this many steps in total, saving as at the end; 0 = no limit (default %(default)s)",
+    "device": "auto | cpu | cuda | cuda:N (default %(default)s: cuda when available)",
+    "precision": f"{' | '.join(PRECISIONS)} (default %(default)s: bf16 on CPUs with AMX and on recent GPUs, "
+                 "fp16 with loss scaling on older GPUs, else fp32)",
+    "channels_last": "NHWC memory layout, faster convolutions (default on)",
+    "seed": "seed of initialisation, data order, augmentation and the pools (default %(default)s)",
+    "out": "output folder (default %(default)s)",
+    "sample_every": "steps between sample grids, 0 = only at epoch ends (default %(default)s)",
+    "checkpoint_every": "steps between checkpoints, 0 = only at epoch ends (default %(default)s)",
+}
+# Settings that shape the networks or the data pipeline: a resumed run must keep them.
+FIXED_ON_RESUME = {"image_size", "ngf", "n_blocks", "ndf", "n_layers_d", "name_a", "name_b", "preprocess", "seed",
+                   "celeba_root", "attr_a", "attr_b", "data_a", "data_b", "max_images", "batch_size", "epoch_size"}
+LOSS_COLUMNS = ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B"]
+N_SAMPLES = 4  # images per direction in a sample grid
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        argument_default=argparse.SUPPRESS,  # only the flags given reach the namespace (see --resume)
+    )
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
+        if f.type in (bool, "bool"):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=HELP[f.name])
+        else:
+            parser.add_argument(flag, type=type(default), help=HELP[f.name] % {"default": default})
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in --out from its checkpoint.pt, exactly where it stopped; "
+                             "settings given again must match, except the run length, device, precision "
+                             "and intervals")
+    return parser
+
+
+def make_config(args: dict) -> tuple:
+    """The run's TrainConfig and, with --resume, the checkpoint's state (else None)."""
+    resume = args.pop("resume", False)
+    out = Path(args.get("out", TrainConfig.out))
+    checkpoint = out / "checkpoint.pt"
+    if not resume:
+        if checkpoint.exists():
+            raise ValueError(f"{out} already holds a run (checkpoint.pt); pass --resume to continue it, "
+                             "or choose another --out")
+        return TrainConfig(**args), None
+    if not checkpoint.exists():
+        raise FileNotFoundError(f"--resume: no checkpoint.pt in {out}")
+    state = read_checkpoint(checkpoint)
+    saved = TrainConfig.from_dict(state["config"])
+    changed = sorted(k for k in FIXED_ON_RESUME if k in args and args[k] != getattr(saved, k))
+    if changed:
+        raise ValueError(f"--resume cannot change {changed}: the checkpoint was trained with "
+                         f"{ {k: getattr(saved, k) for k in changed} }")
+    return replace(saved, **args), state
+
+
+def load_domains(c: TrainConfig, split: str):
+    if c.celeba_root and (c.data_a or c.data_b):
+        raise ValueError("give either --celeba-root or --data-a/--data-b, not both")
+    if c.celeba_root:
+        a, b = celeba_domains(c.celeba_root, c.attr_a, c.attr_b, split, c.name_a or None, c.name_b or None)
+    elif c.data_a and c.data_b:
+        a, b = folder_domains(c.data_a, c.data_b, c.name_a or None, c.name_b or None)
+    else:
+        raise ValueError("no training data: give --celeba-root, or both --data-a and --data-b")
+    if c.max_images:
+        a.paths, a.male = a.paths[:c.max_images], a.male[:c.max_images]
+        b.paths, b.male = b.paths[:c.max_images], b.male[:c.max_images]
+    return a, b
+
+
+def sample_images(c: TrainConfig, preprocess: str):
+    """Fixed images for the sample grids: CelebA's val partition, else the first training images."""
+    domains = None
+    if c.celeba_root:
+        try:
+            domains = load_domains(c, "val")
+        except ValueError:  # no val images of a domain in this copy of CelebA
+            domains = None
+    domains = domains or load_domains(c, "train")
+    ds = UnpairedDataset(*domains, image_size=c.image_size, preprocess=preprocess, train=False)
+    items = [ds[i] for i in range(min(N_SAMPLES, len(ds)))]
+    return torch.stack([x["A"] for x in items]), torch.stack([x["B"] for x in items])
+
+
+def save_generators(trainer: Trainer, out: Path) -> list:
+    """save_pretrained both generators into <out>/<a>2<b> and <out>/<b>2<a>, replacing old copies whole."""
+    saved = []
+    for G in (trainer.G_AB, trainer.G_BA):
+        final = out / f"{G.source_domain}2{G.target_domain}"
+        tmp, old = final.with_name(final.name + ".tmp"), final.with_name(final.name + ".old")
+        shutil.rmtree(tmp, ignore_errors=True)
+        G.save_pretrained(tmp)
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+        saved.append(final)
+    return saved
+
+
+def open_loss_log(path: Path, resume_step: int):
+    """losses.csv for appending; rows past the checkpoint (logged before a kill) are dropped."""
+    header = ["step", "epoch", "lr"] + LOSS_COLUMNS
+    rows = []
+    if path.exists() and resume_step:
+        with open(path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if int(r["step"]) <= resume_step]
+    f = open(path, "w", newline="")
+    writer = csv.DictWriter(f, fieldnames=header, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return f, writer
+
+
+class StopFlag:
+    """SIGINT/SIGTERM ask the loop to stop after the current step, so the checkpoint is consistent."""
+
+    def __init__(self):
+        self.requested = False
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        if self.requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.requested = True
+        print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step, then stopping", file=sys.stderr)
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = vars(parser.parse_args(argv))
+    try:
+        config, state = make_config(args)
+        a, b = load_domains(config, "train")
+        config = replace(config, name_a=config.name_a or a.name, name_b=config.name_b or b.name)
+        preprocess = config.preprocess if config.preprocess != "auto" else (
+            "celeba" if config.celeba_root else "resize_crop")
+        dataset = UnpairedDataset(a, b, config.image_size, preprocess, train=True, seed=config.seed)
+        fixed_A, fixed_B = sample_images(config, preprocess)
+        trainer = Trainer(config)
+        if state:
+            trainer.load_state_dict(state)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    c = trainer.config
+    out = Path(c.out)
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    (out / "train_config.json").write_text(json.dumps(asdict(c), indent=2) + "\n")
+    print(json.dumps(asdict(c), indent=2))
+    print(f"domain A '{a.name}': {len(a.paths)} images, domain B '{b.name}': {len(b.paths)} images; "
+          f"device {trainer.device}, precision {trainer.precision}"
+          + (f"; resuming at step {trainer.step}, epoch {trainer.epoch}" if state else ""))
+
+    sampler = EpochSampler(len(dataset), seed=c.seed, epoch_size=c.epoch_size or None)
+    loader = DataLoader(dataset, batch_size=c.batch_size, sampler=sampler, num_workers=c.num_workers,
+                        pin_memory=trainer.device.type == "cuda", persistent_workers=c.num_workers > 0)
+    steps_per_epoch = math.ceil(sampler.epoch_size / c.batch_size)
+    total_epochs = c.epochs + c.epochs_decay
+    log_file, log = open_loss_log(out / "losses.csv", trainer.step)
+    stop = StopFlag()
+
+    def save(reason: str):
+        trainer.save_checkpoint(out / "checkpoint.pt")
+        dirs = save_generators(trainer, out)
+        tqdm.write(f"step {trainer.step}: {reason}; saved checkpoint.pt, {', '.join(d.name for d in dirs)}")
+
+    def sample():
+        grid = sample_grid(trainer.G_AB, trainer.G_BA, fixed_A, fixed_B, trainer.precision)
+        grid.save(out / "samples" / f"epoch{trainer.epoch:03d}_step{trainer.step:07d}.png")
+
+    def out_of_steps():
+        return bool(c.max_steps) and trainer.step >= c.max_steps
+
+    status = 0
+    try:
+        while trainer.epoch < total_epochs and not stop.requested and not out_of_steps():
+            sampler.set_epoch(trainer.epoch, start=trainer.batch_in_epoch * c.batch_size)
+            bar = tqdm(loader, total=steps_per_epoch, initial=trainer.batch_in_epoch,
+                       desc=f"epoch {trainer.epoch + 1}/{total_epochs}", dynamic_ncols=True)
+            for batch in bar:
+                losses = trainer.train_step(batch["A"], batch["B"])
+                log.writerow({"step": trainer.step, "epoch": trainer.epoch, "lr": f"{trainer.lr:.6g}",
+                              **{k: f"{v:.5f}" for k, v in losses.items()}})
+                log_file.flush()
+                bar.set_postfix(G=f"{losses['G']:.3f}", D_A=f"{losses['D_A']:.3f}", D_B=f"{losses['D_B']:.3f}",
+                                cyc=f"{losses['cycle_A'] + losses['cycle_B']:.3f}")
+                if c.sample_every and trainer.step % c.sample_every == 0:
+                    sample()
+                if out_of_steps() or stop.requested:
+                    break
+                if c.checkpoint_every and trainer.step % c.checkpoint_every == 0:
+                    save("checkpoint")
+            bar.close()
+            if trainer.batch_in_epoch >= steps_per_epoch:
+                trainer.end_epoch()
+                sample()
+                if not (out_of_steps() or stop.requested):
+                    save(f"end of epoch {trainer.epoch}, lr now {trainer.lr:.3g}")
+        if out_of_steps():
+            save(f"reached --max-steps {c.max_steps}")
+        elif stop.requested:
+            save("stopped on request; continue with --resume")
+            status = 130
+        else:
+            save("training finished")
+    except NonFiniteLossError as e:
+        last = out / "checkpoint.pt"
+        print(f"error: {e}.\nThe last good checkpoint is kept: {last if last.exists() else 'none yet'}. "
+              "Try a lower --lr, or --precision fp32.", file=sys.stderr)
+        status = 1
+    finally:
+        log_file.close()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
