@@ -9,13 +9,15 @@ from .data import to_float
 from .precision import autocast, resolve_precision
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int = 4):
-    """Reflection-pad (N, C, H, W) on the bottom/right to H, W divisible by `multiple`.
+def pad_to_multiple(x: torch.Tensor, multiple: int = 4, minimum: int = 8):
+    """Pad (N, C, H, W) on the bottom/right to sides divisible by `multiple` and at least `minimum`.
 
-    Returns the padded tensor and the original (H, W) to crop back to.
+    Reflection where it fits, else edge replication. Returns the padded tensor and the
+    original (H, W) to crop back to.
     """
     h, w = x.shape[-2:]
-    pad_h, pad_w = -h % multiple, -w % multiple
+    pad_h = max(h + -h % multiple, minimum) - h
+    pad_w = max(w + -w % multiple, minimum) - w
     if pad_h or pad_w:
         # reflection needs the pad smaller than the side; replicate covers tiny images
         mode = "reflect" if pad_h < h and pad_w < w else "replicate"

@@ -63,7 +63,8 @@ class Generator(
     """ResNet generator c7s1-64, d128, d256, R256 x n_blocks, u128, u64, c7s1-3.
 
     Fully convolutional: it takes any (N, in_channels, H, W) input with H and W
-    divisible by 4 (the two stride-2 downsamplings) and returns the same size in
+    divisible by 4 (the two stride-2 downsamplings) and at least 8 (the reflection
+    padding of the residual blocks needs 2 pixels there), and returns the same size in
     [-1, 1] (tanh). Other sizes raise ValueError; `cyclegan.inference.translate`
     pads and crops back for you.
 
@@ -124,9 +125,9 @@ class Generator(
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, in_channels, H, W) in [-1, 1] -> (N, out_channels, H, W) in [-1, 1]."""
-        if x.ndim != 4 or x.shape[-2] % 4 or x.shape[-1] % 4:
+        if x.ndim != 4 or x.shape[-2] % 4 or x.shape[-1] % 4 or min(x.shape[-2:]) < 8:
             raise ValueError(
-                f"Generator expects (N, C, H, W) with H and W divisible by 4, got shape {tuple(x.shape)}; "
+                f"Generator expects (N, C, H, W) with H and W divisible by 4 and at least 8, got shape {tuple(x.shape)}; "
                 "pad the image (cyclegan.inference.translate does) or resize it"
             )
         return self.model(x)

@@ -124,8 +124,8 @@ class ImagePool:
         self.rng.set_state(state["rng"])
 
 
-class NonFiniteLossError(RuntimeError):
-    """A loss became NaN or infinite: training has diverged."""
+class DivergenceError(RuntimeError):
+    """A loss or a weight became NaN or infinite: training has diverged."""
 
 
 def set_requires_grad(nets, flag: bool) -> None:
@@ -255,7 +255,7 @@ class Trainer:
     def _check_finite(self, losses: dict) -> None:
         bad = {k: v.item() for k, v in losses.items() if not torch.isfinite(v)}
         if bad:
-            raise NonFiniteLossError(
+            raise DivergenceError(
                 f"non-finite loss at step {self.step + 1} (epoch {self.epoch}): {bad}; training has diverged"
             )
 
@@ -313,7 +313,13 @@ class Trainer:
         """Write atomically: a temporary file in the same folder, fsync, then rename over `path`.
 
         A process killed at any moment leaves either the old checkpoint or the new one.
+        Non-finite weights are never written over a good checkpoint.
         """
+        bad = [f"{name}.{k}" for name, net in self.nets.items() for k, p in net.named_parameters()
+               if not torch.isfinite(p).all()]
+        if bad:
+            raise DivergenceError(f"weights became non-finite at step {self.step} ({bad[:3]}...); "
+                                     "training has diverged")
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")

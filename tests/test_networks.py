@@ -43,9 +43,9 @@ def test_generator_is_fully_convolutional():
     assert y.shape == (1, 3, 36, 52)
 
 
-@pytest.mark.parametrize("shape", [(1, 3, 30, 32), (1, 3, 32, 34), (3, 32, 32)])
+@pytest.mark.parametrize("shape", [(1, 3, 30, 32), (1, 3, 32, 34), (3, 32, 32), (1, 3, 4, 4)])
 def test_generator_rejects_sizes_not_divisible_by_4(shape):
-    with pytest.raises(ValueError, match="divisible by 4"):
+    with pytest.raises(ValueError, match="divisible by 4 and at least 8"):
         Generator(ngf=4, n_blocks=1)(torch.zeros(shape))
 
 

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_domains
 from cyclegan.inference import sample_grid
 from cyclegan.precision import PRECISIONS
-from cyclegan.training import NonFiniteLossError, TrainConfig, Trainer, read_checkpoint
+from cyclegan.training import DivergenceError, TrainConfig, Trainer, read_checkpoint
 
 HELP = {
     "celeba_root": "CelebA root in the Kaggle layout (img_align_celeba/img_align_celeba/, list_attr_celeba.csv, "
@@ -181,10 +181,15 @@ def open_loss_log(path: Path, resume_step: int):
 class StopFlag:
     """SIGINT/SIGTERM ask the loop to stop after the current step, so the checkpoint is consistent."""
 
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
     def __init__(self):
         self.requested = False
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handle)
+        self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+
+    def restore(self):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
 
     def _handle(self, signum, frame):
         if self.requested:  # a second Ctrl-C stops at once
@@ -271,13 +276,14 @@ def main(argv=None) -> int:
             status = 130
         else:
             save("training finished")
-    except NonFiniteLossError as e:
+    except DivergenceError as e:
         last = out / "checkpoint.pt"
         print(f"error: {e}.\nThe last good checkpoint is kept: {last if last.exists() else 'none yet'}. "
               "Try a lower --lr, or --precision fp32.", file=sys.stderr)
         status = 1
     finally:
         log_file.close()
+        stop.restore()
     return status
 
 

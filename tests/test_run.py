@@ -1,0 +1,151 @@
+"""train/run.py and train/prepare_celeba.py from the command line: outputs, resume, signals, errors."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import REPO
+from cyclegan.networks import Generator
+from cyclegan.training import read_checkpoint
+
+sys.path.insert(0, str(REPO / "train"))
+import prepare_celeba  # noqa: E402
+import run  # noqa: E402
+
+TINY_FLAGS = ["--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--image-size", "32", "--num-workers", "0",
+              "--precision", "fp32"]
+
+
+def folder_args(image_folders, out, *extra):
+    a, b = image_folders
+    return ["--data-a", str(a), "--data-b", str(b), "--out", str(out), *TINY_FLAGS, *extra]
+
+
+def read_losses(out):
+    with open(out / "losses.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_help_explains_every_option():
+    result = subprocess.run([sys.executable, str(REPO / "train" / "run.py"), "--help"],
+                            capture_output=True, text=True, check=True)
+    for flag in ["--celeba-root", "--data-a", "--data-b", "--out", "--image-size", "--epochs", "--epochs-decay",
+                 "--max-steps", "--batch-size", "--device", "--precision", "--seed", "--resume", "--lr",
+                 "--lambda-cycle", "--lambda-identity", "--pool-size", "--ngf", "--n-blocks", "--sample-every",
+                 "--checkpoint-every", "--attr-a", "--attr-b"]:
+        assert flag in result.stdout, flag
+    assert "auto | bf16 | fp16 | fp32" in result.stdout and "==SUPPRESS==" not in result.stdout
+
+
+def test_end_to_end_on_real_celeba(celeba_root, tmp_path):
+    out = tmp_path / "run"
+    status = run.main(["--celeba-root", str(celeba_root), "--max-images", "4", "--max-steps", "3",
+                       "--out", str(out), "--sample-every", "2", *TINY_FLAGS])
+    assert status == 0
+    assert [int(r["step"]) for r in read_losses(out)] == [1, 2, 3]
+    for name, source, target in (("black2blond", "black", "blond"), ("blond2black", "blond", "black")):
+        G = Generator.from_pretrained(out / name)
+        assert (G.source_domain, G.target_domain, G.image_size) == (source, target, 32)
+        assert json.loads((out / name / "config.json").read_text())["ngf"] == 4
+        y = G(torch.zeros(1, 3, 32, 32))
+        assert y.shape == (1, 3, 32, 32) and torch.isfinite(y).all()
+    assert read_checkpoint(out / "checkpoint.pt")["step"] == 3
+    samples = sorted((out / "samples").iterdir())
+    assert [p.name for p in samples] == ["epoch000_step0000002.png"]
+    config = json.loads((out / "train_config.json").read_text())
+    assert config["celeba_root"] == str(celeba_root) and config["name_a"] == "black"
+
+
+def test_killed_and_resumed_run_equals_a_straight_run(image_folders, tmp_path):
+    # epoch size 4 with 7 steps: the interruption at step 3 is mid-epoch, the run crosses two epoch ends
+    common = ["--epoch-size", "4", "--epochs", "1", "--epochs-decay", "2", "--checkpoint-every", "0"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert run.main(folder_args(image_folders, straight, *common, "--max-steps", "7")) == 0
+    assert run.main(folder_args(image_folders, split, *common, "--max-steps", "3")) == 0
+    assert run.main(["--out", str(split), "--resume", "--max-steps", "7"]) == 0
+
+    a, b = read_checkpoint(straight / "checkpoint.pt"), read_checkpoint(split / "checkpoint.pt")
+    assert a["step"] == b["step"] == 7 and a["epoch"] == b["epoch"] == 1
+    for net in ("G_AB", "G_BA", "D_A", "D_B"):
+        for k, v in a[net].items():
+            assert torch.equal(v, b[net][k]), f"{net}.{k}"
+    assert read_losses(straight) == read_losses(split)
+
+
+def test_resume_drops_log_rows_logged_after_the_checkpoint(image_folders, tmp_path):
+    out = tmp_path / "run"
+    assert run.main(folder_args(image_folders, out, "--max-steps", "2")) == 0
+    with open(out / "losses.csv", "a") as f:  # rows a killed run logged after its last checkpoint
+        f.write("3,0,0.0002,1,1,1,1,1,1,1,1,1\n")
+    assert run.main(["--out", str(out), "--resume", "--max-steps", "4"]) == 0
+    assert [int(r["step"]) for r in read_losses(out)] == [1, 2, 3, 4]
+    assert read_losses(out)[2]["G"] != "1"
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_continues(image_folders, tmp_path):
+    out = tmp_path / "run"
+    cmd = [sys.executable, str(REPO / "train" / "run.py"), *folder_args(image_folders, out, "--max-steps", "100000")]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((out / "losses.csv").exists() and len(read_losses(out)) >= 2):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "SIGTERM" in stderr
+    step = read_checkpoint(out / "checkpoint.pt")["step"]
+    assert step >= 2 and len(read_losses(out)) == step
+    assert Generator.from_pretrained(out / "trainA2trainB")
+    assert run.main(["--out", str(out), "--resume", "--max-steps", str(step + 1)]) == 0
+    assert read_checkpoint(out / "checkpoint.pt")["step"] == step + 1
+
+
+def test_divergence_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(image_folders, tmp_path, capsys):
+    out = tmp_path / "run"
+    status = run.main(folder_args(image_folders, out, "--lr", "1e30", "--max-steps", "50", "--checkpoint-every", "1"))
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "diverged" in err and "last good checkpoint" in err
+    state = read_checkpoint(out / "checkpoint.pt")
+    assert state["step"] < 50
+    assert all(torch.isfinite(v).all() for v in state["G_AB"].values())
+
+
+@pytest.mark.parametrize("args,message", [
+    ([], "no training data"),
+    (["--data-a", "/nonexistent/a", "--data-b", "/nonexistent/b"], "does not exist"),
+    (["--celeba-root", "/nonexistent"], "img_align_celeba"),
+    (["--resume"], "no checkpoint.pt"),
+])
+def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, args, message):
+    assert run.main([*args, "--out", str(tmp_path / "run")]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_existing_run_is_not_overwritten_and_resume_keeps_the_architecture(image_folders, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run.main(folder_args(image_folders, out, "--max-steps", "1")) == 0
+    before = (out / "checkpoint.pt").read_bytes()
+    assert run.main(folder_args(image_folders, out, "--max-steps", "1")) == 2
+    assert "pass --resume" in capsys.readouterr().err
+    assert run.main(["--out", str(out), "--resume", "--ngf", "8"]) == 2
+    assert "cannot change ['ngf']" in capsys.readouterr().err
+    assert (out / "checkpoint.pt").read_bytes() == before
+
+
+def test_prepare_celeba_materialises_the_selection(mini_celeba, tmp_path):
+    out = tmp_path / "black2blond"
+    assert prepare_celeba.main(["--celeba-root", str(mini_celeba), "--out", str(out)]) == 0
+    listing = {d: sorted(p.name for p in (out / d).iterdir()) for d in ("trainA", "trainB", "testA", "testB")}
+    assert listing == {"trainA": ["000001.jpg", "000002.jpg"], "trainB": ["000003.jpg", "000009.jpg"],
+                       "testA": ["000006.jpg"], "testB": ["000007.jpg"]}
+    src = mini_celeba / "img_align_celeba" / "img_align_celeba" / "000001.jpg"
+    assert (out / "trainA" / "000001.jpg").read_bytes() == src.read_bytes()
+    assert prepare_celeba.main(["--celeba-root", str(mini_celeba), "--out", str(out)]) == 2  # not over a full folder

@@ -1,0 +1,114 @@
+"""save_pretrained / from_pretrained: exact round trip, config contents, strict loading."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from cyclegan.networks import Generator
+
+
+@pytest.fixture
+def saved(tmp_path):
+    torch.manual_seed(0)
+    G = Generator(ngf=8, n_blocks=2, image_size=64, source_domain="black", target_domain="blond")
+    G = G.to(memory_format=torch.channels_last)  # as training leaves it
+    G.save_pretrained(tmp_path / "black2blond")
+    return G, tmp_path / "black2blond"
+
+
+def test_round_trip_restores_every_tensor_and_the_output(saved):
+    G, path = saved
+    H = Generator.from_pretrained(path)
+    original, loaded = G.state_dict(), H.state_dict()
+    assert original.keys() == loaded.keys()
+    for k in original:
+        assert torch.equal(original[k], loaded[k]), k
+    x = torch.rand(1, 3, 64, 64) * 2 - 1
+    # G runs channels_last, H contiguous: different conv kernels, so float-rounding tolerance
+    torch.testing.assert_close(H(x), G(x), rtol=0, atol=1e-5)
+
+
+def test_config_records_what_a_user_needs(saved):
+    _, path = saved
+    config = json.loads((path / "config.json").read_text())
+    assert config == {"in_channels": 3, "out_channels": 3, "ngf": 8, "n_blocks": 2, "image_size": 64,
+                      "source_domain": "black", "target_domain": "blond"}
+    H = Generator.from_pretrained(path)
+    assert (H.image_size, H.source_domain, H.target_domain) == (64, "black", "blond")
+    assert sorted(p.name for p in path.iterdir()) == ["README.md", "config.json", "model.safetensors"]
+
+
+def test_fp16_weights_load_into_fp32(saved):
+    G, path = saved
+    state = load_file(path / "model.safetensors")
+    save_file({k: v.half() for k, v in state.items()}, path / "model.safetensors")
+    H = Generator.from_pretrained(path)
+    assert next(H.parameters()).dtype == torch.float32
+    w = "model.1.weight"
+    torch.testing.assert_close(H.state_dict()[w], G.state_dict()[w], atol=1e-3, rtol=1e-2)
+
+
+def _rewrite(path, change):
+    state = load_file(path / "model.safetensors")
+    change(state)
+    save_file(state, path / "model.safetensors")
+
+
+def test_missing_tensor_is_named(saved):
+    _, path = saved
+    _rewrite(path, lambda s: s.pop("model.1.bias"))
+    with pytest.raises(ValueError, match=r"missing: \['model.1.bias'\]"):
+        Generator.from_pretrained(path)
+
+
+def test_extra_tensor_is_named(saved):
+    _, path = saved
+    _rewrite(path, lambda s: s.update({"model.99.weight": torch.zeros(2)}))
+    with pytest.raises(ValueError, match=r"unexpected: \['model.99.weight'\]"):
+        Generator.from_pretrained(path)
+
+
+def test_misshapen_tensors_are_named(saved):
+    _, path = saved
+    config = json.loads((path / "config.json").read_text())
+    (path / "config.json").write_text(json.dumps({**config, "ngf": 16}))  # config no longer fits the weights
+    with pytest.raises(ValueError, match=r"wrong shape: .*'model.1.weight: file \(8, 3, 7, 7\) vs model \(16, 3, 7, 7\)"):
+        Generator.from_pretrained(path)
+
+
+def test_corrupt_files_are_clear_errors(saved):
+    _, path = saved
+    weights = path / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])  # truncated download
+    with pytest.raises(ValueError, match="cannot read weights"):
+        Generator.from_pretrained(path)
+    (path / "config.json").write_text("{not json")
+    with pytest.raises(ValueError, match="config.json .* is not valid JSON"):
+        Generator.from_pretrained(path)
+
+
+def test_missing_files_and_folders(saved, tmp_path):
+    _, path = saved
+    with pytest.raises(FileNotFoundError, match="no model folder"):
+        Generator.from_pretrained(tmp_path / "nowhere")
+    (path / "model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="no model.safetensors"):
+        Generator.from_pretrained(path)
+    (path / "config.json").unlink()
+    with pytest.raises(FileNotFoundError, match="no config.json"):
+        Generator.from_pretrained(path)
+
+
+def test_map_location_moves_the_model(saved):
+    _, path = saved
+    H = Generator.from_pretrained(path, map_location="cpu")
+    assert next(H.parameters()).device.type == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_map_location_cuda(saved):
+    _, path = saved
+    H = Generator.from_pretrained(path, map_location="cuda")
+    assert next(H.parameters()).is_cuda

@@ -1,0 +1,177 @@
+"""The training step, mixed precision, divergence guard and checkpoints."""
+
+import pytest
+import torch
+
+from cyclegan.training import DivergenceError, TrainConfig, Trainer, read_checkpoint
+from conftest import TINY
+
+
+def make_trainer(**kwargs):
+    return Trainer(TrainConfig(**{**TINY, "precision": "fp32", "image_size": 32, **kwargs}))
+
+
+def batch(seed, n=1, size=32):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 3, size, size, generator=g) * 2 - 1, torch.rand(n, 3, size, size, generator=g) * 2 - 1
+
+
+def snapshot(trainer):
+    return {name: {k: v.clone() for k, v in net.state_dict().items()} for name, net in trainer.nets.items()}
+
+
+def test_step_returns_finite_losses_and_changes_every_network():
+    trainer = make_trainer()
+    before = snapshot(trainer)
+    for i in range(3):
+        losses = trainer.train_step(*batch(i))
+    assert set(losses) == {"G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B"}
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    assert losses["G"] == pytest.approx(sum(v for k, v in losses.items() if k not in ("G", "D_A", "D_B")), rel=1e-5)
+    for name, net in trainer.nets.items():
+        changed = [k for k, v in net.state_dict().items() if not torch.equal(v, before[name][k])]
+        assert changed, f"{name} did not change"
+    assert trainer.step == 3
+    # the discriminators are trainable again after the generator phase froze them
+    assert all(p.requires_grad for p in trainer.D_A.parameters())
+
+
+def test_generator_phase_does_not_move_the_discriminators(monkeypatch):
+    trainer = make_trainer()
+    before = snapshot(trainer)
+    monkeypatch.setattr(trainer.opt_D, "step", lambda *a, **k: None)  # only G's optimiser steps
+    trainer.train_step(*batch(0))
+    for name in ("D_A", "D_B"):
+        assert all(torch.equal(v, before[name][k]) for k, v in trainer.nets[name].state_dict().items())
+
+
+def test_identity_loss_off_when_lambda_is_zero():
+    losses = make_trainer(lambda_identity=0.0).train_step(*batch(0))
+    assert "idt_A" not in losses and "idt_B" not in losses
+
+
+def test_identity_weight_is_lambda_identity_times_lambda_cycle():
+    a = make_trainer(lambda_identity=0.5, lambda_cycle=10.0).train_step(*batch(0))
+    b = make_trainer(lambda_identity=0.1, lambda_cycle=10.0).train_step(*batch(0))
+    assert a["idt_A"] / b["idt_A"] == pytest.approx(5.0, rel=1e-4)
+
+
+def test_bf16_step_is_finite_and_close_to_fp32():
+    a, b = batch(0)
+    fp32 = make_trainer(precision="fp32").train_step(a, b)
+    bf16 = make_trainer(precision="bf16").train_step(a, b)
+    assert all(torch.isfinite(torch.tensor(v)) for v in bf16.values())
+    assert bf16["cycle_A"] == pytest.approx(fp32["cycle_A"], rel=0.05)
+
+
+def test_non_finite_loss_stops_before_any_update():
+    trainer = make_trainer()
+    before = snapshot(trainer)
+    real_A, real_B = batch(0)
+    real_A[0, 0, 0, 0] = float("nan")
+    with pytest.raises(DivergenceError, match="non-finite loss at step 1"):
+        trainer.train_step(real_A, real_B)
+    for name, net in trainer.nets.items():
+        assert all(torch.equal(v, before[name][k]) for k, v in net.state_dict().items())
+
+
+def test_checkpoint_round_trip_resumes_exactly(tmp_path):
+    straight = make_trainer()
+    for i in range(5):
+        straight.train_step(*batch(i))
+
+    first = make_trainer()
+    for i in range(3):
+        first.train_step(*batch(i))
+    first.end_epoch()
+    first.save_checkpoint(tmp_path / "ckpt.pt")
+    resumed = make_trainer(seed=123)  # different init: everything must come from the checkpoint
+    resumed.load_state_dict(read_checkpoint(tmp_path / "ckpt.pt"))
+    assert (resumed.step, resumed.epoch, resumed.batch_in_epoch) == (3, 1, 0)
+    assert resumed.lr == first.lr
+    assert len(resumed.pool_A.images) == 3
+    straight.end_epoch()  # the same schedule position as the resumed run
+    for i in range(3, 5):
+        resumed.train_step(*batch(i))
+    for name, net in straight.nets.items():
+        other = resumed.nets[name].state_dict()
+        for k, v in net.state_dict().items():
+            assert torch.equal(v, other[k]), f"{name}.{k} differs after resume"
+
+
+def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    trainer = make_trainer()
+    path = tmp_path / "checkpoint.pt"
+    trainer.save_checkpoint(path)
+    good = path.read_bytes()
+    trainer.train_step(*batch(0))
+
+    def crash(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt  # killed in the middle of writing
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        trainer.save_checkpoint(path)
+    assert path.read_bytes() == good  # the previous checkpoint is untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporary file left
+
+
+def test_corrupt_or_missing_checkpoint_is_a_clear_error(tmp_path):
+    bad = tmp_path / "checkpoint.pt"
+    bad.write_bytes(b"\x80\x04 not a checkpoint")
+    with pytest.raises(ValueError, match="unreadable"):
+        read_checkpoint(bad)
+    with pytest.raises(FileNotFoundError):
+        read_checkpoint(tmp_path / "nothing.pt")
+
+
+def test_checkpoint_refuses_arbitrary_pickles(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("unpickled!",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"version": 1, "x": Evil()}, path)
+    with pytest.raises(ValueError, match="unreadable"):
+        read_checkpoint(path)
+
+
+def test_trainer_rejects_bad_settings():
+    with pytest.raises(ValueError, match="precision"):
+        make_trainer(precision="fp8")
+    with pytest.raises(ValueError, match="fp16 is for CUDA"):
+        make_trainer(precision="fp16", device="cpu")
+    with pytest.raises(ValueError, match="unknown device|not supported|no usable CUDA"):
+        make_trainer(device="tpu")
+    with pytest.raises(ValueError, match="unknown training settings"):
+        TrainConfig.from_dict({"learning_rate": 1})
+
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+
+@cuda
+@pytest.mark.parametrize("precision", ["fp16", "bf16"])
+def test_cuda_mixed_precision_step(precision):
+    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        pytest.skip("this GPU has no bf16")
+    trainer = make_trainer(device="cuda", precision=precision)
+    before = snapshot(trainer)
+    for i in range(3):
+        losses = trainer.train_step(*batch(i))
+    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    assert trainer.scaler_G.is_enabled() == (precision == "fp16")
+    changed = [k for k, v in trainer.G_AB.state_dict().items() if not torch.equal(v, before["G_AB"][k])]
+    assert changed
+
+
+@cuda
+def test_cuda_checkpoint_resumes_on_cpu(tmp_path):
+    trainer = make_trainer(device="cuda", precision="fp16")
+    trainer.train_step(*batch(0))
+    trainer.save_checkpoint(tmp_path / "c.pt")
+    cpu = make_trainer(device="cpu")
+    cpu.load_state_dict(read_checkpoint(tmp_path / "c.pt"))
+    for k, v in trainer.G_AB.state_dict().items():
+        assert torch.equal(v.cpu(), cpu.G_AB.state_dict()[k])
