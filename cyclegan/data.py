@@ -9,7 +9,9 @@ Images leave this module as float (3, H, W) tensors in [-1, 1].
 
 import csv
 import math
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,6 +19,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset, Sampler
+from tqdm import tqdm
 
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".gif"}
 CELEBA_PARTITIONS = {"train": 0, "val": 1, "test": 2}
@@ -177,41 +180,74 @@ class UnpairedDataset(Dataset):
             (plain resize, for evaluation).
         train (`bool`, defaults to True): random horizontal flips and crops; False gives fixed views.
         seed (`int`, defaults to 0): seed of every random choice.
+        cache (`bool`, defaults to False): decode every image once, up front, and keep it
+            resized as uint8 in memory (`cache_bytes()` says how much); items then cost a
+            slice and a flip instead of a JPEG decode.
     """
 
     PREPROCESS = ("celeba", "resize_crop", "resize")
 
-    def __init__(self, domain_a: Domain, domain_b: Domain, image_size=128, preprocess="celeba", train=True, seed=0):
+    def __init__(self, domain_a: Domain, domain_b: Domain, image_size=128, preprocess="celeba", train=True, seed=0,
+                 cache=False):
         if preprocess not in self.PREPROCESS:
             raise ValueError(f"preprocess must be one of {self.PREPROCESS}, got {preprocess!r}")
         if image_size < 4 or image_size % 4:
             raise ValueError(f"image_size must be a positive multiple of 4, got {image_size}")
-        self.domain_a, self.domain_b = domain_a, domain_b
+        self.domains = {"A": domain_a, "B": domain_b}
         self.image_size, self.preprocess, self.train, self.seed = image_size, preprocess, train, seed
         self.unreadable = set()  # per process: files that failed, so each is warned about once
+        self.cache = {}  # "A"/"B" -> (uint8 (n, 3, s, s) images, bool (n,) readable)
+        if cache:
+            self.fill_cache()
 
     def __len__(self):
-        return max(len(self.domain_a.paths), len(self.domain_b.paths))
+        return max(len(d.paths) for d in self.domains.values())
 
-    def _load(self, paths: list, index: int) -> torch.Tensor:
-        """The deterministic part: decode and resize. Skips unreadable files (with a warning)."""
+    @property
+    def stored_size(self) -> int:
+        """Side of the decoded images before the random part (crop, flip)."""
+        return load_size_for(self.image_size) if self.preprocess == "resize_crop" and self.train else self.image_size
+
+    def cache_bytes(self) -> int:
+        return sum(len(d.paths) for d in self.domains.values()) * 3 * self.stored_size ** 2
+
+    def _decode(self, path):
+        """The deterministic part: decode, crop, resize to uint8 (3, s, s); None if unreadable."""
+        try:
+            im = load_image(path)
+        except ValueError as e:
+            warnings.warn(f"skipping unreadable image: {e}")
+            return None
+        if self.preprocess == "celeba":
+            im = celeba_crop(im)
+        return to_tensor(im.resize((self.stored_size,) * 2, Image.BICUBIC))
+
+    def fill_cache(self, progress: bool = True) -> None:
+        """Decode every image once, on all cores (Pillow decodes without holding the GIL)."""
+        for side, domain in self.domains.items():
+            n, s = len(domain.paths), self.stored_size
+            images, readable = torch.zeros(n, 3, s, s, dtype=torch.uint8), torch.zeros(n, dtype=torch.bool)
+            with ThreadPoolExecutor(os.cpu_count()) as pool:
+                decoded = pool.map(self._decode, domain.paths)
+                for j, x in enumerate(tqdm(decoded, total=n, desc=f"decoding {domain.name}", disable=not progress)):
+                    if x is not None:
+                        images[j], readable[j] = x, True
+            self.cache[side] = (images, readable)
+
+    def _load(self, side: str, index: int) -> torch.Tensor:
+        """Image `index` of a domain as uint8 (3, s, s); an unreadable file gives way to the next one."""
+        paths = self.domains[side].paths
         for k in range(len(paths)):
-            path = paths[(index + k) % len(paths)]
-            if path in self.unreadable:
-                continue
-            try:
-                im = load_image(path)
-            except ValueError as e:
-                self.unreadable.add(path)
-                warnings.warn(f"skipping unreadable image: {e}")
-                continue
-            if self.preprocess == "celeba":
-                im, size = celeba_crop(im), self.image_size
-            elif self.preprocess == "resize_crop" and self.train:
-                size = load_size_for(self.image_size)
-            else:
-                size = self.image_size
-            return to_tensor(im.resize((size, size), Image.BICUBIC))
+            j = (index + k) % len(paths)
+            if side in self.cache:
+                images, readable = self.cache[side]
+                if readable[j]:
+                    return images[j]
+            elif paths[j] not in self.unreadable:
+                x = self._decode(paths[j])
+                if x is not None:
+                    return x
+                self.unreadable.add(paths[j])
         raise ValueError(f"every image of this domain is unreadable ({len(paths)} files, e.g. {paths[0]})")
 
     def _augment(self, x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
@@ -228,10 +264,10 @@ class UnpairedDataset(Dataset):
         """key = (epoch, i) from EpochSampler, or a plain i (epoch 0)."""
         epoch, i = key if isinstance(key, tuple) else (0, key)
         rng = np.random.default_rng([self.seed, epoch, i])
-        paths_a, paths_b = self.domain_a.paths, self.domain_b.paths
-        j = int(rng.integers(len(paths_b))) if self.train else i % len(paths_b)
-        real_a = self._augment(self._load(paths_a, i % len(paths_a)), rng)
-        real_b = self._augment(self._load(paths_b, j), rng)
+        n_a, n_b = len(self.domains["A"].paths), len(self.domains["B"].paths)
+        j = int(rng.integers(n_b)) if self.train else i % n_b
+        real_a = self._augment(self._load("A", i % n_a), rng)
+        real_b = self._augment(self._load("B", j), rng)
         return {"A": to_float(real_a), "B": to_float(real_b)}  # each (3, S, S) in [-1, 1]
 
 
@@ -269,3 +305,16 @@ class EpochSampler(Sampler):
             order = np.arange(self.epoch_size) % self.n
         for i in order[self.start:self.epoch_size]:
             yield (self.epoch, int(i))
+
+
+def should_cache(mode: str, nbytes: int) -> bool:
+    """--cache auto|on|off: auto caches when the images take under half the available memory."""
+    if mode not in ("auto", "on", "off"):
+        raise ValueError(f"cache must be auto, on or off, got {mode!r}")
+    if mode != "auto":
+        return mode == "on"
+    try:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):  # not on Linux: be conservative
+        return False
+    return nbytes < available // 2

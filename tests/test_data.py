@@ -152,3 +152,28 @@ def test_epoch_sampler_permutes_per_epoch_and_resumes_mid_epoch():
     assert len(list(small)) == 3
     big = EpochSampler(4, seed=1, epoch_size=10)
     assert len(list(big)) == 10
+
+
+def test_cached_items_equal_decoded_items_including_unreadable_fallback(image_folders):
+    a_dir, b_dir = image_folders
+    (a_dir / "img002.png").write_bytes(b"broken")
+    for preprocess in ("resize_crop", "resize"):
+        plain = UnpairedDataset(*folder_domains(a_dir, b_dir), image_size=32, preprocess=preprocess, seed=4)
+        with pytest.warns(UserWarning, match="img002.png"):
+            cached = UnpairedDataset(*folder_domains(a_dir, b_dir), image_size=32, preprocess=preprocess, seed=4,
+                                     cache=True)
+        assert cached.cache["A"][1].tolist() == [True, True, False, True, True, True]
+        for key in [(0, i) for i in range(6)] + [(3, 2), (7, 5)]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                x, y = plain[key], cached[key]
+            assert torch.equal(x["A"], y["A"]) and torch.equal(x["B"], y["B"]), key
+    assert cached.cache_bytes() == (6 + 4) * 3 * 32 * 32
+
+
+def test_cache_modes():
+    from cyclegan.data import should_cache
+    assert should_cache("on", 10**15) and not should_cache("off", 1)
+    assert should_cache("auto", 1) and not should_cache("auto", 10**15)
+    with pytest.raises(ValueError, match="cache must be"):
+        should_cache("yes", 1)

@@ -1,4 +1,5 @@
-"""Device and mixed-precision choices, made in one place for training and inference.
+"""Device, precision, memory layout and compilation: the speed choices, made in one place
+for training and inference.
 
 precision:
     "auto": bf16 on CPUs with AMX tiles and on Ampere+ GPUs, fp16 on older GPUs,
@@ -57,3 +58,24 @@ def autocast(device: torch.device, precision: str):
     if precision == "fp32":
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=DTYPES[precision])
+
+
+def use_channels_last(device: torch.device, precision: str) -> bool:
+    """NHWC where it is faster: on CUDA (tensor cores) and for bf16 on AMX CPUs.
+
+    For fp32 on the CPU, oneDNN's NCHW kernels were as fast or faster here (a 128x128
+    training step 1.78 s vs 1.94 s), so the plain layout stays.
+    """
+    return device.type == "cuda" or precision != "fp32"
+
+
+def maybe_compile(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
+    """torch.compile(module) when enabled; the returned module shares the parameters.
+
+    Inductor fuses the instance norms, ReLUs, padding and casts between the
+    convolutions. The first call per input shape compiles (tens of seconds on a
+    small CPU); later calls are faster. Keep the original module for state_dict().
+    """
+    if not enabled:
+        return module
+    return torch.compile(module, dynamic=False)

