@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 SHARED_CELEBA = REPO.parent / "shared" / "celeba"
-TINY = dict(ngf=4, n_blocks=1, ndf=4)  # networks small enough for a CPU step in milliseconds
+TINY = dict(ngf=4, n_blocks=1, ndf=4, compile=False)  # networks small enough for a CPU step in milliseconds
 
 
 def write_images(folder: Path, n: int, size=(40, 48), seed=0, prefix="img") -> list:

@@ -20,7 +20,7 @@ import prepare_celeba  # noqa: E402
 import run  # noqa: E402
 
 TINY_FLAGS = ["--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--image-size", "32", "--num-workers", "0",
-              "--precision", "fp32"]
+              "--precision", "fp32", "--no-compile"]
 
 
 def folder_args(image_folders, out, *extra):

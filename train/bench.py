@@ -1,0 +1,202 @@
+"""Benchmark training, translation and data loading on this machine; print a markdown table.
+
+    python train/bench.py                        # the full table, about 10 minutes on 2 cores
+    python train/bench.py --quick                # fewer repeats and no 256 px batch-4 row
+    python train/bench.py --markdown bench.md    # also write the table to a file
+
+Each configuration runs in a fresh process; the peak resident memory of each row is
+its own (the kernel's high-water mark is reset between rows). Two configurations of
+the same networks are compared:
+  baseline  fp32, eager, NCHW: what the reference implementation runs;
+  fast      what this project ships by default: precision and memory layout chosen
+            for the device (cyclegan.device: bf16 + NHWC on AMX CPUs and GPUs), plus
+            torch.compile.
+Training figures are image pairs per second (the median step after warm-up); a step is
+the full CycleGAN update: both generators with adversarial, cycle and identity losses,
+both discriminators with the history pool. Translation is one image through G_AB and
+back through G_BA (translation and reconstruction, as the app does).
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import torch
+
+MODES = {
+    "baseline": dict(precision="fp32", channels_last="off", compile=False),
+    "fast": dict(precision="auto", channels_last="auto", compile=True),
+}
+
+
+def reset_peak_rss() -> None:
+    """Reset this process's resident-memory high-water mark (Linux; elsewhere a no-op)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mib() -> float:
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(next(l.split()[1] for l in status.splitlines() if l.startswith("VmHWM:"))) / 1024
+    except (OSError, StopIteration):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB; peak of the whole process
+
+
+def median_time(fn, warmup: int, repeats: int):
+    """(median seconds of the `repeats` calls after `warmup` calls, seconds of the first call)."""
+    times = []
+    for _ in range(warmup + repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[warmup:]), times[0]
+
+
+def bench_train(size, blocks, batch, mode, warmup, repeats):
+    from cyclegan.training import TrainConfig, Trainer
+    trainer = Trainer(TrainConfig(image_size=size, n_blocks=blocks, batch_size=batch, **MODES[mode]))
+    real_A, real_B = torch.rand(batch, 3, size, size) * 2 - 1, torch.rand(batch, 3, size, size) * 2 - 1
+    seconds, first = median_time(lambda: trainer.train_step(real_A, real_B), warmup, repeats)
+    return dict(value=batch / seconds, seconds=seconds, first=first, precision=trainer.precision)
+
+
+def bench_translate(size, blocks, mode, warmup, repeats):
+    from cyclegan.inference import optimize_for_inference, translate
+    from cyclegan.networks import Generator
+    m = MODES[mode]
+    G_AB, G_BA = (optimize_for_inference(Generator(n_blocks=blocks), "auto", m["precision"], m["compile"])
+                  for _ in range(2))
+    x = torch.rand(1, 3, size, size) * 2 - 1
+    seconds, first = median_time(lambda: translate(G_BA, translate(G_AB, x, m["precision"]), m["precision"]),
+                                 warmup, repeats)
+    return dict(value=seconds * 1000, seconds=seconds, first=first)
+
+
+def bench_data(celeba_root, cached, n_items):
+    """Training items per second from the CelebA pipeline (decode, crop, resize, flip)."""
+    from torch.utils.data import DataLoader
+    from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains
+    a, b = celeba_domains(celeba_root, split="train")
+    a.paths, b.paths = a.paths[:n_items], b.paths[:n_items]
+    start = time.perf_counter()
+    ds = UnpairedDataset(a, b, image_size=128, preprocess="celeba", cache=False)
+    if cached:
+        ds.fill_cache(progress=False)
+    fill = time.perf_counter() - start
+    loader = DataLoader(ds, batch_size=1, sampler=EpochSampler(len(ds), seed=0), num_workers=0)
+    start = time.perf_counter()
+    count = sum(1 for _ in loader)
+    seconds = time.perf_counter() - start
+    return dict(value=count / seconds, seconds=seconds / count, first=fill)
+
+
+def child(specs: list) -> list:
+    """Run benchmarks one after the other in this process (compiled kernels are reused)."""
+    results = []
+    for spec in specs:
+        torch.manual_seed(0)
+        reset_peak_rss()
+        kind = spec.pop("kind")
+        result = {"train": bench_train, "translate": bench_translate, "data": bench_data}[kind](**spec)
+        result["rss"] = peak_rss_mib()
+        results.append(result)
+    return results
+
+
+def run_child(specs: list) -> list:
+    cmd = [sys.executable, __file__, "--child", json.dumps(specs)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark {specs} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def machine() -> str:
+    from cyclegan.device import cpu_has_fast_bf16, resolve_device, resolve_precision
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    dev = resolve_device("auto")
+    gpu = f", GPU {torch.cuda.get_device_name()}" if dev.type == "cuda" else ", no GPU"
+    return (f"{cpu}, {os.cpu_count()} cores{gpu}; AMX: {'yes' if cpu_has_fast_bf16() else 'no'}; "
+            f"fast precision here: {resolve_precision('auto', dev)}; torch {torch.__version__}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer repeats, no 256 px batch-4 training row")
+    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    parser.add_argument("--celeba-root", default=str(REPO.parent / "shared" / "celeba"),
+                        help="CelebA for the data-pipeline rows (default %(default)s; skipped when absent)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(json.loads(args.child))))
+        return 0
+
+    started = time.perf_counter()
+    q = args.quick
+    # (size, blocks, batch, warm-up steps, timed steps). One 256 px batch-4 step takes 60-80 s
+    # here, so that row times a single step, after no warm-up in eager mode and after the
+    # compiling step in the fast mode.
+    train_cases = [(128, 6, 1, 1, 3), (128, 6, 4, 1, 2), (256, 9, 1, 1, 2)] + ([] if q else [(256, 9, 4, 0, 1)])
+    train_specs = {mode: [dict(kind="train", size=size, blocks=blocks, batch=batch, mode=mode,
+                               warmup=max(warmup, MODES[mode]["compile"]), repeats=repeats)
+                          for size, blocks, batch, warmup, repeats in train_cases] for mode in MODES}
+    translate_cases = [(128, 6), (256, 9), (512, 9)]
+    translate_specs = {mode: [dict(kind="translate", size=size, blocks=blocks, mode=mode, warmup=1 + (size < 512),
+                                   repeats=3 - (size == 512)) for size, blocks in translate_cases] for mode in MODES}
+    results = {}
+    for mode in MODES:
+        results[mode] = run_child(train_specs[mode]) + run_child(translate_specs[mode])
+        print(f"{mode} done", file=sys.stderr, flush=True)
+    names = [(f"training step, {s} px, {n} blocks, batch {b}", "img/s") for s, n, b, *_ in train_cases] + [
+        (f"translation + reconstruction, {s} px, {n} blocks", "ms") for s, n in translate_cases]
+    rows = [(name, unit, base, fast) for (name, unit), base, fast in zip(names, results["baseline"], results["fast"])]
+    data_rows = []
+    if (Path(args.celeba_root) / "list_attr_celeba.csv").is_file():
+        n_items = 400 if q else 500
+        specs = [dict(kind="data", celeba_root=args.celeba_root, cached=c, n_items=n_items) for c in (False, True)]
+        data_rows = list(zip(("decoding every item", "cached (decoded once up front)"), run_child(specs)))
+
+    train_128 = rows[0][3]["value"]
+    lines = [f"Benchmark of {date.today().isoformat()} on {machine()}; {time.perf_counter() - started:.0f} s "
+             "for the whole run. \"first call\" includes compilation.", "",
+             "| workload | baseline (fp32 eager) | fast (shipped default) | fast / baseline | peak RSS baseline | peak RSS fast |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for name, unit, base, fast in rows:
+        ratio = fast["value"] / base["value"] if unit == "img/s" else base["value"] / fast["value"]
+        fmt = (lambda r: f"{r['value']:.3f} img/s ({r['seconds']:.2f} s/step)") if unit == "img/s" else (
+            lambda r: f"{r['value']:.0f} ms")
+        lines.append(f"| {name} | {fmt(base)} | {fmt(fast)} (first call {fast['first']:.0f} s) | {ratio:.2f}x "
+                     f"| {base['rss']:.0f} MiB | {fast['rss']:.0f} MiB |")
+    for name, r in data_rows:
+        lines.append(f"| data pipeline, 128 px, {name} | {r['value']:.0f} img/s | | {r['value'] / train_128:.0f}x "
+                     f"the fast 128 px batch-1 training rate | {r['rss']:.0f} MiB | |")
+        if name.startswith("cached"):
+            lines.append(f"| (decoding the cache: {r['first']:.1f} s for 2 x {n_items} images) | | | | | |")
+    table = "\n".join(lines)
+    print(table)
+    if args.markdown:
+        args.markdown.write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
