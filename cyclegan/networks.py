@@ -11,16 +11,10 @@ G_BA (F) maps B to A, D_A (D_X) judges A, D_B (D_Y) judges B.
 Tensor convention everywhere: float (N, C, H, W) in [-1, 1].
 """
 
-import json
-from pathlib import Path
-
 import torch
 import torch.nn as nn
-from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-WEIGHTS_NAME = "model.safetensors"
+from .hub import StrictHubMixin
 
 
 def init_weights(net: nn.Module, std: float = 0.02) -> None:
@@ -54,7 +48,7 @@ class ResnetBlock(nn.Module):
 
 class Generator(
     nn.Module,
-    PyTorchModelHubMixin,
+    StrictHubMixin,
     library_name="cyclegan",
     tags=["cyclegan", "image-to-image", "unpaired-image-translation"],
     pipeline_tag="image-to-image",
@@ -81,6 +75,10 @@ class Generator(
             inputs of that size give the best results. Stored for users, unused by the layers.
         source_domain (`str`, defaults to "A"): name of the input domain, e.g. "black".
         target_domain (`str`, defaults to "B"): name of the output domain, e.g. "blond".
+        upsample (`str`, defaults to "deconv"): "deconv", the paper's transposed convolutions,
+            or "resize_conv", nearest-neighbour upsampling and a 3x3 convolution, which avoids
+            their checkerboard artefacts (Odena et al. 2016, "Deconvolution and Checkerboard
+            Artifacts"). The same number of parameters either way.
     """
 
     def __init__(
@@ -92,8 +90,11 @@ class Generator(
         image_size: int = 256,
         source_domain: str = "A",
         target_domain: str = "B",
+        upsample: str = "deconv",
     ):
         super().__init__()
+        if upsample not in ("deconv", "resize_conv"):
+            raise ValueError(f"upsample must be 'deconv' or 'resize_conv', got {upsample!r}")
         for name, value in [("in_channels", in_channels), ("out_channels", out_channels), ("ngf", ngf)]:
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
@@ -114,11 +115,13 @@ class Generator(
                 _norm(ngf * mult * 2), nn.ReLU(inplace=True),
             ]
         layers += [ResnetBlock(ngf * 4) for _ in range(n_blocks)]  # R256 x n_blocks
-        for mult in (4, 2):  # u128, u64: fractionally strided convs
-            layers += [
-                nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1),
-                _norm(ngf * mult // 2), nn.ReLU(inplace=True),
-            ]
+        for mult in (4, 2):  # u128, u64
+            if upsample == "deconv":  # the paper's fractionally strided convolutions
+                layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1)]
+            else:  # nearest-neighbour upsampling then a 3x3 conv: no checkerboard (Odena et al. 2016)
+                layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
+                           nn.Conv2d(ngf * mult, ngf * mult // 2, 3)]
+            layers += [_norm(ngf * mult // 2), nn.ReLU(inplace=True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]  # c7s1-3
         self.model = nn.Sequential(*layers)
         init_weights(self)
@@ -131,92 +134,6 @@ class Generator(
                 "pad the image (cyclegan.inference.translate does) or resize it"
             )
         return self.model(x)
-
-    @classmethod
-    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "Generator":
-        """Load from a folder written by save_pretrained or a Hub repo id; weights are loaded strictly.
-
-        Takes the mixin's arguments (revision, cache_dir, local_files_only, token,
-        force_download) and map_location (e.g. "cuda"). Raises ValueError naming every
-        missing, unexpected or misshapen tensor, and for a corrupt config.json or weights file.
-        """
-        name = str(pretrained_model_name_or_path)
-        looks_like_path = Path(name).is_absolute() or name.startswith(".") or name.count("/") > 1 or "\\" in name
-        if not Path(name).is_dir() and (looks_like_path or Path(name).exists()):
-            raise FileNotFoundError(f"no model folder at {name} (expected config.json + {WEIGHTS_NAME})")
-        try:
-            return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"config.json of {pretrained_model_name_or_path} is not valid JSON: {e}") from e
-
-    def _save_pretrained(self, save_directory: Path) -> None:
-        """Write model.safetensors; contiguous CPU copies, since training keeps weights channels_last."""
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        save_file(state, str(Path(save_directory) / WEIGHTS_NAME))
-
-    @classmethod
-    def _from_pretrained(
-        cls,
-        *,
-        model_id: str,
-        revision=None,
-        cache_dir=None,
-        force_download: bool = False,
-        local_files_only: bool = False,
-        token=None,
-        map_location: str = "cpu",
-        strict: bool = True,
-        **model_kwargs,
-    ):
-        """Build from config.json (the mixin passes it as model_kwargs), load weights strictly."""
-        if Path(model_id).is_dir():
-            weights_file = Path(model_id) / WEIGHTS_NAME
-            if not (Path(model_id) / "config.json").is_file():
-                raise FileNotFoundError(f"{model_id} has no config.json; was it written by save_pretrained?")
-            if not weights_file.is_file():
-                raise FileNotFoundError(f"{model_id} has no {WEIGHTS_NAME}; was it written by save_pretrained?")
-        else:
-            weights_file = hf_hub_download(
-                repo_id=model_id, filename=WEIGHTS_NAME, revision=revision, cache_dir=cache_dir,
-                force_download=force_download, local_files_only=local_files_only, token=token,
-            )
-        model = cls(**model_kwargs)
-        load_weights(model, weights_file, map_location=map_location, strict=strict)
-        return model
-
-
-def load_weights(model: nn.Module, weights_file, map_location="cpu", strict: bool = True) -> None:
-    """Load a safetensors file into `model`, checking names and shapes first.
-
-    Raises ValueError naming every missing, unexpected or misshapen tensor (with
-    strict=False only the shapes are checked) and for a file that is not valid
-    safetensors. Tensors stored in another float dtype (e.g. fp16) are cast.
-    """
-    try:
-        state = load_file(str(weights_file), device=str(map_location))
-    except (SafetensorError, OSError) as e:
-        raise ValueError(f"cannot read weights {weights_file}: {e} (corrupt or not a safetensors file?)") from e
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(state))
-    unexpected = sorted(set(state) - set(expected))
-    misshapen = [
-        f"{k}: file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
-        for k in sorted(set(state) & set(expected)) if state[k].shape != expected[k].shape
-    ]
-    problems = []
-    if misshapen:
-        problems.append(f"wrong shape: {misshapen}")
-    if strict and missing:
-        problems.append(f"missing: {missing}")
-    if strict and unexpected:
-        problems.append(f"unexpected: {unexpected}")
-    if problems:
-        raise ValueError(
-            f"weights {weights_file} do not fit {type(model).__name__} as configured ({'; '.join(problems)}); "
-            "check that config.json belongs to these weights"
-        )
-    model.load_state_dict(state, strict=strict)
-    model.to(map_location)
 
 
 class Discriminator(nn.Module):

@@ -33,6 +33,7 @@ class TrainConfig:
     name_a: str = ""  # domain names used for the saved models; default from attribute/folder
     name_b: str = ""
     image_size: int = 128  # CelebA faces are 178 px wide; 128 is the paper's small setting
+    balance_male: str = "auto"  # auto | on | off: equal men and women per domain; auto = on for CelebA
     preprocess: str = "auto"  # celeba | resize_crop | resize; auto = celeba for CelebA, else resize_crop
     max_images: int = 0  # use only the first N images of each domain (0 = all), for quick trials
     cache: str = "auto"  # auto | on | off: decode every image once and keep it in memory as uint8
@@ -40,6 +41,7 @@ class TrainConfig:
     # networks (sec. 7.2)
     ngf: int = 64  # generator filters in the first layer
     n_blocks: int = 6  # residual blocks: the paper uses 6 at 128x128, 9 at 256x256
+    upsample: str = "deconv"  # deconv (the paper) | resize_conv (no checkerboard artefacts)
     ndf: int = 64  # discriminator filters in the first layer
     n_layers_d: int = 3  # 3 gives the 70x70 PatchGAN
     # objective (sec. 3, 4, 5.2)
@@ -59,7 +61,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto | bf16 | fp16 | fp32 (see cyclegan.device)
     channels_last: str = "auto"  # auto | on | off; auto = NHWC on CUDA and for bf16 (see cyclegan.device)
-    compile: bool = False  # torch.compile the four networks (fuses the glue between convolutions)
+    compile: bool = True  # torch.compile the networks: 5-25% faster steps here after a 1-2 minute compile
     seed: int = 0
     # output
     out: str = "runs/black2blond"
@@ -152,7 +154,7 @@ class Trainer:
         self.device = resolve_device(c.device)
         self.precision = resolve_precision(c.precision, self.device)
         torch.manual_seed(c.seed)
-        gen = dict(ngf=c.ngf, n_blocks=c.n_blocks, image_size=c.image_size)
+        gen = dict(ngf=c.ngf, n_blocks=c.n_blocks, image_size=c.image_size, upsample=c.upsample)
         self.G_AB = Generator(**gen, source_domain=c.name_a or "A", target_domain=c.name_b or "B")
         self.G_BA = Generator(**gen, source_domain=c.name_b or "B", target_domain=c.name_a or "A")
         self.D_A = Discriminator(ndf=c.ndf, n_layers=c.n_layers_d)

@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from cyclegan.data import (Domain, EpochSampler, UnpairedDataset, celeba_crop, celeba_domains, folder_domains,
-                           list_images, load_image)
+                           list_images, load_image, to_float)
 from conftest import write_images
 
 
@@ -177,3 +177,21 @@ def test_cache_modes():
     assert should_cache("auto", 1) and not should_cache("auto", 10**15)
     with pytest.raises(ValueError, match="cache must be"):
         should_cache("yes", 1)
+
+
+def test_balancing_draws_men_and_women_equally_in_each_domain(mini_celeba):
+    a, b = celeba_domains(mini_celeba)
+    a.paths, a.male = a.paths + [a.paths[1]] * 8, a.male + [False] * 8  # domain A: 1 man, 9 women
+    ds = UnpairedDataset(a, b, image_size=32, preprocess="celeba", cache=True, balance_male=True)
+    men_a = men_b = 0
+    cached_a, cached_b = ds.cache["A"][0], ds.cache["B"][0]
+    for i in range(400):
+        item = ds[(0, i)]
+        men_a += torch.equal(item["A"], to_float(cached_a[0])) or torch.equal(item["A"], to_float(cached_a[0].flip(-1)))
+        men_b += torch.equal(item["B"], to_float(cached_b[1])) or torch.equal(item["B"], to_float(cached_b[1].flip(-1)))
+    assert 160 < men_a < 240 and 160 < men_b < 240  # about half, though A has 10% men
+
+
+def test_balancing_needs_the_male_attribute(image_folders):
+    with pytest.raises(ValueError, match="needs the Male attribute"):
+        UnpairedDataset(*folder_domains(*image_folders), image_size=32, balance_male=True)

@@ -85,3 +85,22 @@ def test_weights_are_initialised_from_n_0_002():
     assert weights.std().item() == pytest.approx(0.02, rel=0.02)
     biases = [m.bias for m in Discriminator().modules() if isinstance(m, torch.nn.Conv2d)]
     assert all(torch.count_nonzero(b) == 0 for b in biases)
+
+
+def test_resize_conv_upsampling_has_the_same_size_and_parameters():
+    deconv, resize = Generator(ngf=8, n_blocks=1), Generator(ngf=8, n_blocks=1, upsample="resize_conv")
+    assert n_params(deconv) == n_params(resize)
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in resize.modules())
+    assert resize(torch.zeros(1, 3, 32, 48)).shape == (1, 3, 32, 48)
+    with pytest.raises(ValueError, match="upsample must be"):
+        Generator(upsample="bilinear")
+
+
+@pytest.mark.parametrize("upsample", ["deconv", "resize_conv"])
+def test_both_upsampling_kinds_save_and_load(tmp_path, upsample):
+    G = Generator(ngf=4, n_blocks=1, upsample=upsample)
+    G.save_pretrained(tmp_path)
+    H = Generator.from_pretrained(tmp_path)
+    x = torch.rand(1, 3, 16, 16)
+    assert H._hub_mixin_config["upsample"] == upsample
+    assert torch.equal(H(x), G(x))

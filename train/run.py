@@ -43,6 +43,9 @@ HELP = {
               "or the folder name)",
     "name_b": "name of domain B (default: from the attribute or folder)",
     "image_size": "training image side in pixels, a multiple of 4 (default %(default)s)",
+    "balance_male": "auto | on | off: draw men and women equally often in each domain by CelebA's Male "
+                    "attribute, so the generators do not learn 'blond means female' (93 percent of CelebA's blond "
+                    "images are women); auto = on for --celeba-root, off for folders (default %(default)s)",
     "preprocess": "auto | celeba (central 178x178 square, resize) | resize_crop (resize to 1.117x and random crop, "
                   "the paper's 286->256 jitter) | resize (default %(default)s: celeba for CelebA, else resize_crop)",
     "max_images": "use only the first N images of each domain, 0 = all (default %(default)s)",
@@ -54,6 +57,8 @@ HELP = {
                    "on a fast GPU (default %(default)s)",
     "ngf": "generator filters in the first layer (paper: 64)",
     "n_blocks": "generator residual blocks (paper: 6 at 128x128, 9 at 256x256; default %(default)s)",
+    "upsample": "deconv (the paper's transposed convolutions) | resize_conv (nearest-neighbour upsampling and "
+                "a 3x3 conv, no checkerboard artefacts) (default %(default)s)",
     "ndf": "discriminator filters in the first layer (paper: 64)",
     "n_layers_d": "discriminator stride-2 layers; 3 = the 70x70 PatchGAN (default %(default)s)",
     "lambda_cycle": "weight of the cycle-consistency loss (paper: 10)",
@@ -81,7 +86,7 @@ HELP = {
     "checkpoint_every": "steps between checkpoints, 0 = only at epoch ends (default %(default)s)",
 }
 # Settings that shape the networks or the data pipeline: a resumed run must keep them.
-FIXED_ON_RESUME = {"image_size", "ngf", "n_blocks", "ndf", "n_layers_d", "name_a", "name_b", "preprocess", "seed",
+FIXED_ON_RESUME = {"image_size", "ngf", "n_blocks", "upsample", "balance_male", "ndf", "n_layers_d", "name_a", "name_b", "preprocess", "seed",
                    "celeba_root", "attr_a", "attr_b", "data_a", "data_b", "max_images", "batch_size", "epoch_size"}
 LOSS_COLUMNS = ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B"]
 N_SAMPLES = 4  # images per direction in a sample grid
@@ -216,7 +221,11 @@ def main(argv=None) -> int:
         config = replace(config, name_a=config.name_a or a.name, name_b=config.name_b or b.name)
         preprocess = config.preprocess if config.preprocess != "auto" else (
             "celeba" if config.celeba_root else "resize_crop")
-        dataset = UnpairedDataset(a, b, config.image_size, preprocess, train=True, seed=config.seed)
+        if config.balance_male not in ("auto", "on", "off"):
+            raise ValueError(f"--balance-male must be auto, on or off, got {config.balance_male!r}")
+        balance = config.balance_male == "on" or (config.balance_male == "auto" and bool(config.celeba_root))
+        dataset = UnpairedDataset(a, b, config.image_size, preprocess, train=True, seed=config.seed,
+                                  balance_male=balance)
         if should_cache(config.cache, dataset.cache_bytes()):
             print(f"caching {len(a.paths) + len(b.paths)} decoded images in memory "
                   f"({dataset.cache_bytes() / 2**20:.0f} MiB; --cache off to skip)")

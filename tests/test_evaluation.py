@@ -1,0 +1,80 @@
+"""The evaluation metrics on hand-made inputs, the classifier's save/load, the evaluate command."""
+
+import json
+import math
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO
+from cyclegan.evaluation import PSNR_CAP, AttributeClassifier, face_region, psnr, ssim
+from cyclegan.networks import Generator
+
+sys.path.insert(0, str(REPO / "train"))
+import evaluate  # noqa: E402
+
+
+def test_psnr_of_identical_images_is_capped():
+    x = torch.rand(2, 3, 8, 8) * 2 - 1
+    assert psnr(x, x).tolist() == [PSNR_CAP, PSNR_CAP]
+
+
+def test_psnr_of_a_known_shift():
+    x = torch.zeros(1, 3, 8, 8)
+    # MSE 0.01 over a range of 2: 10 log10(4 / 0.01) = 26.02 dB
+    assert psnr(x, x + 0.1).item() == pytest.approx(10 * math.log10(4 / 0.01), abs=1e-3)
+    assert psnr(x, x + 0.2).item() == pytest.approx(10 * math.log10(4 / 0.04), abs=1e-3)
+
+
+def test_ssim_of_identical_and_of_constant_images():
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    assert ssim(x, x).item() == pytest.approx(1.0, abs=1e-5)
+    # constant images a and b: SSIM = (2ab + C1) / (a^2 + b^2 + C1), C1 = (0.01 * 2)^2
+    a, b, c1 = 0.2, -0.3, (0.01 * 2) ** 2
+    expected = (2 * a * b + c1) / (a * a + b * b + c1)
+    assert ssim(torch.full((1, 3, 16, 16), a), torch.full((1, 3, 16, 16), b)).item() == pytest.approx(expected, rel=1e-4)
+    noisy = (x + 0.3 * torch.randn_like(x)).clamp(-1, 1)
+    assert 0 < ssim(noisy, x).item() < 0.9
+
+
+def test_face_region_is_the_central_face_box():
+    x = torch.zeros(1, 3, 100, 100)
+    x[..., 42:82, 30:70] = 1
+    region = face_region(x)
+    assert region.shape == (1, 3, 40, 40) and region.min() == 1
+
+
+def test_classifier_predicts_each_attribute_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    model = AttributeClassifier(["Black_Hair", "Male"], image_size=32, width=4).eval()
+    x = torch.rand(3, 3, 128, 128) * 2 - 1
+    pred = model.predict(x)
+    assert set(pred) == {"Black_Hair", "Male"} and pred["Male"].shape == (3,) and pred["Male"].dtype == torch.bool
+    model.save_pretrained(tmp_path)
+    loaded = AttributeClassifier.from_pretrained(tmp_path).eval()
+    assert loaded.attributes == ["Black_Hair", "Male"]
+    torch.testing.assert_close(loaded(x), model(x))
+
+
+def test_evaluate_writes_figures_and_a_contact_sheet(mini_celeba, tmp_path):
+    weights = tmp_path / "weights"
+    for source, target in (("black", "blond"), ("blond", "black")):
+        Generator(ngf=4, n_blocks=1, image_size=32, source_domain=source, target_domain=target).save_pretrained(
+            weights / f"{source}2{target}")
+    AttributeClassifier(image_size=32, width=4).save_pretrained(weights / "classifier")
+    out = tmp_path / "eval"
+    assert evaluate.main(["--weights", str(weights), "--celeba-root", str(mini_celeba), "--split", "train",
+                          "--out", str(out)]) == 0
+    report = json.loads((out / "eval.json").read_text())
+    d = report["black2blond"]
+    assert d["n"] == 2 and d["n_male"] == 1
+    assert d["identity"]["face_psnr"] == PSNR_CAP and d["identity"]["face_ssim"] == pytest.approx(1.0, abs=1e-4)
+    assert d["identity"]["gender_kept"] == 1.0 and d["identity"]["cycle_psnr"] == PSNR_CAP
+    assert 0 <= d["model"]["success_rate"] <= 1 and d["model"]["face_psnr"] < PSNR_CAP
+    assert (out / "contact_sheet.png").is_file()
+
+
+def test_evaluate_reports_missing_weights(mini_celeba, tmp_path, capsys):
+    assert evaluate.main(["--weights", str(tmp_path), "--celeba-root", str(mini_celeba)]) == 2
+    assert "no model folder" in capsys.readouterr().err

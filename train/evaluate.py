@@ -1,0 +1,139 @@
+"""Evaluate a black <-> blond generator pair on CelebA, offline.
+
+    python train/evaluate.py --weights weights --celeba-root ../shared/celeba --split val
+
+Translates every image of each domain in the split and reports, per direction:
+  success      share of translations the attribute classifier gives the target hair colour;
+  gender kept  share whose Male prediction equals the input's, overall and for men and women
+               (by CelebA's label);
+  face PSNR / SSIM  between input and translation on the central face box (no hair);
+  cycle PSNR   between input and reconstruction;
+next to the same figures for two useless models: the identity (output = input) and a
+global colour shift (input + the mean colour difference between the domains).
+Writes <out>/eval.json and <out>/contact_sheet.png (input | translation | reconstruction).
+PSNR of identical images is capped at 100 dB.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch
+from tqdm import tqdm
+
+from cyclegan.data import UnpairedDataset, celeba_domains
+from cyclegan.evaluation import AttributeClassifier, face_region, psnr, ssim
+from cyclegan.inference import optimize_for_inference, sample_grid, translate
+from cyclegan.networks import Generator
+
+N_SHEET = 8  # images per direction on the contact sheet
+
+
+def domain_images(domain, image_size: int):
+    """uint8 (N, 3, S, S) of CelebA's central square, resized, and the Male labels of those read."""
+    ds = UnpairedDataset(domain, domain, image_size=image_size, preprocess="celeba", train=False, cache=True)
+    images, readable = ds.cache["A"]
+    return images[readable], [m for m, ok in zip(domain.male, readable.tolist()) if ok]
+
+
+def mean(x: torch.Tensor) -> float:
+    return round(x.float().mean().item(), 4) if len(x) else float("nan")
+
+
+@torch.no_grad()
+def evaluate_direction(images, male, G, F_inv, classifier, source_attr, target_attr, shift, batch_size, precision):
+    """Figures of one direction (e.g. black -> blond) for the model and the two useless baselines."""
+    outputs = {"model": [], "identity": [], "colour_shift": []}
+    records = {k: {"target": [], "male": [], "face_psnr": [], "face_ssim": [], "cycle_psnr": []} for k in outputs}
+    for i in tqdm(range(0, len(images), batch_size), desc=f"{G.source_domain} -> {G.target_domain}"):
+        real = images[i:i + batch_size].float().div(127.5).sub(1)
+        fake = translate(G, real, precision)
+        rec = translate(F_inv, fake, precision)
+        candidates = {
+            "model": (fake, rec),
+            "identity": (real, real),
+            "colour_shift": ((real + shift).clamp(-1, 1), real),  # shifted back exactly: a perfect cycle
+        }
+        male_in = classifier.predict(real)["Male"]
+        for name, (out, back) in candidates.items():
+            pred = classifier.predict(out)
+            r = records[name]
+            r["target"].append(pred[target_attr])
+            r["male"].append(pred["Male"] == male_in)
+            r["face_psnr"].append(psnr(face_region(out), face_region(real)))
+            r["face_ssim"].append(ssim(face_region(out), face_region(real)))
+            r["cycle_psnr"].append(psnr(back, real))
+    male = torch.tensor(male, dtype=torch.bool)
+    result = {"n": len(images), "n_male": int(male.sum())}
+    for name, r in records.items():
+        r = {k: torch.cat(v) for k, v in r.items()}
+        result[name] = {
+            "success_rate": mean(r["target"]),
+            "gender_kept": mean(r["male"]),
+            "gender_kept_male": mean(r["male"][male]),
+            "gender_kept_female": mean(r["male"][~male]),
+            "face_psnr": mean(r["face_psnr"]),
+            "face_ssim": mean(r["face_ssim"]),
+            "cycle_psnr": mean(r["cycle_psnr"]),
+        }
+    return result
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", default="weights", help="folder with black2blond/, blond2black/, classifier/")
+    parser.add_argument("--celeba-root", required=True, help="CelebA in the Kaggle layout")
+    parser.add_argument("--split", default="val", choices=["train", "val", "test"], help="(default %(default)s)")
+    parser.add_argument("--attr-a", default="Black_Hair", help="attribute of domain A (default %(default)s)")
+    parser.add_argument("--attr-b", default="Blond_Hair", help="attribute of domain B (default %(default)s)")
+    parser.add_argument("--out", default="runs/eval", help="folder for eval.json and contact_sheet.png")
+    parser.add_argument("--max-images", type=int, default=0, help="evaluate only N images per domain, 0 = all")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default %(default)s)")
+    parser.add_argument("--precision", default="fp32", help="auto | bf16 | fp16 | fp32 (default %(default)s)")
+    args = parser.parse_args(argv)
+
+    weights = Path(args.weights)
+    try:
+        a, b = celeba_domains(args.celeba_root, args.attr_a, args.attr_b, args.split)
+        G_AB = Generator.from_pretrained(weights / f"{a.name}2{b.name}")
+        G_BA = Generator.from_pretrained(weights / f"{b.name}2{a.name}")
+        classifier = AttributeClassifier.from_pretrained(weights / "classifier").eval()
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for domain in (a, b):
+        if args.max_images:
+            domain.paths, domain.male = domain.paths[:args.max_images], domain.male[:args.max_images]
+    G_AB, G_BA = (optimize_for_inference(G, args.device, args.precision) for G in (G_AB, G_BA))
+    size = G_AB.image_size
+    (images_a, male_a), (images_b, male_b) = domain_images(a, size), domain_images(b, size)
+    images, male = {"A": images_a, "B": images_b}, {"A": male_a, "B": male_b}
+    # the useless colour shift: move every pixel by the difference of the domains' mean colours
+    mean_colour = {k: v.float().div(127.5).sub(1).mean(dim=(0, 2, 3)).view(1, 3, 1, 1) for k, v in images.items()}
+
+    report = {"split": args.split, "image_size": size, "weights": str(weights)}
+    for (src, dst, G, F_inv, source_attr, target_attr) in (
+        ("A", "B", G_AB, G_BA, args.attr_a, args.attr_b),
+        ("B", "A", G_BA, G_AB, args.attr_b, args.attr_a),
+    ):
+        report[f"{G.source_domain}2{G.target_domain}"] = evaluate_direction(
+            images[src], male[src], G, F_inv, classifier, source_attr, target_attr,
+            mean_colour[dst] - mean_colour[src], args.batch_size, args.precision)
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
+    to_float = lambda x: x.float().div(127.5).sub(1)
+    sheet = sample_grid(G_AB, G_BA, to_float(images["A"][:N_SHEET]), to_float(images["B"][:N_SHEET]), args.precision)
+    sheet.save(out / "contact_sheet.png")
+    print(json.dumps(report, indent=2))
+    print(f"wrote {out / 'eval.json'} and {out / 'contact_sheet.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
