@@ -1,4 +1,4 @@
-"""CycleGAN objectives (Zhu et al. 2017, sec. 3 and 4) and the image history pool.
+"""CycleGAN objectives (Zhu et al. 2017, sec. 3 and 4): LSGAN, cycle and identity losses.
 
 All losses take float tensors and return a scalar; images are (N, C, H, W) in [-1, 1].
 """

@@ -65,7 +65,7 @@ def test_evaluate_writes_figures_and_a_contact_sheet(mini_celeba, tmp_path):
     AttributeClassifier(image_size=32, width=4).save_pretrained(weights / "classifier")
     out = tmp_path / "eval"
     assert evaluate.main(["--weights", str(weights), "--celeba-root", str(mini_celeba), "--split", "train",
-                          "--out", str(out)]) == 0
+                          "--classifier", str(weights / "classifier"), "--out", str(out)]) == 0
     report = json.loads((out / "eval.json").read_text())
     d = report["black2blond"]
     assert d["n"] == 2 and d["n_male"] == 1
@@ -78,3 +78,12 @@ def test_evaluate_writes_figures_and_a_contact_sheet(mini_celeba, tmp_path):
 def test_evaluate_reports_missing_weights(mini_celeba, tmp_path, capsys):
     assert evaluate.main(["--weights", str(tmp_path), "--celeba-root", str(mini_celeba)]) == 2
     assert "no model folder" in capsys.readouterr().err
+
+
+def test_shipped_classifier_is_accurate_on_real_val_images(celeba_root):
+    import train_classifier
+    model = AttributeClassifier.from_pretrained(REPO / "weights" / "classifier").eval()
+    images, labels = train_classifier.load_split(celeba_root, "val", model.image_size, model.attributes,
+                                                 max_images=300)
+    accuracy = train_classifier.accuracy(model, images, labels)
+    assert (accuracy > 0.93).all(), dict(zip(model.attributes, accuracy.tolist()))

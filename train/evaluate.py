@@ -19,7 +19,8 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
 
 import torch
 from tqdm import tqdm
@@ -84,7 +85,10 @@ def evaluate_direction(images, male, G, F_inv, classifier, source_attr, target_a
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--weights", default="weights", help="folder with black2blond/, blond2black/, classifier/")
+    parser.add_argument("--weights", default="weights", help="folder with the two generators, e.g. black2blond/ "
+                        "and blond2black/ (a weights/ folder or a train/run.py output folder)")
+    parser.add_argument("--classifier", default=str(REPO / "weights" / "classifier"),
+                        help="the attribute classifier's save_pretrained folder (default %(default)s)")
     parser.add_argument("--celeba-root", required=True, help="CelebA in the Kaggle layout")
     parser.add_argument("--split", default="val", choices=["train", "val", "test"], help="(default %(default)s)")
     parser.add_argument("--attr-a", default="Black_Hair", help="attribute of domain A (default %(default)s)")
@@ -101,7 +105,7 @@ def main(argv=None) -> int:
         a, b = celeba_domains(args.celeba_root, args.attr_a, args.attr_b, args.split)
         G_AB = Generator.from_pretrained(weights / f"{a.name}2{b.name}")
         G_BA = Generator.from_pretrained(weights / f"{b.name}2{a.name}")
-        classifier = AttributeClassifier.from_pretrained(weights / "classifier").eval()
+        classifier = AttributeClassifier.from_pretrained(args.classifier).eval()
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
