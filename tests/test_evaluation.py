@@ -87,3 +87,15 @@ def test_shipped_classifier_is_accurate_on_real_val_images(celeba_root):
                                                  max_images=300)
     accuracy = train_classifier.accuracy(model, images, labels)
     assert (accuracy > 0.93).all(), dict(zip(model.attributes, accuracy.tolist()))
+
+
+def test_shipped_generators_change_the_hair_colour(celeba_root, tmp_path):
+    """A regression guard on weights/: on 60 val faces per domain, well above the identity's ~1%."""
+    out = tmp_path / "eval"
+    assert evaluate.main(["--weights", str(REPO / "weights"), "--celeba-root", str(celeba_root),
+                          "--max-images", "60", "--out", str(out)]) == 0
+    report = json.loads((out / "eval.json").read_text())
+    for direction in ("black2blond", "blond2black"):
+        model, identity = report[direction]["model"], report[direction]["identity"]
+        assert model["success_rate"] > 0.4 > identity["success_rate"], direction
+        assert model["gender_kept"] > 0.8 and model["cycle_psnr"] > 17, direction

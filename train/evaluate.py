@@ -53,10 +53,11 @@ def evaluate_direction(images, male, G, F_inv, classifier, source_attr, target_a
         real = images[i:i + batch_size].float().div(127.5).sub(1)
         fake = translate(G, real, precision)
         rec = translate(F_inv, fake, precision)
-        candidates = {
+        shifted = (real + shift).clamp(-1, 1)
+        candidates = {  # (translation, reconstruction)
             "model": (fake, rec),
             "identity": (real, real),
-            "colour_shift": ((real + shift).clamp(-1, 1), real),  # shifted back exactly: a perfect cycle
+            "colour_shift": (shifted, (shifted - shift).clamp(-1, 1)),  # exact but where clipped
         }
         male_in = classifier.predict(real)["Male"]
         for name, (out, back) in candidates.items():
