@@ -75,6 +75,14 @@ def _read_csv(path: Path) -> list:
         return list(csv.DictReader(f))
 
 
+def read_celeba_labels(root):
+    """(rows of list_attr_celeba.csv as dicts of "1"/"-1", {image_id: official partition 0/1/2})."""
+    root = Path(root)
+    attrs = _read_csv(root / "list_attr_celeba.csv")
+    partition = {r["image_id"]: int(r["partition"]) for r in _read_csv(root / "list_eval_partition.csv")}
+    return attrs, partition
+
+
 def celeba_domains(root, attr_a="Black_Hair", attr_b="Blond_Hair", split="train", name_a=None, name_b=None):
     """Select two CelebA domains by attribute, in one official partition.
 
@@ -93,8 +101,7 @@ def celeba_domains(root, attr_a="Black_Hair", attr_b="Blond_Hair", split="train"
         raise ValueError(f"split must be one of {sorted(CELEBA_PARTITIONS)}, got {split!r}")
     root = Path(root)
     image_dir = celeba_image_dir(root)
-    attrs = _read_csv(root / "list_attr_celeba.csv")
-    partition = {r["image_id"]: int(r["partition"]) for r in _read_csv(root / "list_eval_partition.csv")}
+    attrs, partition = read_celeba_labels(root)
     columns = set(attrs[0]) - {"image_id"} if attrs else set()
     for attr in (attr_a, attr_b):
         if attr not in columns:

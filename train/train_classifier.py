@@ -9,7 +9,6 @@ saves with save_pretrained (config.json + model.safetensors, about 1 MB).
 """
 
 import argparse
-import csv
 import json
 import sys
 import time
@@ -22,17 +21,16 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from cyclegan.data import CELEBA_PARTITIONS, celeba_crop, celeba_image_dir, load_image, to_float, to_tensor
+from cyclegan.data import (CELEBA_PARTITIONS, celeba_crop, celeba_image_dir, load_image, read_celeba_labels,
+                           to_float, to_tensor)
 from cyclegan.evaluation import ATTRIBUTES, AttributeClassifier
 
 
 def load_split(root: Path, split: str, size: int, attributes: list, max_images: int = 0):
     """(uint8 images (N, 3, size, size), float labels (N, n_attributes) in {0, 1}) of one partition."""
     image_dir = celeba_image_dir(root)
-    with open(root / "list_eval_partition.csv", newline="") as f:
-        partition = {r["image_id"]: int(r["partition"]) for r in csv.DictReader(f)}
-    with open(root / "list_attr_celeba.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if partition.get(r["image_id"]) == CELEBA_PARTITIONS[split]]
+    attrs, partition = read_celeba_labels(root)
+    rows = [r for r in attrs if partition.get(r["image_id"]) == CELEBA_PARTITIONS[split]]
     missing = [a for a in attributes if rows and a not in rows[0]]
     if missing:
         raise ValueError(f"attributes {missing} are not in list_attr_celeba.csv")
