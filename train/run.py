@@ -150,13 +150,10 @@ def load_domains(c: TrainConfig, split: str):
 
 def sample_images(c: TrainConfig, preprocess: str):
     """Fixed images for the sample grids: CelebA's val partition, else the first training images."""
-    domains = None
-    if c.celeba_root:
-        try:
-            domains = load_domains(c, "val")
-        except ValueError:  # no val images of a domain in this copy of CelebA
-            domains = None
-    domains = domains or load_domains(c, "train")
+    try:
+        domains = load_domains(c, "val" if c.celeba_root else "train")
+    except ValueError:  # no val images of a domain in this copy of CelebA
+        domains = load_domains(c, "train")
     ds = UnpairedDataset(*domains, image_size=c.image_size, preprocess=preprocess, train=False)
     items = [ds[i] for i in range(min(N_SAMPLES, len(ds)))]
     return torch.stack([x["A"] for x in items]), torch.stack([x["B"] for x in items])
