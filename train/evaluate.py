@@ -25,7 +25,7 @@ sys.path.insert(0, str(REPO))
 import torch
 from tqdm import tqdm
 
-from cyclegan.data import UnpairedDataset, celeba_domains
+from cyclegan.data import UnpairedDataset, celeba_domains, to_float
 from cyclegan.evaluation import AttributeClassifier, face_region, psnr, ssim
 from cyclegan.inference import optimize_for_inference, sample_grid, translate
 from cyclegan.networks import Generator
@@ -50,7 +50,7 @@ def evaluate_direction(images, male, G, F_inv, classifier, source_attr, target_a
     outputs = {"model": [], "identity": [], "colour_shift": []}
     records = {k: {"target": [], "male": [], "face_psnr": [], "face_ssim": [], "cycle_psnr": []} for k in outputs}
     for i in tqdm(range(0, len(images), batch_size), desc=f"{G.source_domain} -> {G.target_domain}"):
-        real = images[i:i + batch_size].float().div(127.5).sub(1)
+        real = to_float(images[i:i + batch_size])
         fake = translate(G, real, precision)
         rec = translate(F_inv, fake, precision)
         shifted = (real + shift).clamp(-1, 1)
@@ -118,7 +118,7 @@ def main(argv=None) -> int:
     (images_a, male_a), (images_b, male_b) = domain_images(a, size), domain_images(b, size)
     images, male = {"A": images_a, "B": images_b}, {"A": male_a, "B": male_b}
     # the useless colour shift: move every pixel by the difference of the domains' mean colours
-    mean_colour = {k: v.float().div(127.5).sub(1).mean(dim=(0, 2, 3)).view(1, 3, 1, 1) for k, v in images.items()}
+    mean_colour = {k: to_float(v).mean(dim=(0, 2, 3)).view(1, 3, 1, 1) for k, v in images.items()}
 
     report = {"split": args.split, "image_size": size, "weights": str(weights)}
     for (src, dst, G, F_inv, source_attr, target_attr) in (
@@ -132,7 +132,6 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
-    to_float = lambda x: x.float().div(127.5).sub(1)
     sheet = sample_grid(G_AB, G_BA, to_float(images["A"][:N_SHEET]), to_float(images["B"][:N_SHEET]), args.precision)
     sheet.save(out / "contact_sheet.png")
     print(json.dumps(report, indent=2))
