@@ -74,9 +74,10 @@ def maybe_compile(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
 
     Inductor fuses the instance norms, ReLUs, padding and casts between the
     convolutions. The first call per input shape compiles (tens of seconds on a
-    small CPU); later calls are faster: 1.05-1.25x for a training step, 1.25-1.4x for
-    translation, measured on a 2-core CPU in fp32 (train/bench.py). Keep the original
-    module for state_dict().
+    small CPU); later calls are faster: 1.05-1.5x for a training step, measured on a
+    2-core CPU in fp32 (train/bench.py), and at best a few percent for one 128 px
+    translation, so inference compiles only when asked. Keep the original module for
+    state_dict().
     """
     if not enabled:
         return module

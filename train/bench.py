@@ -1,6 +1,6 @@
 """Benchmark training, translation and data loading on this machine; print a markdown table.
 
-    python train/bench.py                        # the full table, about 10 minutes on 2 cores
+    python train/bench.py                        # the full table, about 9 minutes on 2 cores
     python train/bench.py --quick                # fewer repeats and no 256 px batch-4 row
     python train/bench.py --markdown bench.md    # also write the table to a file
 
@@ -10,7 +10,8 @@ the same networks are compared:
   baseline  fp32, eager, NCHW: what the reference implementation runs;
   fast      what this project ships by default: precision and memory layout chosen
             for the device (cyclegan.device: bf16 + NHWC on AMX CPUs and GPUs), plus
-            torch.compile.
+            torch.compile of the generators in training (TrainConfig.compile); inference
+            is not compiled by default (cyclegan.inference.optimize_for_inference).
 Training figures are image pairs per second (the median step after warm-up); a step is
 the full CycleGAN update: both generators with adversarial, cycle and identity losses,
 both discriminators with the history pool. Translation is one image through G_AB and
@@ -34,9 +35,11 @@ sys.path.insert(0, str(REPO))
 
 import torch
 
-MODES = {
+from cyclegan.training import TrainConfig
+
+MODES = {  # overrides of the shipped defaults
     "baseline": dict(precision="fp32", channels_last="off", compile=False),
-    "fast": dict(precision="auto", channels_last="auto", compile=True),
+    "fast": dict(),
 }
 
 
@@ -77,11 +80,11 @@ def bench_train(size, blocks, batch, mode, warmup, repeats):
 def bench_translate(size, blocks, mode, warmup, repeats):
     from cyclegan.inference import optimize_for_inference, translate
     from cyclegan.networks import Generator
-    m = MODES[mode]
-    G_AB, G_BA = (optimize_for_inference(Generator(n_blocks=blocks), "auto", m["precision"], m["compile"])
-                  for _ in range(2))
+    options = {k: v for k, v in MODES[mode].items() if k != "channels_last"}  # NHWC follows the precision
+    precision = options.get("precision", "auto")
+    G_AB, G_BA = (optimize_for_inference(Generator(n_blocks=blocks), **options) for _ in range(2))
     x = torch.rand(1, 3, size, size) * 2 - 1
-    seconds, first = median_time(lambda: translate(G_BA, translate(G_AB, x, m["precision"]), m["precision"]),
+    seconds, first = median_time(lambda: translate(G_BA, translate(G_AB, x, precision), precision),
                                  warmup, repeats)
     return dict(value=seconds * 1000, seconds=seconds, first=first)
 
@@ -152,19 +155,21 @@ def main(argv=None) -> int:
 
     started = time.perf_counter()
     q = args.quick
-    # (size, blocks, batch, warm-up steps, timed steps). One 256 px batch-4 step takes 60-80 s
-    # here, so that row times a single step, after no warm-up in eager mode and after the
-    # compiling step in the fast mode.
-    train_cases = [(128, 6, 1, 1, 3), (128, 6, 4, 1, 2), (256, 9, 1, 1, 2)] + ([] if q else [(256, 9, 4, 0, 1)])
-    train_specs = {mode: [dict(kind="train", size=size, blocks=blocks, batch=batch, mode=mode,
-                               warmup=max(warmup, MODES[mode]["compile"]), repeats=repeats)
-                          for size, blocks, batch, warmup, repeats in train_cases] for mode in MODES}
+    # (size, blocks, batch, warm-up steps, timed steps). The slow rows time fewer steps: one
+    # 256 px batch-4 step takes 45-60 s here, so that row times a single step, after no
+    # warm-up in eager mode and after the compiling step in the fast mode.
+    train_cases = [(128, 6, 1, 1, 3), (128, 6, 4, 1, 2), (256, 9, 1, 1, 1)] + ([] if q else [(256, 9, 4, 0, 1)])
     translate_cases = [(128, 6), (256, 9), (512, 9)]
-    translate_specs = {mode: [dict(kind="translate", size=size, blocks=blocks, mode=mode, warmup=1 + (size < 512),
-                                   repeats=3 - (size == 512)) for size, blocks in translate_cases] for mode in MODES}
     results = {}
     for mode in MODES:
-        results[mode] = run_child(train_specs[mode]) + run_child(translate_specs[mode])
+        compiles = MODES[mode].get("compile", TrainConfig.compile)  # then the first step is a warm-up
+        train = [dict(kind="train", size=size, blocks=blocks, batch=batch, mode=mode,
+                      warmup=max(warmup, compiles), repeats=repeats)
+                 for size, blocks, batch, warmup, repeats in train_cases]
+        translation = [dict(kind="translate", size=size, blocks=blocks, mode=mode, warmup=1 + (size < 512),
+                            repeats=3 - (size == 512)) for size, blocks in translate_cases]
+        # separate processes: memory the training rows freed stays mapped and would count
+        results[mode] = run_child(train) + run_child(translation)
         print(f"{mode} done", file=sys.stderr, flush=True)
     names = [(f"training step, {s} px, {n} blocks, batch {b}", "img/s") for s, n, b, *_ in train_cases] + [
         (f"translation + reconstruction, {s} px, {n} blocks", "ms") for s, n in translate_cases]

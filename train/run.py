@@ -78,8 +78,8 @@ HELP = {
                  "fp16 with loss scaling on older GPUs, else fp32)",
     "channels_last": "auto | on | off: NHWC memory layout (default %(default)s: on for CUDA and bf16, where it is "
                      "faster; off for fp32 on the CPU, where it is not)",
-    "compile": "torch.compile the networks: fuses the work between convolutions; the first steps take "
-               "a minute or two to compile (default %(default)s)",
+    "compile": "torch.compile the generators: fuses the work between convolutions; the first step takes "
+               "about a minute to compile (default %(default)s)",
     "seed": "seed of initialisation, data order, augmentation and the pools (default %(default)s)",
     "out": "output folder (default %(default)s)",
     "sample_every": "steps between sample grids, 0 = only at epoch ends (default %(default)s)",
