@@ -176,9 +176,6 @@ class Trainer:
         betas = (c.beta1, c.beta2)
         self.opt_G = torch.optim.Adam(chain(self.G_AB.parameters(), self.G_BA.parameters()), lr=c.lr, betas=betas)
         self.opt_D = torch.optim.Adam(chain(self.D_A.parameters(), self.D_B.parameters()), lr=c.lr, betas=betas)
-        schedule = lambda epoch: lr_factor(epoch, c.epochs, c.epochs_decay)
-        self.sched_G = torch.optim.lr_scheduler.LambdaLR(self.opt_G, schedule)
-        self.sched_D = torch.optim.lr_scheduler.LambdaLR(self.opt_D, schedule)
         # fp16 needs loss scaling against gradient underflow; one scaler per optimiser,
         # since G's and D's gradients have unrelated magnitudes. Disabled for bf16/fp32.
         fp16 = self.precision == "fp16"
@@ -189,6 +186,7 @@ class Trainer:
         self.step = 0  # optimisation steps done
         self.epoch = 0  # current epoch (0-based)
         self.batch_in_epoch = 0  # batches of the current epoch done
+        self._set_lr()
 
     @property
     def nets(self) -> dict:
@@ -277,10 +275,18 @@ class Trainer:
 
     def end_epoch(self) -> None:
         """Advance the lr schedule (it is per epoch, as in the paper)."""
-        self.sched_G.step()
-        self.sched_D.step()
         self.epoch += 1
         self.batch_in_epoch = 0
+        self._set_lr()
+
+    def _set_lr(self) -> None:
+        """The lr of the current epoch under this config's schedule. A function of the epoch
+        only, so a run resumed with a longer schedule (--epochs, --epochs-decay) or another
+        --lr continues on the new schedule from its first step."""
+        lr = self.config.lr * lr_factor(self.epoch, self.config.epochs, self.config.epochs_decay)
+        for opt in (self.opt_G, self.opt_D):
+            for group in opt.param_groups:
+                group["lr"] = lr
 
     @property
     def lr(self) -> float:
@@ -295,7 +301,6 @@ class Trainer:
             config=asdict(self.config),
             step=self.step, epoch=self.epoch, batch_in_epoch=self.batch_in_epoch,
             opt_G=self.opt_G.state_dict(), opt_D=self.opt_D.state_dict(),
-            sched_G=self.sched_G.state_dict(), sched_D=self.sched_D.state_dict(),
             scaler_G=self.scaler_G.state_dict(), scaler_D=self.scaler_D.state_dict(),
             pool_A=self.pool_A.state_dict(), pool_B=self.pool_B.state_dict(),
             rng={
@@ -313,13 +318,12 @@ class Trainer:
             net.load_state_dict(state[name])
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
-        self.sched_G.load_state_dict(state["sched_G"])
-        self.sched_D.load_state_dict(state["sched_D"])
         self.scaler_G.load_state_dict(state["scaler_G"])
         self.scaler_D.load_state_dict(state["scaler_D"])
         self.pool_A.load_state_dict(state["pool_A"], self.device)
         self.pool_B.load_state_dict(state["pool_B"], self.device)
         self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+        self._set_lr()  # not the saved lr: the schedule may have been extended
         torch.set_rng_state(state["rng"]["torch"])
         if state["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])

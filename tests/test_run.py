@@ -89,6 +89,20 @@ def test_resume_drops_log_rows_logged_after_the_checkpoint(image_folders, tmp_pa
     assert read_losses(out)[2]["G"] != "1"
 
 
+def test_resume_with_a_longer_schedule_follows_it_from_the_first_step(image_folders, tmp_path):
+    # a finished 1 + 2 epoch run saves lr 0 for the epoch after its last; extended to 1 + 4
+    # epochs, that epoch (3, 0-based) must run at 2e-4 * (1 - 3/5), not at the saved 0
+    out = tmp_path / "run"
+    common = ["--epoch-size", "2", "--checkpoint-every", "0"]
+    assert run.main(folder_args(image_folders, out, *common, "--epochs", "1", "--epochs-decay", "2")) == 0
+    assert [float(r["lr"]) for r in read_losses(out)] == pytest.approx([2e-4] * 2 + [2e-4 * 2 / 3] * 2 + [2e-4 / 3] * 2, rel=1e-5)
+    assert read_checkpoint(out / "checkpoint.pt")["opt_G"]["param_groups"][0]["lr"] == 0
+    assert run.main(["--out", str(out), "--resume", "--epochs-decay", "4", "--max-steps", "8"]) == 0
+    rows = read_losses(out)[6:]
+    assert [int(r["epoch"]) for r in rows] == [3, 3]
+    assert [float(r["lr"]) for r in rows] == pytest.approx([2e-4 * 2 / 5] * 2, rel=1e-5)
+
+
 def test_sigterm_saves_a_checkpoint_and_resume_continues(image_folders, tmp_path):
     out = tmp_path / "run"
     cmd = [sys.executable, str(REPO / "train" / "run.py"), *folder_args(image_folders, out, "--max-steps", "100000")]
