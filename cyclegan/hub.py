@@ -7,12 +7,21 @@ does not exist is reported as such instead of being tried as a Hub repo id.
 """
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch.nn as nn
-from huggingface_hub import PyTorchModelHubMixin, hf_hub_download
+from huggingface_hub import HfApi, ModelCardData, PyTorchModelHubMixin, get_token, hf_hub_download
+from huggingface_hub import constants
+from huggingface_hub.errors import (HfHubHTTPError, LocalEntryNotFoundError, RemoteEntryNotFoundError,
+                                    RepositoryNotFoundError, RevisionNotFoundError)
+from huggingface_hub.repocard import metadata_load
+from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from .inference import image_to_tensor, sample_grid
 
 WEIGHTS_NAME = "model.safetensors"
 
@@ -40,6 +49,22 @@ class StrictHubMixin(PyTorchModelHubMixin):
             return super().from_pretrained(pretrained_model_name_or_path, **kwargs)
         except json.JSONDecodeError as e:
             raise ValueError(f"config.json of {pretrained_model_name_or_path} is not valid JSON: {e}") from e
+        except RepositoryNotFoundError as e:  # the Hub's own error type, with a message that says what to do
+            raise RepositoryNotFoundError(
+                f"no model repo '{name}' on {constants.ENDPOINT}, or it is private and no token with access was "
+                "given (log in with `hf auth login` or pass token=...); a local folder must exist",
+                response=e.response) from e
+        except RevisionNotFoundError as e:
+            raise RevisionNotFoundError(f"model repo '{name}' has no revision {kwargs.get('revision')!r}",
+                                        response=e.response) from e
+        except RemoteEntryNotFoundError as e:
+            raise RemoteEntryNotFoundError(
+                f"model repo '{name}' has no {WEIGHTS_NAME}: this project loads safetensors weights only",
+                response=e.response) from e
+        except LocalEntryNotFoundError as e:
+            raise LocalEntryNotFoundError(
+                f"'{name}' is not in the local Hub cache and downloading is off (HF_HUB_OFFLINE=1 or "
+                "local_files_only=True), or the Hub cannot be reached; load it once online first") from e
 
     def _save_pretrained(self, save_directory: Path) -> None:
         """Write model.safetensors; contiguous CPU copies, since training keeps weights channels_last."""
@@ -117,3 +142,224 @@ def load_weights(model: nn.Module, weights_file, map_location="cpu", strict: boo
     model.to(map_location)
 
 
+
+
+# Publishing a pair and loading it back
+
+CARD_TAGS = ["cyclegan", "image-to-image", "unpaired-image-translation", "pytorch_model_hub_mixin", "model_hub_mixin"]
+CELEBA_URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
+
+
+class HubPushError(RuntimeError):
+    """Publishing failed; the message says what was published, what was not, and what to do."""
+
+
+def reverse_repo_id(repo_id: str, source_domain: str, target_domain: str) -> str:
+    """The repo of the opposite direction in the same namespace: user/black2blond -> user/blond2black."""
+    namespace = repo_id.rsplit("/", 1)[0] + "/" if "/" in repo_id else ""
+    return f"{namespace}{target_domain}2{source_domain}"
+
+
+def model_card(config: dict, repo_id: str, reverse_id: str, training: dict = None, evaluation: dict = None,
+               sample: str = None) -> str:
+    """The README.md of a generator's Hub repo, from data: its config.json, training.json and eval.json.
+
+    Args:
+        config (`dict`): the generator's config.json (source_domain, target_domain, image_size, ...).
+        repo_id (`str`), reverse_id (`str`): this repo and the one of the opposite direction.
+        training (`dict`, *optional*): training.json written by train/run.py ({"steps", "config"}).
+        evaluation (`dict`, *optional*): eval.json of train/evaluate.py (both directions).
+        sample (`str`, *optional*): file name of a sample image uploaded next to the card.
+    """
+    src, tgt = config["source_domain"], config["target_domain"]
+    name = f"{src}2{tgt}"
+    meta = ModelCardData(
+        library_name="pytorch", pipeline_tag="image-to-image", tags=CARD_TAGS, datasets=["celeba"],
+        license="other", license_name="celeba-research-only", license_link=CELEBA_URL,
+        reverse_model=reverse_id,  # read by load_pair to find the opposite direction
+    )
+    size = config.get("image_size", 128)
+    lines = [
+        "---", meta.to_yaml(), "---", "",
+        f"# {name}: {src} hair -> {tgt} hair (CycleGAN)", "",
+        f"One direction of a CycleGAN pair ([Zhu et al. 2017](https://arxiv.org/abs/1703.10593)) trained "
+        f"without paired images: this generator turns {size}x{size} face photos of people with {src} hair into "
+        f"{tgt} hair. The opposite direction is [{reverse_id}](https://huggingface.co/{reverse_id}).", "",
+    ]
+    if sample:
+        lines += [f"![input, translation, reconstruction]({sample})", "",
+                  f"Input | {name} | back through {reverse_id.rsplit('/', 1)[-1]}, on an example photo "
+                  "from outside the training data.", ""]
+    lines += [
+        "## Use", "",
+        "With the `cyclegan` package of the black2blond project on the Python path:", "",
+        "```python",
+        "from PIL import Image",
+        "from cyclegan.hub import load_pair",
+        "from cyclegan.inference import translate_image",
+        f'G, G_back = load_pair("{repo_id}")  # {src} -> {tgt}, and {tgt} -> {src}',
+        f'face = Image.open("face.jpg").convert("RGB").resize(({size}, {size}))  # an aligned face crop',
+        "translation, reconstruction = translate_image(face, G, G_back)",
+        f'translation.save("{tgt}.png")',
+        "```", "",
+        "## Architecture", "",
+        f"ResNet generator as in the paper: c7s1-{config.get('ngf', 64)}, two stride-2 downsamplings, "
+        f"{config.get('n_blocks', 9)} residual blocks, two upsamplings "
+        f"({'transposed convolutions' if config.get('upsample', 'deconv') == 'deconv' else 'nearest-neighbour resize + 3x3 convolution'}), "
+        "c7s1-3 with tanh; reflection padding, instance norm.", "",
+    ]
+    if training:
+        c = training.get("config", {})
+        keys = ["image_size", "ngf", "n_blocks", "upsample", "ndf", "n_layers_d", "lambda_cycle", "lambda_identity",
+                "pool_size", "lr", "beta1", "batch_size", "epochs", "epochs_decay", "epoch_size", "balance_male",
+                "precision", "seed"]
+        lines += ["## Training", "",
+                  f"{training.get('steps', '?')} steps of the CycleGAN objective (LSGAN, cycle loss, identity loss, "
+                  "50-image history pool, Adam) on the CelebA train partition.", "",
+                  "| setting | value |", "| --- | --- |"]
+        lines += [f"| {k} | {c[k]} |" for k in keys if k in c] + [""]
+    ev = (evaluation or {}).get(name)
+    if ev:
+        rows = [("success: the classifier sees the target hair colour", "success_rate", "%"),
+                ("gender kept (all)", "gender_kept", "%"), ("gender kept (men)", "gender_kept_male", "%"),
+                ("gender kept (women)", "gender_kept_female", "%"), ("face PSNR (dB)", "face_psnr", ""),
+                ("face SSIM", "face_ssim", ""), ("cycle PSNR (dB)", "cycle_psnr", "")]
+        fmt = lambda v, unit: f"{100 * v:.1f}%" if unit else f"{v:.2f}"
+        lines += ["## Evaluation", "",
+                  f"`train/evaluate.py` on the {evaluation.get('split', 'val')} partition of CelebA ({ev['n']} "
+                  f"{src}-haired faces), against the identity mapping (output = input) and a plain colour shift:", "",
+                  "| | this model | identity | colour shift |", "| --- | --- | --- | --- |"]
+        lines += [f"| {label} | {fmt(ev['model'][k], u)} | {fmt(ev['identity'][k], u)} | "
+                  f"{fmt(ev['colour_shift'][k], u)} |" for label, k, u in rows if k in ev["model"]] + [""]
+    lines += [
+        "## Limits", "",
+        f"- Trained on CelebA's aligned celebrity faces at {size}x{size}: expect it to work on similar crops "
+        "(face centred, some hair and background), less well on other framings, lighting and ages.",
+        "- A CycleGAN can make its reconstruction look perfect by hiding information in the translation, "
+        "so a good reconstruction does not prove the translation is faithful.",
+        f"- The weights derive from [CelebA]({CELEBA_URL}), which is licensed for non-commercial research "
+        "only; the same restriction applies to this model.", "",
+    ]
+    return "\n".join(lines)
+
+
+def push_pair(folders, repo_id: str, reverse_id: str = None, *, evaluation: dict = None, sample_image=None,
+              private: bool = None, token: str = None, commit_message: str = None, revision: str = None) -> list:
+    """Publish two save_pretrained folders (A->B, B->A) as two Hub repos, each with a model card.
+
+    Args:
+        folders (`tuple`): the A->B and B->A generator folders (config.json, model.safetensors,
+            optionally training.json).
+        repo_id (`str`): where A->B goes, e.g. "user/black2blond".
+        reverse_id (`str`, *optional*): where B->A goes; defaults to the mirror name, "user/blond2black".
+        evaluation (`dict`, *optional*): eval.json of train/evaluate.py, shown in the cards.
+        sample_image (*optional*): a face photo; the cards show it translated and reconstructed.
+        private, token, commit_message, revision: as in huggingface_hub; the token defaults to
+            HF_TOKEN or the cached login; revision is a branch, created when missing.
+    Returns:
+        The commit URLs, one per repo.
+    Raises:
+        HubPushError: no or a read-only token, a namespace that is not the user's, or an upload
+            that failed; it names what was already published.
+    """
+    from .networks import Generator  # networks imports this module
+
+    folders = [Path(f) for f in folders]
+    configs = [json.loads((f / "config.json").read_text()) for f in folders]
+    src, tgt = configs[0]["source_domain"], configs[0]["target_domain"]
+    reverse_id = reverse_id or reverse_repo_id(repo_id, src, tgt)
+    token = token or get_token()
+    if not token:
+        raise HubPushError("no Hugging Face token: log in with `hf auth login`, set HF_TOKEN, or pass --token "
+                           "(a token with write access, from https://huggingface.co/settings/tokens)")
+    api = HfApi(token=token)
+    try:
+        who = api.whoami()
+    except HfHubHTTPError as e:
+        raise HubPushError(f"the Hub refused the token ({e.response.status_code}): it is invalid or expired; "
+                           "log in again with `hf auth login` or pass another --token") from e
+    if who.get("auth", {}).get("accessToken", {}).get("role") == "read":
+        raise HubPushError(f"the token of {who['name']} is read-only; pushing needs a write token "
+                           "(https://huggingface.co/settings/tokens)")
+    mine = {who["name"]} | {org["name"] for org in who.get("orgs", [])}
+    for rid in (repo_id, reverse_id):
+        if "/" in rid and rid.split("/")[0] not in mine:
+            raise HubPushError(f"cannot push to {rid}: its namespace '{rid.split('/')[0]}' is not yours "
+                               f"({who['name']}) nor one of your organisations; choose a repo id under your name")
+
+    samples = [None, None]
+    if sample_image is not None:  # input | translation | reconstruction, for each direction
+        G_AB, G_BA = (Generator.from_pretrained(f) for f in folders)
+        size = configs[0].get("image_size", 128)
+        face = image_to_tensor(Image.open(sample_image).convert("RGB").resize((size, size), Image.LANCZOS))
+        samples = [sample_grid(G_AB, G_BA, face, face[:0], "fp32"), sample_grid(G_BA, G_AB, face, face[:0], "fp32")]
+
+    published, urls = [], []
+    for folder, config, rid, other, sample in ((folders[0], configs[0], repo_id, reverse_id, samples[0]),
+                                               (folders[1], configs[1], reverse_id, repo_id, samples[1])):
+        training_file = folder / "training.json"
+        training = json.loads(training_file.read_text()) if training_file.is_file() else None
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in ("config.json", WEIGHTS_NAME, "training.json"):
+                if (folder / name).is_file():
+                    shutil.copy(folder / name, tmp)
+            if sample is not None:
+                sample.save(Path(tmp) / "sample.png")
+            card = model_card(config, rid, other, training, evaluation, "sample.png" if sample else None)
+            (Path(tmp) / "README.md").write_text(card)
+            try:
+                api.create_repo(rid, private=private, exist_ok=True)
+                if revision and revision != "main":
+                    api.create_branch(rid, branch=revision, exist_ok=True)
+                info = api.upload_folder(repo_id=rid, folder_path=tmp, revision=revision,
+                                         commit_message=commit_message or f"Upload {rid.rsplit('/', 1)[-1]}")
+            except Exception as e:  # one commit per repo: a failed upload leaves that repo as it was
+                done = f"already published: {', '.join(published)}" if published else "nothing was published"
+                if isinstance(e, HfHubHTTPError) and e.response is not None and e.response.status_code == 403:
+                    reason = f"no write access to {rid} (it belongs to someone else, or the token cannot write)"
+                else:
+                    reason = f"{type(e).__name__}: {e}"
+                raise HubPushError(f"pushing {rid} failed: {reason}; {done}. Pushing again is safe.") from e
+        published.append(rid)
+        urls.append(info.commit_url)
+    return urls
+
+
+def load_pair(name: str, reverse: str = None, **kwargs):
+    """(G, G_back): the generator `name` and the one of the opposite direction, e.g. for black2blond
+    the black -> blond generator and blond -> black.
+
+    Args:
+        name (`str`): a Hub repo id ("user/black2blond") or a save_pretrained folder.
+        reverse (`str`, *optional*): where the opposite direction is. By default the
+            `reverse_model` of the model card (README.md) when there is one, else the mirror
+            name from the domains: "user/blond2black", or the sibling folder "blond2black".
+        **kwargs: passed to both `from_pretrained` calls (revision, cache_dir,
+            local_files_only, token, map_location, ...).
+    """
+    from .networks import Generator  # networks imports this module
+    G = Generator.from_pretrained(name, **kwargs)
+    if reverse is None:
+        reverse = _card_metadata(name, kwargs).get("reverse_model")
+    if reverse is None:
+        mirror = f"{G.target_domain}2{G.source_domain}"
+        reverse = str(Path(name).parent / mirror) if Path(name).is_dir() else reverse_repo_id(
+            name, G.source_domain, G.target_domain)
+    G_back = Generator.from_pretrained(reverse, **kwargs)
+    if (G_back.source_domain, G_back.target_domain) != (G.target_domain, G.source_domain):
+        raise ValueError(f"{reverse} maps {G_back.source_domain} -> {G_back.target_domain}, not "
+                         f"{G.target_domain} -> {G.source_domain}: it is not the reverse of {name}")
+    return G, G_back
+
+
+def _card_metadata(name: str, kwargs: dict) -> dict:
+    """The YAML metadata of a folder's or repo's README.md; {} when there is none."""
+    if Path(name).is_dir():
+        card = Path(name) / "README.md"
+        return (metadata_load(card) or {}) if card.is_file() else {}
+    keys = ("revision", "cache_dir", "local_files_only", "token", "force_download")
+    try:
+        card = hf_hub_download(repo_id=name, filename="README.md", **{k: kwargs[k] for k in keys if k in kwargs})
+    except (RemoteEntryNotFoundError, LocalEntryNotFoundError):
+        return {}
+    return metadata_load(card) or {}

@@ -8,6 +8,8 @@ Writes into --out: checkpoint.pt (everything needed to resume, replaced atomical
 losses.csv (every step), samples/*.png (real | translated | reconstructed, both ways),
 train_config.json, and the two generators as save_pretrained folders named from the
 domains, e.g. black2blond/ and blond2black/. Ctrl-C or SIGTERM saves and stops cleanly.
+With --push-to-hub --hub-repo-id alice/black2blond, a finished run publishes both
+generators (alice/black2blond, alice/blond2black) with model cards, as train/push.py does.
 """
 
 import argparse
@@ -23,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 import torch
+from huggingface_hub import get_token
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -30,6 +33,7 @@ from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_
 from cyclegan.inference import sample_grid
 from cyclegan.device import PRECISIONS
 from cyclegan.training import DivergenceError, TrainConfig, Trainer, read_checkpoint
+from push import add_push_options, push  # train/push.py, next to this file
 
 HELP = {
     "celeba_root": "CelebA root in the Kaggle layout (img_align_celeba/img_align_celeba/, list_attr_celeba.csv, "
@@ -86,6 +90,8 @@ HELP = {
     "checkpoint_every": "steps between checkpoints, 0 = only at epoch ends (default %(default)s)",
 }
 # Settings that shape the networks or the data pipeline: a resumed run must keep them.
+PUSH_OPTIONS = ["push_to_hub", "hub_repo_id", "reverse_repo_id", "private", "token", "commit_message", "revision",
+                "sample_image", "no_sample"]
 FIXED_ON_RESUME = {"image_size", "ngf", "n_blocks", "upsample", "balance_male", "ndf", "n_layers_d", "name_a", "name_b", "preprocess", "seed",
                    "celeba_root", "attr_a", "attr_b", "data_a", "data_b", "max_images", "batch_size", "epoch_size"}
 LOSS_COLUMNS = ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B"]
@@ -109,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="continue the run in --out from its checkpoint.pt, exactly where it stopped; "
                              "settings given again must match, except the run length, device, precision "
                              "and intervals")
+    hub = parser.add_argument_group("publishing, when training has finished (as train/push.py)")
+    hub.add_argument("--push-to-hub", action="store_true",
+                     help="publish both generators to the Hugging Face Hub with model cards")
+    hub.add_argument("--hub-repo-id", help="repo of the A->B generator, e.g. alice/black2blond; B->A goes to the "
+                                           "mirror name (alice/blond2black) unless --reverse-repo-id says otherwise")
+    add_push_options(hub)
     return parser
 
 
@@ -160,13 +172,19 @@ def sample_images(c: TrainConfig, preprocess: str):
 
 
 def save_generators(trainer: Trainer, out: Path) -> list:
-    """save_pretrained both generators into <out>/<a>2<b> and <out>/<b>2<a>, replacing old copies whole."""
+    """save_pretrained both generators into <out>/<a>2<b> and <out>/<b>2<a>, replacing old copies whole.
+
+    Each folder also gets training.json (steps done and the run's settings), which the
+    model card of train/push.py shows.
+    """
     saved = []
+    training = {"steps": trainer.step, "epochs_done": trainer.epoch, "config": asdict(trainer.config)}
     for G in (trainer.G_AB, trainer.G_BA):
         final = out / f"{G.source_domain}2{G.target_domain}"
         tmp, old = final.with_name(final.name + ".tmp"), final.with_name(final.name + ".old")
         shutil.rmtree(tmp, ignore_errors=True)
         G.save_pretrained(tmp)
+        (tmp / "training.json").write_text(json.dumps(training, indent=2) + "\n")
         if final.exists():
             final.rename(old)
         tmp.rename(final)
@@ -212,6 +230,14 @@ class StopFlag:
 def main(argv=None) -> int:
     parser = build_parser()
     args = vars(parser.parse_args(argv))
+    publish = argparse.Namespace(**{k: args.pop(k, None) for k in PUSH_OPTIONS})
+    if publish.push_to_hub and not publish.hub_repo_id:
+        print("error: --push-to-hub needs --hub-repo-id, e.g. --hub-repo-id alice/black2blond", file=sys.stderr)
+        return 2
+    if publish.push_to_hub and not (publish.token or get_token()):  # fail now, not after hours of training
+        print("error: --push-to-hub needs a Hugging Face token: log in with `hf auth login`, set HF_TOKEN, "
+              "or pass --token", file=sys.stderr)
+        return 2
     try:
         config, state = make_config(args)
         a, b = load_domains(config, "train")
@@ -295,6 +321,9 @@ def main(argv=None) -> int:
             status = 130
         else:
             save("training finished")
+        if status == 0 and publish.push_to_hub:
+            folders = [out / f"{G.source_domain}2{G.target_domain}" for G in (trainer.G_AB, trainer.G_BA)]
+            status = push(folders, publish.hub_repo_id, out / "eval.json", publish)
     except DivergenceError as e:
         last = out / "checkpoint.pt"
         print(f"error: {e}.\nThe last good checkpoint is kept: {last if last.exists() else 'none yet'}. "

@@ -1,0 +1,250 @@
+"""Publishing to and loading from the Hub over real HTTP, against tests/hub_server.py.
+
+huggingface_hub runs unmocked in subprocesses whose HF_ENDPOINT points at the test server
+on 127.0.0.1 and whose HF_HOME is fresh and empty, so every push and load goes through
+the library's own HTTP code: create_repo, validate-yaml, preupload, commit, the Git LFS
+batch upload, HEAD + GET downloads and the cache. Not exercised: the Xet upload protocol
+the production Hub uses for large files (the subprocesses set HF_HUB_DISABLE_XET=1, so
+LFS files take the classic LFS batch API), and the Hub's CDN redirects.
+"""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+from PIL import Image
+from safetensors.torch import load_file
+
+from conftest import REPO
+from cyclegan.networks import Generator
+from hub_server import HubServer
+
+TOKEN = "hf_alice_write"
+SMALL = dict(ngf=4, n_blocks=1, image_size=32)
+
+
+@pytest.fixture
+def hub():
+    server = HubServer(users={TOKEN: "alice", "hf_bob_write": "bob"}, read_tokens={"hf_alice_read"}).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def pair_dir(tmp_path):
+    """weights/black2blond and weights/blond2black (tiny, random) plus an eval.json."""
+    weights = tmp_path / "weights"
+    for seed, (src, tgt) in enumerate((("black", "blond"), ("blond", "black"))):
+        torch.manual_seed(seed)
+        Generator(source_domain=src, target_domain=tgt, **SMALL).save_pretrained(weights / f"{src}2{tgt}")
+    (weights / "black2blond" / "training.json").write_text(json.dumps({"steps": 7, "config": {"lambda_cycle": 10.0}}))
+    figures = {"success_rate": 0.5, "gender_kept": 0.9, "face_psnr": 20.0, "face_ssim": 0.5, "cycle_psnr": 22.0}
+    (weights / "eval.json").write_text(json.dumps({"split": "val", "black2blond": {
+        "n": 3, "model": figures, "identity": figures, "colour_shift": figures}}))
+    return weights
+
+
+def hf_env(hub, home, **extra):
+    """Environment of a fresh Hub client: our endpoint, an empty HF_HOME, no inherited token."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(HF_ENDPOINT=hub.url if hub else "http://127.0.0.1:9", HF_HOME=str(home),
+               HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1", PYTHONPATH=str(REPO),
+               PYTHONWARNINGS="ignore", **extra)
+    return env
+
+
+def push(hub, tmp_path, *args, **env):
+    cmd = [sys.executable, str(REPO / "train" / "push.py"), *map(str, args)]
+    return subprocess.run(cmd, env=hf_env(hub, tmp_path / "push_home", **env), capture_output=True, text=True,
+                          timeout=120)
+
+
+LOAD = """
+import sys
+from safetensors.torch import save_file
+from cyclegan.hub import load_pair
+G, G_back = load_pair(sys.argv[1], **eval(sys.argv[2]))
+save_file({**{"G." + k: v for k, v in G.state_dict().items()}, **{"B." + k: v for k, v in G_back.state_dict().items()}},
+          sys.argv[3])
+print(G.source_domain, G.target_domain, G_back.source_domain, G_back.target_domain)
+"""
+
+
+def load(hub, home, repo_id, out, kwargs="{}", **env):
+    """load_pair(repo_id) in a fresh process; its tensors saved to `out`."""
+    return subprocess.run([sys.executable, "-c", LOAD, repo_id, kwargs, str(out)], env=hf_env(hub, home, **env),
+                          capture_output=True, text=True, timeout=120)
+
+
+def assert_same_weights(saved_file, pair_dir):
+    tensors = load_file(str(saved_file))
+    for prefix, folder in (("G.", "black2blond"), ("B.", "blond2black")):
+        original = load_file(str(pair_dir / folder / "model.safetensors"))
+        assert set(original) == {k[2:] for k in tensors if k.startswith(prefix)}
+        for k, v in original.items():
+            assert torch.equal(v, tensors[prefix + k]), f"{folder}: {k}"
+
+
+def test_push_then_load_by_repo_id_in_a_fresh_process(hub, pair_dir, tmp_path):
+    result = push(hub, tmp_path, pair_dir, "alice/black2blond", "--token", TOKEN)
+    assert result.returncode == 0, result.stderr
+    assert re.findall(r"published (\S+)", result.stdout) == [
+        f"{hub.url}/alice/black2blond/commit/{hub.repos['alice/black2blond']['branches']['main']}",
+        f"{hub.url}/alice/blond2black/commit/{hub.repos['alice/blond2black']['branches']['main']}"]
+    # exactly the expected files, the weights byte for byte, LFS the way the preupload answer asked
+    assert set(hub.files("alice/black2blond")) == {"README.md", "config.json", "model.safetensors", "training.json",
+                                                   "sample.png"}
+    assert set(hub.files("alice/blond2black")) == {"README.md", "config.json", "model.safetensors", "sample.png"}
+    assert hub.files("alice/black2blond")["model.safetensors"] == (pair_dir / "black2blond" / "model.safetensors").read_bytes()
+    assert ("POST", "/alice/black2blond.git/info/lfs/objects/batch") in hub.requests
+    assert sum(method == "PUT" for method, _ in hub.requests) == 4  # 2 x (weights + sample)
+    assert ("POST", "/api/validate-yaml") in hub.requests
+
+    result = load(hub, tmp_path / "fresh_home", "alice/black2blond", tmp_path / "loaded.safetensors")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["black", "blond", "blond", "black"]
+    assert_same_weights(tmp_path / "loaded.safetensors", pair_dir)
+    assert any(path.startswith("/alice/blond2black/resolve/") for _, path in hub.requests)
+
+    # the same pair from the cache alone: no server, HF_HUB_OFFLINE=1
+    hub.stop()
+    result = load(None, tmp_path / "fresh_home", "alice/black2blond", tmp_path / "offline.safetensors",
+                  HF_HUB_OFFLINE="1")
+    assert result.returncode == 0, result.stderr
+    assert_same_weights(tmp_path / "offline.safetensors", pair_dir)
+
+
+def test_regular_uploads_and_a_branch(hub, pair_dir, tmp_path):
+    hub.lfs_suffixes = ()  # the server asks for every file as a regular git blob
+    result = push(hub, tmp_path, pair_dir, "alice/black2blond", "--token", TOKEN, "--revision", "v1",
+                  "--commit-message", "first pair", "--no-sample")
+    assert result.returncode == 0, result.stderr
+    assert not any("lfs" in path for _, path in hub.requests)
+    assert hub.files("alice/black2blond", "main") == {}  # only the branch got the files
+    assert set(hub.files("alice/black2blond", "v1")) == {"README.md", "config.json", "model.safetensors",
+                                                         "training.json"}
+    assert hub.commit_messages("alice/blond2black", "v1")[0] == "first pair"
+    result = load(hub, tmp_path / "home", "alice/black2blond", tmp_path / "v1.safetensors", "{'revision': 'v1'}")
+    assert result.returncode == 0, result.stderr
+    assert_same_weights(tmp_path / "v1.safetensors", pair_dir)
+
+
+def test_the_card_has_valid_metadata_and_its_code_runs(hub, pair_dir, tmp_path):
+    assert push(hub, tmp_path, pair_dir, "alice/black2blond", "--token", TOKEN).returncode == 0
+    card = hub.files("alice/black2blond")["README.md"].decode()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["library_name"] == "pytorch" and meta["pipeline_tag"] == "image-to-image"
+    assert {"cyclegan", "image-to-image", "unpaired-image-translation"} <= set(meta["tags"])
+    assert meta["datasets"] == ["celeba"] and meta["license"] == "other"
+    assert meta["reverse_model"] == "alice/blond2black"
+    assert yaml.safe_load(hub.files("alice/blond2black")["README.md"].decode().split("---")[1])[
+        "reverse_model"] == "alice/black2blond"
+    assert "https://huggingface.co/alice/blond2black" in card and "![input, translation, reconstruction](sample.png)" in card
+    assert "| success: the classifier sees the target hair colour | 50.0% |" in card  # from eval.json
+    assert "7 steps" in card and "| lambda_cycle | 10.0 |" in card  # from training.json
+    assert "non-commercial research" in card
+    assert Image.open(__import__("io").BytesIO(hub.files("alice/black2blond")["sample.png"])).size == (96, 32)
+
+    code = re.search(r"```python\n(.*?)```", card, re.S).group(1)
+    workdir = tmp_path / "user"
+    workdir.mkdir()
+    Image.open(REPO / "examples" / "astronaut_face.jpg").save(workdir / "face.jpg")
+    result = subprocess.run([sys.executable, "-c", code], cwd=workdir, env=hf_env(hub, tmp_path / "card_home"),
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    blond = Image.open(workdir / "blond.png")
+    assert blond.size == (32, 32) and blond.getextrema() != ((0, 0), (0, 0), (0, 0))
+
+
+def test_loading_an_unknown_repo_raises_the_hubs_not_found_error_with_a_clear_message(hub, tmp_path):
+    result = load(hub, tmp_path / "home", "alice/nothing-here", tmp_path / "x.safetensors")
+    assert result.returncode != 0
+    assert "RepositoryNotFoundError: no model repo 'alice/nothing-here' on " + hub.url in result.stderr
+
+
+@pytest.mark.parametrize("env,args,message", [
+    ({}, [], "no Hugging Face token: log in with `hf auth login`"),
+    ({}, ["--token", "hf_wrong"], "the Hub refused the token (401)"),
+    ({"HF_TOKEN": "hf_alice_read"}, [], "read-only"),
+    ({"HF_TOKEN": TOKEN}, ["--reverse-repo-id", "bob/blond2black"], "cannot push to bob/blond2black: its namespace 'bob' is not yours"),
+])
+def test_push_refusals_say_what_to_do_and_publish_nothing(hub, pair_dir, tmp_path, env, args, message):
+    result = push(hub, tmp_path, pair_dir, "alice/black2blond", *args, **env)
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+    assert hub.repos == {}
+
+
+def test_a_network_failure_mid_push_is_not_reported_as_success(hub, pair_dir, tmp_path):
+    hub.fail_commits = {"alice/blond2black"}  # the second repo's commit loses its connection
+    result = push(hub, tmp_path, pair_dir, "alice/black2blond", "--token", TOKEN)
+    assert result.returncode == 1
+    assert "pushing alice/blond2black failed" in result.stderr
+    assert "already published: alice/black2blond. Pushing again is safe." in result.stderr
+    assert "published http" not in result.stdout
+    assert "model.safetensors" in hub.files("alice/black2blond")
+    assert hub.files("alice/blond2black") == {}  # created, but no half commit
+
+    hub.fail_commits = set()  # and a second push completes it
+    assert push(hub, tmp_path, pair_dir, "alice/black2blond", "--token", TOKEN).returncode == 0
+    assert "model.safetensors" in hub.files("alice/blond2black")
+
+
+def test_a_repo_the_server_will_not_let_us_write_is_a_clear_error(hub, pair_dir, tmp_path):
+    hub.deny_writes = {"alice/blond2black"}  # e.g. a repo of an organisation where the user may only read
+    result = push(hub, tmp_path, pair_dir, "alice/black2blond", "--token", TOKEN)
+    assert result.returncode == 1
+    assert "pushing alice/blond2black failed: no write access to alice/blond2black" in result.stderr
+    assert "already published: alice/black2blond" in result.stderr
+
+
+def test_push_cli_argument_errors(pair_dir, tmp_path):
+    result = push(None, tmp_path, pair_dir, "alice/b2b")
+    assert result.returncode == 2
+    assert "no generator folder" in result.stderr and "['black2blond', 'blond2black']" in result.stderr
+
+
+def test_training_run_publishes_when_it_finishes(hub, image_folders, tmp_path):
+    a, b = image_folders
+    out = tmp_path / "run"
+    cmd = [sys.executable, str(REPO / "train" / "run.py"), "--data-a", str(a), "--data-b", str(b), "--out", str(out),
+           "--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--image-size", "32", "--precision", "fp32",
+           "--no-compile", "--max-steps", "2", "--push-to-hub", "--hub-repo-id", "alice/a2b", "--no-sample"]
+    result = subprocess.run(cmd, env=hf_env(hub, tmp_path / "home", HF_TOKEN=TOKEN), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    # the domains are named after the folders: trainA -> trainB is alice/a2b, its mirror alice/trainB2trainA
+    assert json.loads(hub.files("alice/a2b")["training.json"])["steps"] == 2
+    assert hub.files("alice/a2b")["model.safetensors"] == (out / "trainA2trainB" / "model.safetensors").read_bytes()
+    assert "model.safetensors" in hub.files("alice/trainB2trainA")
+
+
+@pytest.mark.parametrize("flags,message", [
+    (["--push-to-hub"], "--push-to-hub needs --hub-repo-id"),
+    (["--push-to-hub", "--hub-repo-id", "alice/a2b"], "--push-to-hub needs a Hugging Face token"),
+])
+def test_training_with_push_checks_its_settings_before_training(image_folders, tmp_path, flags, message):
+    a, b = image_folders
+    cmd = [sys.executable, str(REPO / "train" / "run.py"), "--data-a", str(a), "--data-b", str(b),
+           "--out", str(tmp_path / "run"), *flags]
+    result = subprocess.run(cmd, env=hf_env(None, tmp_path / "home"), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_load_pair_from_folders_finds_the_sibling_and_checks_it_is_the_reverse(pair_dir):
+    from cyclegan.hub import load_pair
+    G, G_back = load_pair(str(pair_dir / "black2blond"))
+    assert (G.source_domain, G.target_domain, G_back.source_domain, G_back.target_domain) == (
+        "black", "blond", "blond", "black")
+    assert torch.equal(G_back.state_dict()["model.1.weight"],
+                       load_file(str(pair_dir / "blond2black" / "model.safetensors"))["model.1.weight"])
+    with pytest.raises(ValueError, match="maps black -> blond, not blond -> black: it is not the reverse"):
+        load_pair(str(pair_dir / "black2blond"), reverse=str(pair_dir / "black2blond"))
