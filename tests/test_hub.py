@@ -117,6 +117,10 @@ def test_push_then_load_by_repo_id_in_a_fresh_process(hub, pair_dir, tmp_path):
                   HF_HUB_OFFLINE="1")
     assert result.returncode == 0, result.stderr
     assert_same_weights(tmp_path / "offline.safetensors", pair_dir)
+    result = load(None, tmp_path / "other_home", "alice/black2blond", tmp_path / "local.safetensors",
+                  f"{{'local_files_only': True, 'cache_dir': {str(tmp_path / 'fresh_home' / 'hub')!r}}}")
+    assert result.returncode == 0, result.stderr
+    assert_same_weights(tmp_path / "local.safetensors", pair_dir)
 
 
 def test_regular_uploads_and_a_branch(hub, pair_dir, tmp_path):
