@@ -1,26 +1,167 @@
-"""black2blond web page (placeholder until issue [5]: the Gradio demo).
+"""black2blond: the web page. Drop in a photo, pick a direction, watch the hair colour change.
 
-For now it checks that the library imports and that the default models in
-weights/ load, and says what is missing.
+    python app.py                              # http://127.0.0.1:7860, the models in weights/
+    python app.py --model alice/black2blond    # a pair from the Hugging Face Hub (or B2B_MODEL=...)
+    python app.py --host 0.0.0.0 --port 8080 --device cpu
+
+The face is found in the photo, cropped the way the CelebA training images are, translated
+at the model's size, translated back, and pasted into the photo with a soft edge
+(cyclegan/faces.py). On a GPU (a ZeroGPU Space included) the translation runs in fp16/bf16,
+on the CPU in the fastest precision the CPU has (cyclegan/device.py).
 """
 
-import sys
+import argparse
+import os
 from pathlib import Path
 
-from cyclegan import Generator
+import gradio as gr
+import torch
+from PIL import Image, UnidentifiedImageError
 
-WEIGHTS = Path(__file__).resolve().parent / "weights"
+from cyclegan.data import load_image
+from cyclegan.device import resolve_device, resolve_precision
+from cyclegan.faces import translate_photo
+from cyclegan.hub import load_pair
+from cyclegan.inference import optimize_for_inference
+
+try:  # Hugging Face ZeroGPU: a GPU is attached only while a decorated function runs
+    import spaces
+    gpu = spaces.GPU
+except ImportError:
+    def gpu(fn):
+        return fn
+
+REPO = Path(__file__).resolve().parent
+DEFAULT_MODEL = str(REPO / "weights" / "black2blond")
+EXAMPLES = REPO / "examples"
+MAX_PIXELS = 25_000_000  # larger uploads get a message, not minutes of work and gigabytes of memory
+
+# filled once by load_models(): direction value -> (generator, reverse generator)
+MODELS = {}
+SETTINGS = {"precision": "fp32", "labels": {}}
 
 
-def load_default_models():
-    """G_AB (black -> blond) and G_BA (blond -> black) from weights/, in eval mode."""
-    return tuple(Generator.from_pretrained(WEIGHTS / name).eval() for name in ("black2blond", "blond2black"))
+def load_models(model: str, device: str = "auto", precision: str = "auto") -> None:
+    """Load the pair once, at start, on the device the page will run on."""
+    G_AB, G_BA = load_pair(model)
+    dev = resolve_device(device)
+    SETTINGS["precision"] = resolve_precision(precision, dev)
+    G_AB, G_BA = (optimize_for_inference(G, str(dev), SETTINGS["precision"]) for G in (G_AB, G_BA))
+    MODELS.update(AB=(G_AB, G_BA), BA=(G_BA, G_AB))
+    SETTINGS["labels"] = {key: f"{G.source_domain.capitalize()} → {G.target_domain.capitalize()}"
+                          for key, (G, _) in MODELS.items()}
+    SETTINGS["image_size"] = G_AB.image_size
+
+
+class PhotoInput(gr.Image):
+    """gr.Image whose decoding errors reach the page as a message a person can act on.
+
+    Gradio opens the upload before calling our function; an unreadable file or a
+    decompression bomb would otherwise surface as a bare "Error".
+    """
+    is_template = True  # rendered by gradio's own Image front end
+
+    def preprocess(self, payload):
+        try:
+            return super().preprocess(payload)
+        except Image.DecompressionBombError:
+            raise gr.Error(f"This image has too many pixels (more than {MAX_PIXELS / 1e6:.0f} megapixels are "
+                           "refused): scale it down and try again.")
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+            raise gr.Error("This file is not an image this page can read: upload a JPEG, PNG or WebP photo.")
+
+
+@gpu
+def translate(photo_path, direction: str, crop_face: bool):
+    """Gradio handler: (model input, translation, reconstruction, composite, message)."""
+    if not photo_path:
+        raise gr.Error("Upload a photo first (or click one of the examples).")
+    if direction not in MODELS:
+        raise gr.Error(f"Unknown direction {direction!r}; choose one of {list(SETTINGS['labels'].values())}.")
+    try:
+        photo = load_image(photo_path, max_pixels=MAX_PIXELS)
+    except ValueError as e:
+        raise gr.Error(f"Cannot use this image: {str(e).replace(str(photo_path), Path(photo_path).name)}")
+    G, G_back = MODELS[direction]
+    with torch.no_grad():
+        r = translate_photo(photo, G, G_back, crop_face=crop_face, precision=SETTINGS["precision"])
+    return r.model_input, r.translation, r.reconstruction, r.composite, f"{r.message}."
+
+
+def build_demo(model_name: str) -> gr.Blocks:
+    size = SETTINGS["image_size"]
+    card = (f"[{model_name}](https://huggingface.co/{model_name})" if not Path(model_name).exists()
+            else "`weights/README.md` in this repository (the default models)")
+    with gr.Blocks(title="black2blond", analytics_enabled=False) as demo:
+        gr.Markdown(
+            "# black2blond\n"
+            "A CycleGAN ([Zhu et al. 2017](https://arxiv.org/abs/1703.10593)) that turns black hair blond and "
+            "blond hair black, trained without paired images on CelebA's aligned celebrity faces. Upload a photo: "
+            f"the largest face is cropped like a CelebA image, translated at {size}x{size}, translated back, and "
+            "pasted into your photo.")
+        with gr.Row():
+            with gr.Column():
+                photo = PhotoInput(type="filepath", sources=["upload", "clipboard", "webcam"], label="Photo",
+                                   elem_id="photo")
+                direction = gr.Radio([(label, key) for key, label in SETTINGS["labels"].items()], value="AB",
+                                     label="Direction")
+                crop_face = gr.Checkbox(value=True, label="Find the face and crop around it "
+                                                          "(off: use the central square)")
+                button = gr.Button("Translate", variant="primary")
+                gr.Examples([[str(EXAMPLES / "astronaut.jpg"), "BA"], [str(EXAMPLES / "grace_hopper.jpg"), "AB"]],
+                            inputs=[photo, direction], label="Examples (public-domain portraits)")
+            with gr.Column():
+                status = gr.Textbox(label="What was done", interactive=False, elem_id="status")
+                with gr.Row():
+                    seen = gr.Image(label=f"Input as the model saw it ({size}x{size})", format="png",
+                                    type="pil", interactive=False, elem_id="seen")
+                    fake = gr.Image(label="Translation", format="png", type="pil", interactive=False,
+                                    elem_id="translation")
+                    rec = gr.Image(label="Reconstruction (translated back)", format="png", type="pil",
+                                   interactive=False, elem_id="reconstruction")
+                composite = gr.Image(label="Your photo with the translated face", format="png", type="pil",
+                                     interactive=False, elem_id="composite")
+        gr.Markdown(
+            "**Limits.** The model saw only CelebA's aligned, frontal celebrity faces at "
+            f"{size}x{size}: other framings, lighting, ages and hair styles work less well, and faces are "
+            "found by a simple detector (the largest frontal face). The reconstruction can look perfect even "
+            "when the translation is poor: CycleGANs learn to hide information about the input in their "
+            f"outputs. CelebA is licensed for non-commercial research only. Model card: {card}.")
+        button.click(translate, [photo, direction, crop_face], [seen, fake, rec, composite, status],
+                     api_name="translate")
+    return demo
+
+
+def theme() -> gr.themes.Base:
+    """System fonts only: the default themes fetch web fonts, and the page must work offline."""
+    return gr.themes.Base(font=["system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"])
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default=os.environ.get("B2B_MODEL", DEFAULT_MODEL),
+                        help="a save_pretrained folder or a Hub repo id of one direction; the reverse is found "
+                             "from it (default: $B2B_MODEL, else %(default)s)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s; "
+                                                            "0.0.0.0 for every interface)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
+                        help="port (default %(default)s)")
+    parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default %(default)s)")
+    parser.add_argument("--precision", default="auto", help="auto | fp32 | bf16 | fp16 (default %(default)s: "
+                                                            "fp16/bf16 on GPUs, bf16 on AMX CPUs, else fp32)")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
+    args = parser.parse_args(argv)
+    try:
+        load_models(args.model, args.device, args.precision)
+    except (OSError, ValueError) as e:
+        parser.exit(2, f"error: cannot load the model {args.model}: {e}\n")
+    demo = build_demo(args.model)
+    # one translation at a time on a CPU (it uses every core), a few on a GPU; a bounded queue
+    concurrency = 2 if resolve_device(args.device).type == "cuda" else 1
+    demo.queue(default_concurrency_limit=concurrency, max_size=32)
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=theme(),
+                max_file_size="50mb")
 
 
 if __name__ == "__main__":
-    try:
-        G_AB, G_BA = load_default_models()
-    except FileNotFoundError as e:
-        sys.exit(f"the web page is not built yet (issue [5]) and the default models are missing: {e}")
-    print(f"the web page is not built yet (issue [5]); the default models load fine "
-          f"({G_AB.source_domain} -> {G_AB.target_domain} and back, {G_AB.image_size} px)")
+    main()

@@ -134,21 +134,28 @@ def celeba_domains(root, attr_a="Black_Hair", attr_b="Blond_Hair", split="train"
     )
 
 
-def load_image(path) -> Image.Image:
+def load_image(path, max_pixels: int = None) -> Image.Image:
     """Open any image PIL reads as 8-bit RGB, upright by its EXIF orientation.
 
-    Raises ValueError naming the file when it is unreadable, truncated or not an image.
+    Raises ValueError naming the file when it is unreadable, truncated or not an image,
+    and when it has more than `max_pixels` pixels (checked before decoding).
     """
     try:
         with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            im.load()
-            if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit greyscale: scale to 8 bits
-                arr = np.asarray(im, dtype=np.float64)
-                im = Image.fromarray((arr / max(arr.max(), 1) * 255).round().astype(np.uint8))
-            return im.convert("RGB")
+            size = im.size
+            if not max_pixels or size[0] * size[1] <= max_pixels:
+                im = ImageOps.exif_transpose(im)
+                im.load()
+                if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit greyscale: scale to 8 bits
+                    arr = np.asarray(im, dtype=np.float64)
+                    im = Image.fromarray((arr / max(arr.max(), 1) * 255).round().astype(np.uint8))
+                return im.convert("RGB")
+    except Image.DecompressionBombError as e:  # raised by Image.open itself past twice PIL's limit
+        raise ValueError(f"image {path} has too many pixels to decode safely: {e}") from e
     except IMAGE_ERRORS as e:
         raise ValueError(f"cannot read image {path}: {e}") from e
+    raise ValueError(f"image {path} is {size[0]}x{size[1]} pixels, more than the {max_pixels / 1e6:.0f} "
+                     "megapixels allowed; scale it down first")
 
 
 def celeba_crop(im: Image.Image) -> Image.Image:

@@ -107,6 +107,29 @@ def bench_data(celeba_root, cached, n_items):
     return dict(value=count / seconds, seconds=seconds / count, first=fill)
 
 
+def bench_app(warmup, repeats):
+    """The web page end to end: upload a 256x256 face photo, wait for all four panels (gradio_client)."""
+    import socket
+
+    from gradio_client import Client, handle_file
+
+    sys.path.insert(0, str(REPO))
+    import app
+    app.load_models(app.DEFAULT_MODEL, "auto", "auto")
+    demo = app.build_demo(app.DEFAULT_MODEL).queue(default_concurrency_limit=1)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, theme=app.theme())
+    try:
+        client = Client(f"http://127.0.0.1:{port}", verbose=False)
+        photo = handle_file(str(REPO / "examples" / "astronaut_face.jpg"))
+        seconds, first = median_time(lambda: client.predict(photo, "AB", True, api_name="/translate"), warmup, repeats)
+    finally:
+        demo.close()
+    return dict(value=seconds * 1000, seconds=seconds, first=first)
+
+
 def child(specs: list) -> list:
     """Run benchmarks one after the other in this process (compiled kernels are reused)."""
     results = []
@@ -114,7 +137,7 @@ def child(specs: list) -> list:
         torch.manual_seed(0)
         reset_peak_rss()
         kind = spec.pop("kind")
-        result = {"train": bench_train, "translate": bench_translate, "data": bench_data}[kind](**spec)
+        result = {"train": bench_train, "translate": bench_translate, "data": bench_data, "app": bench_app}[kind](**spec)
         result["rss"] = peak_rss_mib()
         results.append(result)
     return results
@@ -122,7 +145,8 @@ def child(specs: list) -> list:
 
 def run_child(specs: list) -> list:
     cmd = [sys.executable, __file__, "--child", json.dumps(specs)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore",
+                          "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"})
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark {specs} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -180,6 +204,8 @@ def main(argv=None) -> int:
         specs = [dict(kind="data", celeba_root=args.celeba_root, cached=c, n_items=n_items) for c in (False, True)]
         data_rows = list(zip(("decoding every item", "cached (decoded once up front)"), run_child(specs)))
 
+    app_row = run_child([dict(kind="app", warmup=2, repeats=5)])[0]
+
     train_128 = rows[0][3]["value"]
     lines = [f"Benchmark of {date.today().isoformat()} on {machine()}; {time.perf_counter() - started:.0f} s "
              "for the whole run. \"first call\" includes compilation.", "",
@@ -191,6 +217,8 @@ def main(argv=None) -> int:
             lambda r: f"{r['value']:.0f} ms")
         lines.append(f"| {name} | {fmt(base)} | {fmt(fast)} (first call {fast['first']:.0f} s) | {ratio:.2f}x "
                      f"| {base['rss']:.0f} MiB | {fast['rss']:.0f} MiB |")
+    lines.append(f"| web page end to end: 256x256 face photo uploaded to all four panels back (gradio_client, "
+                 f"local) | | {app_row['value']:.0f} ms | | | {app_row['rss']:.0f} MiB |")
     for name, r in data_rows:
         lines.append(f"| data pipeline, 128 px, {name} | {r['value']:.0f} img/s | | {r['value'] / train_128:.0f}x "
                      f"the fast 128 px batch-1 training rate | {r['rss']:.0f} MiB | |")

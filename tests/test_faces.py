@@ -1,0 +1,98 @@
+"""Real photos: face detection, the CelebA-like crop, paste-back (cyclegan/faces.py)."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import REPO
+from cyclegan.faces import FACE_CENTRE_Y, FACE_WIDTH, centre_box, detect_faces, face_box, feather_mask, paste_back, \
+    translate_photo
+from cyclegan.networks import Generator
+
+ASTRONAUT = REPO / "examples" / "astronaut.jpg"
+HOPPER = REPO / "examples" / "grace_hopper.jpg"
+
+
+@pytest.fixture(scope="module")
+def pair():
+    torch.manual_seed(0)
+    return tuple(Generator(ngf=4, n_blocks=1, image_size=32).eval() for _ in range(2))
+
+
+def test_one_face_in_each_example_and_a_celeba_like_box_around_it():
+    for path in (ASTRONAUT, HOPPER):
+        photo = Image.open(path).convert("RGB")
+        faces = detect_faces(photo)
+        assert len(faces) == 1, path
+        x, y, w, h = faces[0]
+        left, top, right, bottom = face_box(faces[0], photo.size)
+        assert right - left == bottom - top == min(round(w / FACE_WIDTH), *photo.size)
+        assert left <= x and x + w <= right and top <= y and y + h <= bottom  # the whole face is in the crop
+        assert 0 <= left and right <= photo.width and 0 <= top and bottom <= photo.height
+    # the astronaut's crop is not clamped: the face sits where CelebA has it
+    photo = Image.open(ASTRONAUT).convert("RGB")
+    (x, y, w, h), = detect_faces(photo)
+    left, top, right, _ = face_box((x, y, w, h), photo.size)
+    assert (y + h / 2 - top) / (right - left) == pytest.approx(FACE_CENTRE_Y, abs=0.01)
+
+
+def test_the_largest_of_several_faces_is_used_and_the_message_says_so(pair):
+    face = Image.open(ASTRONAUT).convert("RGB")
+    photo = Image.new("RGB", (1300, 600), (200, 200, 200))
+    photo.paste(face.resize((420, 420)), (0, 90))
+    photo.paste(face, (760, 44))
+    faces = detect_faces(photo)
+    assert len(faces) == 2 and faces[0][0] > 760 > faces[1][0]
+    result = translate_photo(photo, *pair)
+    assert result.message == "2 faces found; translated the largest"
+    assert result.box[0] > 700
+
+
+def test_no_face_uses_the_central_square_and_says_so(pair):
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray(rng.integers(0, 256, (90, 160, 3), dtype=np.uint8))
+    result = translate_photo(photo, *pair)
+    assert result.box == centre_box(photo.size) == (35, 0, 125, 90)
+    assert result.message.startswith("no face found")
+    assert translate_photo(Image.open(ASTRONAUT).convert("RGB"), *pair, crop_face=False).box == (0, 0, 512, 512)
+
+
+def test_outputs_have_the_models_size_and_the_photo_outside_the_box_is_untouched(pair):
+    photo = Image.open(HOPPER).convert("RGB")
+    result = translate_photo(photo, *pair)
+    assert result.model_input.size == result.translation.size == result.reconstruction.size == (32, 32)
+    assert result.composite.size == photo.size and result.composite.mode == "RGB"
+    before, after = np.asarray(photo).astype(int), np.asarray(result.composite).astype(int)
+    left, top, right, bottom = result.box
+    outside = np.ones(before.shape[:2], bool)
+    outside[top:bottom, left:right] = False
+    assert np.array_equal(before[outside], after[outside])
+    # inside, the photo changed by what the model changed: the mean change over the box's opaque
+    # centre equals the mean of translation - model input over the same part of the crop
+    side, m = right - left, (right - left) // 4
+    change = (after - before)[top + m:bottom - m, left + m:right - m].mean(axis=(0, 1))
+    q = 32 // 4
+    model_change = (np.asarray(result.translation, dtype=float) - np.asarray(result.model_input, dtype=float))[
+        q:-q, q:-q].mean(axis=(0, 1))
+    assert np.abs(change - model_change).max() < 2.0 and np.abs(model_change).max() > 3
+
+
+def test_feather_mask_is_opaque_inside_and_fades_at_the_edges():
+    mask = np.asarray(feather_mask(100))
+    assert mask[50, 50] == 255 and mask[12:88, 12:88].min() == 255
+    assert 0 < mask[0, 50] < 40 and mask[0, 0] <= mask[0, 50] < mask[6, 50] < mask[12, 50]
+    assert np.array_equal(mask, mask.T) and np.array_equal(mask, mask[::-1, ::-1])
+
+
+def test_paste_back_on_tiny_photos(pair):
+    for size in ((1, 1), (3, 7)):
+        photo = Image.new("RGB", size, (10, 20, 30))
+        result = translate_photo(photo, *pair)
+        assert result.composite.size == size and result.translation.size == (32, 32)
+    out = paste_back(Image.new("RGB", (10, 10)), Image.new("RGB", (4, 4), (255, 255, 255)), (2, 2, 6, 6))
+    assert np.asarray(out)[:2].max() == 0 and np.asarray(out)[4, 4].min() == 255
+    # with the model's input: the change (+50) lands on the photo's own pixels (100 -> 150), clipped at 255
+    photo = Image.new("RGB", (10, 10), (100, 100, 240))
+    out = paste_back(photo, Image.new("RGB", (4, 4), (60, 60, 60)), (2, 2, 6, 6), Image.new("RGB", (4, 4), (10, 10, 10)))
+    assert tuple(np.asarray(out)[4, 4]) == (150, 150, 255) and tuple(np.asarray(out)[0, 0]) == (100, 100, 240)
