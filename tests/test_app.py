@@ -221,3 +221,21 @@ def test_page_in_a_real_browser(server, tmp_path):
             (ARTIFACTS / "app_last.html").write_text(page.content())
             browser.close()
     assert outside == [], f"the page tried to reach outside hosts: {outside}"
+
+
+@pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_page_translates_in_half_precision():
+    app.load_models(app.DEFAULT_MODEL, "cuda", "auto")
+    try:
+        G, _ = app.MODELS["AB"]
+        assert next(G.parameters()).is_cuda and app.SETTINGS["precision"] in ("fp16", "bf16")
+        seen, fake, rec, composite, message = app.translate(str(ASTRONAUT), "AB", True)
+        assert fake.size == (128, 128) and composite.size == (512, 512) and message == "1 face found."
+    finally:
+        app.load_models(app.DEFAULT_MODEL, "cpu", "fp32")
+
+
+def test_gpu_decorator_is_a_no_op_without_spaces():
+    import importlib.util
+    if importlib.util.find_spec("spaces") is None:
+        assert app.gpu(len) is len
