@@ -319,21 +319,30 @@ class EpochSampler(Sampler):
             subset each epoch (useful when a full pass is longer than you want between
             lr updates, samples and checkpoints), more repeats the data.
         shuffle (`bool`, defaults to True): False yields 0..n-1 in order.
+        rank (`int`), world_size (`int`), defaults 0 and 1: under torchrun, this rank's shard:
+            every world_size-th key of the epoch from key `rank`, cut so every rank has
+            as many (a tail of under world_size keys is skipped). Batch k of each rank
+            together are then exactly batch k of a single process with world_size times
+            the batch size.
     """
 
-    def __init__(self, n: int, seed: int = 0, epoch_size=None, shuffle: bool = True):
+    def __init__(self, n: int, seed: int = 0, epoch_size=None, shuffle: bool = True, rank: int = 0,
+                 world_size: int = 1):
         if epoch_size is not None and epoch_size < 1:
             raise ValueError(f"epoch_size must be positive, got {epoch_size}")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, world_size), got rank {rank} of {world_size}")
         self.n, self.seed, self.shuffle = n, seed, shuffle
         self.epoch_size = epoch_size or n
+        self.rank, self.world_size = rank, world_size
         self.epoch, self.start = 0, 0
 
     def set_epoch(self, epoch: int, start: int = 0):
-        """Iterate epoch `epoch` from its item `start` (to resume mid-epoch)."""
+        """Iterate epoch `epoch` from its item `start`, counted over all ranks (to resume mid-epoch)."""
         self.epoch, self.start = epoch, start
 
     def __len__(self):
-        return self.epoch_size - self.start
+        return (self.epoch_size - self.start) // self.world_size
 
     def __iter__(self):
         if self.shuffle:
@@ -341,7 +350,8 @@ class EpochSampler(Sampler):
             order = np.concatenate([rng.permutation(self.n) for _ in range(math.ceil(self.epoch_size / self.n))])
         else:
             order = np.arange(self.epoch_size) % self.n
-        for i in order[self.start:self.epoch_size]:
+        keys = order[self.start:self.epoch_size]
+        for i in keys[self.rank:len(self) * self.world_size:self.world_size]:
             yield (self.epoch, int(i))
 
 

@@ -29,6 +29,7 @@ from huggingface_hub import get_token
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from cyclegan import distributed
 from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_domains, should_cache
 from cyclegan.inference import sample_grid
 from cyclegan.device import PRECISIONS
@@ -84,6 +85,8 @@ HELP = {
                      "faster; off for fp32 on the CPU, where it is not)",
     "compile": "torch.compile the generators: fuses the work between convolutions; the first step takes "
                "about a minute to compile (default %(default)s)",
+    "dist_timeout": "under torchrun: seconds a process waits for the others in a collective before the run fails "
+                    "with an error (a crashed or stuck rank) (default %(default)s)",
     "seed": "seed of initialisation, data order, augmentation and the pools (default %(default)s)",
     "out": "output folder (default %(default)s)",
     "sample_every": "steps between sample grids, 0 = only at epoch ends (default %(default)s)",
@@ -240,6 +243,10 @@ def main(argv=None) -> int:
         return 2
     try:
         config, state = make_config(args)
+        device = distributed.setup(config.dist_timeout)  # under torchrun: join the group; else None
+        if device is not None and config.device == "auto":
+            config = replace(config, device=str(device))  # each rank on its own GPU
+        main_rank = distributed.is_main()
         a, b = load_domains(config, "train")
         config = replace(config, name_a=config.name_a or a.name, name_b=config.name_b or b.name)
         preprocess = config.preprocess if config.preprocess != "auto" else (
@@ -250,61 +257,73 @@ def main(argv=None) -> int:
         dataset = UnpairedDataset(a, b, config.image_size, preprocess, train=True, seed=config.seed,
                                   balance_male=balance)
         if should_cache(config.cache, dataset.cache_bytes()):
-            print(f"caching {len(a.paths) + len(b.paths)} decoded images in memory "
-                  f"({dataset.cache_bytes() / 2**20:.0f} MiB; --cache off to skip)")
-            dataset.fill_cache()
+            if main_rank:
+                print(f"caching {len(a.paths) + len(b.paths)} decoded images in memory "
+                      f"({dataset.cache_bytes() / 2**20:.0f} MiB per process; --cache off to skip)")
+            dataset.fill_cache(progress=main_rank)
         fixed_A, fixed_B = sample_images(config, preprocess)
         trainer = Trainer(config)
         if state:
             trainer.load_state_dict(state)
     except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        if distributed.is_main():
+            print(f"error: {e}", file=sys.stderr)
+        distributed.cleanup()
         return 2
     c = trainer.config
     out = Path(c.out)
-    (out / "samples").mkdir(parents=True, exist_ok=True)
-    (out / "train_config.json").write_text(json.dumps(asdict(c), indent=2) + "\n")
-    print(json.dumps(asdict(c), indent=2))
-    print(f"domain A '{a.name}': {len(a.paths)} images, domain B '{b.name}': {len(b.paths)} images; "
-          f"device {trainer.device}, precision {trainer.precision}"
-          + (f"; resuming at step {trainer.step}, epoch {trainer.epoch}" if state else ""))
+    world = trainer.world_size
+    if main_rank:  # rank 0 alone writes files and talks
+        (out / "samples").mkdir(parents=True, exist_ok=True)
+        (out / "train_config.json").write_text(json.dumps(asdict(c), indent=2) + "\n")
+        print(json.dumps(asdict(c), indent=2))
+        print(f"domain A '{a.name}': {len(a.paths)} images, domain B '{b.name}': {len(b.paths)} images; "
+              f"device {trainer.device}, precision {trainer.precision}"
+              + (f"; {world} processes, {c.batch_size * world} images a step" if world > 1 else "")
+              + (f"; resuming at step {trainer.step}, epoch {trainer.epoch}" if state else ""))
 
-    sampler = EpochSampler(len(dataset), seed=c.seed, epoch_size=c.epoch_size or None)
+    sampler = EpochSampler(len(dataset), seed=c.seed, epoch_size=c.epoch_size or None, rank=trainer.rank,
+                           world_size=world)
     loader = DataLoader(dataset, batch_size=c.batch_size, sampler=sampler, num_workers=c.num_workers,
                         pin_memory=trainer.device.type == "cuda", persistent_workers=c.num_workers > 0)
-    steps_per_epoch = math.ceil(sampler.epoch_size / c.batch_size)
+    steps_per_epoch = math.ceil(sampler.epoch_size // world / c.batch_size)
     total_epochs = c.epochs + c.epochs_decay
-    log_file, log = open_loss_log(out / "losses.csv", trainer.step)
+    log_file, log = open_loss_log(out / "losses.csv", trainer.step) if main_rank else (None, None)
     stop = StopFlag()
+    stopping = False  # a stop request seen by any rank: all ranks stop after the same step
 
     def save(reason: str):
-        trainer.save_checkpoint(out / "checkpoint.pt")
-        dirs = save_generators(trainer, out)
-        tqdm.write(f"step {trainer.step}: {reason}; saved checkpoint.pt, {', '.join(d.name for d in dirs)}")
+        trainer.save_checkpoint(out / "checkpoint.pt")  # every rank: it gathers their pools
+        if main_rank:
+            dirs = save_generators(trainer, out)
+            tqdm.write(f"step {trainer.step}: {reason}; saved checkpoint.pt, {', '.join(d.name for d in dirs)}")
 
     def sample():
-        grid = sample_grid(trainer.G_AB, trainer.G_BA, fixed_A, fixed_B, trainer.precision)
-        grid.save(out / "samples" / f"epoch{trainer.epoch:03d}_step{trainer.step:07d}.png")
+        if main_rank:
+            grid = sample_grid(trainer.G_AB, trainer.G_BA, fixed_A, fixed_B, trainer.precision)
+            grid.save(out / "samples" / f"epoch{trainer.epoch:03d}_step{trainer.step:07d}.png")
 
     def out_of_steps():
         return bool(c.max_steps) and trainer.step >= c.max_steps
 
     status = 0
     try:
-        while trainer.epoch < total_epochs and not stop.requested and not out_of_steps():
-            sampler.set_epoch(trainer.epoch, start=trainer.batch_in_epoch * c.batch_size)
-            bar = tqdm(loader, total=steps_per_epoch, initial=trainer.batch_in_epoch,
+        while trainer.epoch < total_epochs and not stopping and not out_of_steps():
+            sampler.set_epoch(trainer.epoch, start=trainer.batch_in_epoch * c.batch_size * world)
+            bar = tqdm(loader, total=steps_per_epoch, initial=trainer.batch_in_epoch, disable=not main_rank,
                        desc=f"epoch {trainer.epoch + 1}/{total_epochs}", dynamic_ncols=True)
             for batch in bar:
-                losses = trainer.train_step(batch["A"], batch["B"])
-                log.writerow({"step": trainer.step, "epoch": trainer.epoch, "lr": f"{trainer.lr:.6g}",
-                              **{k: f"{v:.5f}" for k, v in losses.items()}})
-                log_file.flush()
-                bar.set_postfix(G=f"{losses['G']:.3f}", D_A=f"{losses['D_A']:.3f}", D_B=f"{losses['D_B']:.3f}",
-                                cyc=f"{losses['cycle_A'] + losses['cycle_B']:.3f}")
+                losses = trainer.train_step(batch["A"], batch["B"])  # averaged over the ranks
+                if main_rank:
+                    log.writerow({"step": trainer.step, "epoch": trainer.epoch, "lr": f"{trainer.lr:.6g}",
+                                  **{k: f"{v:.5f}" for k, v in losses.items()}})
+                    log_file.flush()
+                    bar.set_postfix(G=f"{losses['G']:.3f}", D_A=f"{losses['D_A']:.3f}",
+                                    D_B=f"{losses['D_B']:.3f}", cyc=f"{losses['cycle_A'] + losses['cycle_B']:.3f}")
                 if c.sample_every and trainer.step % c.sample_every == 0:
                     sample()
-                if out_of_steps() or stop.requested:
+                stopping = distributed.any_rank(stop.requested)
+                if out_of_steps() or stopping:
                     break
                 if c.checkpoint_every and trainer.step % c.checkpoint_every == 0:
                     save("checkpoint")
@@ -312,26 +331,29 @@ def main(argv=None) -> int:
             if trainer.batch_in_epoch >= steps_per_epoch:
                 trainer.end_epoch()
                 sample()
-                if not (out_of_steps() or stop.requested):
+                if not (out_of_steps() or stopping):
                     save(f"end of epoch {trainer.epoch}, lr now {trainer.lr:.3g}")
         if out_of_steps():
             save(f"reached --max-steps {c.max_steps}")
-        elif stop.requested:
+        elif stopping:
             save("stopped on request; continue with --resume")
             status = 130
         else:
             save("training finished")
-        if status == 0 and publish.push_to_hub:
+        if status == 0 and publish.push_to_hub and main_rank:
             folders = [out / f"{G.source_domain}2{G.target_domain}" for G in (trainer.G_AB, trainer.G_BA)]
             status = push(folders, publish.hub_repo_id, out / "eval.json", publish)
     except DivergenceError as e:
         last = out / "checkpoint.pt"
-        print(f"error: {e}.\nThe last good checkpoint is kept: {last if last.exists() else 'none yet'}. "
-              "Try a lower --lr, or --precision fp32.", file=sys.stderr)
+        if main_rank:
+            print(f"error: {e}.\nThe last good checkpoint is kept: {last if last.exists() else 'none yet'}. "
+                  "Try a lower --lr, or --precision fp32.", file=sys.stderr)
         status = 1
     finally:
-        log_file.close()
+        if log_file:
+            log_file.close()
         stop.restore()
+        distributed.cleanup()
     return status
 
 
