@@ -130,6 +130,35 @@ def bench_app(warmup, repeats):
     return dict(value=seconds * 1000, seconds=seconds, first=first)
 
 
+def bench_processes(nproc: int, size=128, blocks=6, warmup=1, repeats=3):
+    """Training images per second with `nproc` torchrun processes on this machine (gloo on CPUs), fp32 eager."""
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1",
+           f"--master_port={port}", __file__, "--ddp-child", json.dumps([size, blocks, warmup, repeats])]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark with {nproc} processes failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def ddp_child(size, blocks, warmup, repeats) -> None:
+    """One rank of bench_processes: every rank steps, rank 0 prints the result."""
+    from cyclegan import distributed
+    from cyclegan.training import Trainer
+    distributed.setup(timeout_s=600)
+    reset_peak_rss()
+    trainer = Trainer(TrainConfig(image_size=size, n_blocks=blocks, **MODES["baseline"]))
+    real_A, real_B = torch.rand(1, 3, size, size) * 2 - 1, torch.rand(1, 3, size, size) * 2 - 1
+    seconds, first = median_time(lambda: trainer.train_step(real_A, real_B), warmup, repeats)
+    rss = distributed.gather(peak_rss_mib())
+    if distributed.is_main():
+        print(json.dumps(dict(value=trainer.world_size / seconds, seconds=seconds, first=first, rss=sum(rss),
+                              threads=torch.get_num_threads())))
+    distributed.cleanup()
+
+
 def child(specs: list) -> list:
     """Run benchmarks one after the other in this process (compiled kernels are reused)."""
     results = []
@@ -172,9 +201,13 @@ def main(argv=None) -> int:
     parser.add_argument("--celeba-root", default=str(REPO.parent / "shared" / "celeba"),
                         help="CelebA for the data-pipeline rows (default %(default)s; skipped when absent)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--ddp-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(json.loads(args.child))))
+        return 0
+    if args.ddp_child:
+        ddp_child(*json.loads(args.ddp_child))
         return 0
 
     started = time.perf_counter()
@@ -205,6 +238,7 @@ def main(argv=None) -> int:
         data_rows = list(zip(("decoding every item", "cached (decoded once up front)"), run_child(specs)))
 
     app_row = run_child([dict(kind="app", warmup=2, repeats=5)])[0]
+    scaling = {n: bench_processes(n) for n in (1, 2)}
 
     train_128 = rows[0][3]["value"]
     lines = [f"Benchmark of {date.today().isoformat()} on {machine()}; {time.perf_counter() - started:.0f} s "
@@ -219,6 +253,11 @@ def main(argv=None) -> int:
                      f"| {base['rss']:.0f} MiB | {fast['rss']:.0f} MiB |")
     lines.append(f"| web page end to end: 256x256 face photo uploaded to all four panels back (gradio_client, "
                  f"local) | | {app_row['value']:.0f} ms | | | {app_row['rss']:.0f} MiB |")
+    one, two = scaling[1], scaling[2]
+    lines.append(f"| torchrun training, 128 px, 6 blocks, batch 1 per process, fp32 eager, gloo: 1 vs 2 processes "
+                 f"| 1: {one['value']:.3f} img/s ({one['threads']} threads) | 2: {two['value']:.3f} img/s "
+                 f"({two['threads']} thread each) | {two['value'] / one['value']:.2f}x (scaling efficiency "
+                 f"{two['value'] / one['value'] / 2:.0%}) | {one['rss']:.0f} MiB | {two['rss']:.0f} MiB (both) |")
     for name, r in data_rows:
         lines.append(f"| data pipeline, 128 px, {name} | {r['value']:.0f} img/s | | {r['value'] / train_128:.0f}x "
                      f"the fast 128 px batch-1 training rate | {r['rss']:.0f} MiB | |")
