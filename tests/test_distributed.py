@@ -92,8 +92,8 @@ def test_only_rank_0_writes_and_a_resumed_run_continues_exactly(folders, tmp_pat
     straight, split = tmp_path / "straight", tmp_path / "split"
     result = torchrun(*run_args(folders, straight, "--max-steps", "6"))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert sorted(p.name for p in straight.iterdir()) == ["A2B", "B2A", "checkpoint.pt", "losses.csv", "samples",
-                                                          "train_config.json"]
+    assert sorted(p.name for p in straight.iterdir()) == ["A2B", "B2A", "checkpoint.pt", "losses.csv", "losses.png",
+                                                          "samples", "samples.gif", "train_config.json"]
     assert [int(r["step"]) for r in rows(straight)] == [1, 2, 3, 4, 5, 6]  # one writer: no duplicated rows
     assert result.stdout.count("saved checkpoint.pt") == 2  # epoch end at step 4, max-steps at 6: rank 0 only
     assert "2 processes, 2 images a step" in result.stdout

@@ -6,6 +6,8 @@
 
 Writes into --out: checkpoint.pt (everything needed to resume, replaced atomically),
 losses.csv (every step), samples/*.png (real | translated | reconstructed, both ways),
+losses.png and samples.gif (the smoothed losses and the samples animated, refreshed with
+each sample grid; train/report.py redraws them),
 train_config.json, and the two generators as save_pretrained folders named from the
 domains, e.g. black2blond/ and blond2black/. Ctrl-C or SIGTERM saves and stops cleanly.
 With --push-to-hub --hub-repo-id alice/black2blond, a finished run publishes both
@@ -32,6 +34,7 @@ from tqdm import tqdm
 from cyclegan import distributed
 from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_domains, should_cache
 from cyclegan.inference import sample_grid
+from cyclegan.reports import write_reports
 from cyclegan.device import PRECISIONS
 from cyclegan.training import DivergenceError, TrainConfig, Trainer, read_checkpoint
 from push import add_push_options, push  # train/push.py, next to this file
@@ -302,6 +305,7 @@ def main(argv=None) -> int:
         if main_rank:
             grid = sample_grid(trainer.G_AB, trainer.G_BA, fixed_A, fixed_B, trainer.precision)
             grid.save(out / "samples" / f"epoch{trainer.epoch:03d}_step{trainer.step:07d}.png")
+            write_reports(out)  # losses.png and samples.gif, as of now
 
     def out_of_steps():
         return bool(c.max_steps) and trainer.step >= c.max_steps

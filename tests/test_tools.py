@@ -1,0 +1,139 @@
+"""The workflow around training: reports (losses.png, samples.gif), batch translation, ONNX export."""
+
+import csv
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import REPO, write_images
+from cyclegan.networks import Generator
+from cyclegan.reports import loss_curves, read_losses, samples_gif, smooth
+
+sys.path.insert(0, str(REPO / "train"))
+import export  # noqa: E402
+import report  # noqa: E402
+import run  # noqa: E402
+import translate  # noqa: E402
+
+COLUMNS = ["step", "epoch", "lr", "G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B"]
+
+
+def write_csv(path, n, scale=1.0):
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(COLUMNS)
+        for s in range(1, n + 1):
+            w.writerow([s, 0, 2e-4] + [scale * (5 + np.sin(s / 7 + i)) / (1 + i) for i in range(9)])
+
+
+def test_loss_curves_follow_the_csv(tmp_path):
+    write_csv(tmp_path / "losses.csv", 300)
+    first = loss_curves(tmp_path / "losses.csv", tmp_path / "losses.png").read_bytes()
+    image = Image.open(tmp_path / "losses.png")
+    assert image.size[0] == 1000 and image.getextrema() != ((255, 255), (255, 255), (255, 255))
+    write_csv(tmp_path / "losses.csv", 300, scale=3.0)
+    assert loss_curves(tmp_path / "losses.csv", tmp_path / "losses.png").read_bytes() != first
+    steps, columns = read_losses(tmp_path / "losses.csv")
+    assert steps[-1] == 300 and set(columns) == set(COLUMNS[3:])
+
+
+def test_smoothing_is_an_unbiased_moving_average():
+    assert smooth([4.0, 4.0, 4.0], span=10) == pytest.approx([4.0, 4.0, 4.0])
+    s = smooth([0.0] * 50 + [1.0] * 50, span=5)
+    assert s[49] == pytest.approx(0) and 0.3 < s[50] < 0.5 and s[-1] == pytest.approx(1, abs=1e-6)
+
+
+def test_samples_gif_has_a_frame_per_grid_in_step_order(tmp_path):
+    for step, colour in ((20, (255, 0, 0)), (3, (0, 255, 0)), (100, (0, 0, 255))):
+        Image.new("RGB", (48, 32), colour).save(tmp_path / f"epoch000_step{step:07d}.png")
+    gif = Image.open(samples_gif(tmp_path, tmp_path / "samples.gif"))
+    assert gif.n_frames == 3
+    colours = []
+    for i in range(3):
+        gif.seek(i)
+        colours.append(np.asarray(gif.convert("RGB"))[-1, -1].argmax())  # a corner the step label does not touch
+    assert colours == [1, 0, 2]  # green (step 3), red (20), blue (100)
+
+
+def test_run_writes_reports_and_report_py_redraws_them(image_folders, tmp_path, capsys):
+    a, b = image_folders
+    out = tmp_path / "run"
+    assert run.main(["--data-a", str(a), "--data-b", str(b), "--out", str(out), "--ngf", "4", "--n-blocks", "1",
+                     "--ndf", "4", "--image-size", "32", "--precision", "fp32", "--no-compile", "--epoch-size", "3",
+                     "--epochs", "1", "--epochs-decay", "1", "--sample-every", "2"]) == 0
+    assert (out / "losses.png").is_file() and Image.open(out / "samples.gif").n_frames == 4  # steps 2, 3, 4, 6
+    before = (out / "losses.png").read_bytes()
+    with open(out / "losses.csv", "a") as f:
+        f.write("7,2,0.0001," + ",".join(["9.5"] * 9) + "\n")
+    assert report.main([str(out)]) == 0
+    assert (out / "losses.png").read_bytes() != before
+    assert report.main([str(tmp_path)]) == 2 and "has no losses.csv" in capsys.readouterr().err
+
+
+@pytest.fixture
+def pair_dir(tmp_path):
+    weights = tmp_path / "weights"
+    for seed, (src, tgt) in enumerate((("black", "blond"), ("blond", "black"))):
+        torch.manual_seed(seed)
+        Generator(ngf=4, n_blocks=1, image_size=32, source_domain=src, target_domain=tgt).save_pretrained(
+            weights / f"{src}2{tgt}")
+    return weights
+
+
+def test_batch_translation_keeps_sizes_skips_bad_files_and_writes_triptychs(pair_dir, tmp_path, capsys):
+    photos = tmp_path / "photos"
+    write_images(photos, 3, size=(37, 29))  # odd sizes: padded to a multiple of 4 and cropped back
+    (photos / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    single = tmp_path / "one.png"
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(single)
+    out = tmp_path / "out"
+    status = translate.main(["--model", str(pair_dir / "black2blond"), "--input", str(photos), str(single),
+                             "--out", str(out), "--triptych"])
+    assert status == 1  # one file could not be read, the others were translated
+    assert sorted(p.name for p in out.glob("*.png")) == ["img000.png", "img001.png", "img002.png", "one.png"]
+    assert Image.open(out / "img001.png").size == (37, 29) and Image.open(out / "one.png").size == (64, 48)
+    assert Image.open(out / "black2blond2black" / "img001.png").size == (3 * 37, 29)
+    text = capsys.readouterr()
+    assert "skipped" in text.out + text.err and "broken.jpg" in text.out
+    assert "translated 4 of 5 images" in text.out
+
+    resized = tmp_path / "resized"
+    assert translate.main(["--model", str(pair_dir / "black2blond"), "--input", str(single), "--out",
+                           str(resized), "--resize", "--celeba-crop"]) == 0
+    assert Image.open(resized / "one.png").size == (32, 32)
+    # the translation is the generator's output, not a copy of the input
+    original = np.asarray(Image.new("RGB", (32, 32), (10, 200, 30)), dtype=int)
+    assert np.abs(np.asarray(Image.open(resized / "one.png"), dtype=int) - original).mean() > 3
+
+
+def test_batch_translation_with_face_crop_keeps_the_photo_size(pair_dir, tmp_path):
+    out = tmp_path / "out"
+    assert translate.main(["--model", str(pair_dir / "black2blond"), "--input",
+                           str(REPO / "examples" / "grace_hopper.jpg"), "--out", str(out), "--face-crop",
+                           "--triptych"]) == 0
+    assert Image.open(out / "grace_hopper.png").size == (512, 600)
+    assert Image.open(out / "black2blond2black" / "grace_hopper.png").size == (96, 32)
+
+
+def test_batch_translation_argument_errors(pair_dir, tmp_path, capsys):
+    assert translate.main(["--model", str(pair_dir / "black2blond"), "--input", str(tmp_path / "nothing"),
+                           "--out", str(tmp_path / "o")]) == 2
+    assert "no file or folder" in capsys.readouterr().err
+
+
+def test_onnx_export_matches_pytorch(pair_dir, tmp_path):
+    pytest.importorskip("onnxscript", reason="exporting needs onnx and onnxscript (requirements-dev.txt)")
+    pytest.importorskip("onnxruntime", reason="checking needs onnxruntime (requirements-dev.txt)")
+    path = tmp_path / "g.onnx"
+    assert export.main(["--model", str(pair_dir / "black2blond"), "--onnx", str(path)]) == 0
+    G = Generator.from_pretrained(pair_dir / "black2blond")
+    assert export.check(G, path) < 1e-4
+    # a size the export never saw, and an odd batch
+    import onnxruntime as ort
+    x = torch.rand(3, 3, 44, 100) * 2 - 1
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})[0]
+    with torch.no_grad():
+        assert np.abs(got - G(x).numpy()).max() < 1e-4

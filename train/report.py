@@ -1,0 +1,35 @@
+"""Redraw a training run's reports from its files: losses.png from losses.csv, samples.gif from samples/.
+
+    python train/report.py runs/black2blond
+
+train/run.py refreshes both at every sample grid; this redraws them for a finished or
+copied run, or after editing losses.csv.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+
+from cyclegan.reports import loss_curves, samples_gif  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("run_dir", type=Path, help="a train/run.py --out folder")
+    args = parser.parse_args(argv)
+    if not (args.run_dir / "losses.csv").is_file():
+        print(f"error: {args.run_dir} has no losses.csv; is it a train/run.py output folder?", file=sys.stderr)
+        return 2
+    try:
+        print(f"wrote {loss_curves(args.run_dir / 'losses.csv', args.run_dir / 'losses.png')}")
+        print(f"wrote {samples_gif(args.run_dir / 'samples', args.run_dir / 'samples.gif')}")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
