@@ -33,6 +33,14 @@ def write_images(folder: Path, n: int, size=(40, 48), seed=0, prefix="img") -> l
     return paths
 
 
+def assert_same_networks(a: dict, b: dict) -> None:
+    """Two checkpoints (read_checkpoint) hold bit-identical G_AB, G_BA, D_A, D_B."""
+    import torch
+    for net in ("G_AB", "G_BA", "D_A", "D_B"):
+        for k, v in a[net].items():
+            assert torch.equal(v, b[net][k]), f"{net}.{k}"
+
+
 @pytest.fixture
 def image_folders(tmp_path):
     """Two folders of 6 and 4 synthetic images: (folder_a, folder_b)."""

@@ -14,7 +14,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO, write_images
+from conftest import REPO, assert_same_networks
 from cyclegan.networks import Discriminator, Generator
 from cyclegan.training import TrainConfig, Trainer, read_checkpoint
 
@@ -37,14 +37,6 @@ def torchrun(script, *args, nproc=2, wait=True):
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture
-def folders(tmp_path):
-    a, b = tmp_path / "A", tmp_path / "B"
-    write_images(a, 8, seed=1)
-    write_images(b, 6, seed=2)
-    return a, b
-
-
 def run_args(folders, out, *extra):
     return [REPO / "train" / "run.py", "--data-a", folders[0], "--data-b", folders[1], "--out", out, *TINY, *extra]
 
@@ -54,12 +46,12 @@ def rows(out):
         return list(csv.DictReader(f))
 
 
-def test_ranks_hold_identical_weights_equal_to_one_process_with_the_global_batch(folders, tmp_path):
+def test_ranks_hold_identical_weights_equal_to_one_process_with_the_global_batch(image_folders, tmp_path):
     worker = REPO / "tests" / "ddp_worker.py"
     # 6 steps of 2 x batch 1, crossing an epoch end (4 steps an epoch), against 1 x batch 2
-    result = torchrun(worker, *folders, tmp_path, 1, 6)
+    result = torchrun(worker, *image_folders, tmp_path, 1, 6)
     assert result.returncode == 0, result.stderr[-3000:]
-    single = subprocess.run([sys.executable, str(worker), *map(str, (*folders, tmp_path, 2, 6))], capture_output=True, text=True,
+    single = subprocess.run([sys.executable, str(worker), *map(str, (*image_folders, tmp_path, 2, 6))], capture_output=True, text=True,
                             timeout=300)
     assert single.returncode == 0, single.stderr[-3000:]
     rank0, rank1 = (load_file(str(tmp_path / f"rank{r}_of_2.safetensors")) for r in (0, 1))
@@ -88,31 +80,30 @@ def test_ranks_hold_identical_weights_equal_to_one_process_with_the_global_batch
     assert max((one[k] - start[k]).abs().max().item() for k in one) > 5e-4
 
 
-def test_only_rank_0_writes_and_a_resumed_run_continues_exactly(folders, tmp_path):
+def test_only_rank_0_writes_and_a_resumed_run_continues_exactly(image_folders, tmp_path):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    result = torchrun(*run_args(folders, straight, "--max-steps", "6"))
+    result = torchrun(*run_args(image_folders, straight, "--max-steps", "6"))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert sorted(p.name for p in straight.iterdir()) == ["A2B", "B2A", "checkpoint.pt", "losses.csv", "losses.png",
-                                                          "samples", "samples.gif", "train_config.json"]
+    assert sorted(p.name for p in straight.iterdir()) == ["checkpoint.pt", "losses.csv", "losses.png", "samples",
+                                                          "samples.gif", "train_config.json", "trainA2trainB",
+                                                          "trainB2trainA"]
     assert [int(r["step"]) for r in rows(straight)] == [1, 2, 3, 4, 5, 6]  # one writer: no duplicated rows
     assert result.stdout.count("saved checkpoint.pt") == 2  # epoch end at step 4, max-steps at 6: rank 0 only
     assert "2 processes, 2 images a step" in result.stdout
 
-    assert torchrun(*run_args(folders, split, "--max-steps", "3")).returncode == 0
+    assert torchrun(*run_args(image_folders, split, "--max-steps", "3")).returncode == 0
     result = torchrun(REPO / "train" / "run.py", "--out", split, "--resume", "--max-steps", "6")
     assert result.returncode == 0, result.stderr[-3000:]
     a, b = read_checkpoint(straight / "checkpoint.pt"), read_checkpoint(split / "checkpoint.pt")
     assert a["step"] == b["step"] == 6 and a["epoch"] == b["epoch"] == 1 and a["world_size"] == 2
     assert len(a["pools"]) == 2 and all(p["A"]["images"] for p in a["pools"])  # each rank's pool is kept
-    for net in ("G_AB", "G_BA", "D_A", "D_B"):
-        for k, v in a[net].items():
-            assert torch.equal(v, b[net][k]), f"{net}.{k}"
+    assert_same_networks(a, b)
     assert rows(straight) == rows(split)
 
 
-def test_resume_on_another_number_of_processes(folders, tmp_path):
+def test_resume_on_another_number_of_processes(image_folders, tmp_path):
     out = tmp_path / "run"
-    assert torchrun(*run_args(folders, out, "--max-steps", "2")).returncode == 0  # 4 of the epoch's 8 images
+    assert torchrun(*run_args(image_folders, out, "--max-steps", "2")).returncode == 0  # 4 of the epoch's 8 images
     state = read_checkpoint(out / "checkpoint.pt")
     assert (state["step"], state["epoch"], state["batch_in_epoch"], state["world_size"]) == (2, 0, 2, 2)
     # one process, batch 1: the epoch continues at image 4, so it ends after 4 more steps
@@ -124,9 +115,9 @@ def test_resume_on_another_number_of_processes(folders, tmp_path):
     assert len(state["pools"]) == 1
 
 
-def test_a_crashed_rank_ends_the_run_with_an_error_not_a_hang(folders, tmp_path):
+def test_a_crashed_rank_ends_the_run_with_an_error_not_a_hang(image_folders, tmp_path):
     out = tmp_path / "run"
-    proc = torchrun(*run_args(folders, out, "--max-steps", "100000", "--epochs", "1000", "--dist-timeout", "30"),
+    proc = torchrun(*run_args(image_folders, out, "--max-steps", "100000", "--epochs", "1000", "--dist-timeout", "30"),
                     wait=False)
     deadline = time.time() + 120
     while time.time() < deadline and not ((out / "losses.csv").exists() and len(rows(out)) >= 2):

@@ -11,7 +11,7 @@ import time
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, assert_same_networks
 from cyclegan.networks import Generator
 from cyclegan.training import read_checkpoint
 
@@ -73,9 +73,7 @@ def test_killed_and_resumed_run_equals_a_straight_run(image_folders, tmp_path):
 
     a, b = read_checkpoint(straight / "checkpoint.pt"), read_checkpoint(split / "checkpoint.pt")
     assert a["step"] == b["step"] == 7 and a["epoch"] == b["epoch"] == 1
-    for net in ("G_AB", "G_BA", "D_A", "D_B"):
-        for k, v in a[net].items():
-            assert torch.equal(v, b[net][k]), f"{net}.{k}"
+    assert_same_networks(a, b)
     assert read_losses(straight) == read_losses(split)
 
 
