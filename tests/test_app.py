@@ -2,7 +2,6 @@
 and the page in a real headless Chromium (Playwright), all offline on 127.0.0.1."""
 
 import os
-import shutil
 import socket
 import struct
 import subprocess
