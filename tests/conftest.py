@@ -5,6 +5,7 @@ which skips when ../shared/celeba is absent.
 """
 
 import csv
+import socket
 import sys
 from pathlib import Path
 
@@ -31,6 +32,13 @@ def write_images(folder: Path, n: int, size=(40, 48), seed=0, prefix="img") -> l
         Image.fromarray(arr).save(path)
         paths.append(path)
     return paths
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def assert_same_networks(a: dict, b: dict) -> None:

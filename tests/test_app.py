@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO
+from conftest import REPO, free_port
 
 sys.path.insert(0, str(REPO))
 import app  # noqa: E402
@@ -116,12 +116,6 @@ def test_the_upload_component_turns_decoding_errors_into_messages(photos):
 
 
 # The running server
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
@@ -234,7 +228,7 @@ def test_cuda_page_translates_in_half_precision():
         app.load_models(app.DEFAULT_MODEL, "cpu", "fp32")
 
 
+@pytest.mark.skipif(__import__("importlib.util").util.find_spec("spaces") is not None,
+                    reason="the spaces package is installed: app.gpu is spaces.GPU there")
 def test_gpu_decorator_is_a_no_op_without_spaces():
-    import importlib.util
-    if importlib.util.find_spec("spaces") is None:
-        assert app.gpu(len) is len
+    assert app.gpu(len) is len

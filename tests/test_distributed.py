@@ -4,7 +4,6 @@ batch, rank-0-only files, exact resume, resume on another world size, a crashed 
 import csv
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,18 +12,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO, assert_same_networks
+from conftest import REPO, assert_same_networks, free_port
 from cyclegan.networks import Discriminator, Generator
 from cyclegan.training import TrainConfig, Trainer, read_checkpoint
 
 TINY = ["--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--image-size", "32", "--precision", "fp32", "--no-compile",
         "--num-workers", "0", "--epoch-size", "8", "--epochs", "1", "--epochs-decay", "2", "--checkpoint-every", "0"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def torchrun(script, *args, nproc=2, wait=True):

@@ -23,6 +23,7 @@ import json
 import os
 import platform
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -107,19 +108,21 @@ def bench_data(celeba_root, cached, n_items):
     return dict(value=count / seconds, seconds=seconds / count, first=fill)
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def bench_app(warmup, repeats):
     """The web page end to end: upload a 256x256 face photo, wait for all four panels (gradio_client)."""
-    import socket
-
     from gradio_client import Client, handle_file
 
     sys.path.insert(0, str(REPO))
     import app
     app.load_models(app.DEFAULT_MODEL, "auto", "auto")
     demo = app.build_demo(app.DEFAULT_MODEL).queue(default_concurrency_limit=1)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, theme=app.theme())
     try:
         client = Client(f"http://127.0.0.1:{port}", verbose=False)
@@ -132,9 +135,7 @@ def bench_app(warmup, repeats):
 
 def bench_processes(nproc: int, size=128, blocks=6, warmup=1, repeats=3):
     """Training images per second with `nproc` torchrun processes on this machine (gloo on CPUs), fp32 eager."""
-    with __import__("socket").socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr=127.0.0.1",
            f"--master_port={port}", __file__, "--ddp-child", json.dumps([size, blocks, warmup, repeats])]
     proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
