@@ -5,8 +5,8 @@
     python app.py --host 0.0.0.0 --port 8080 --device cpu
 
 The face is found in the photo, cropped the way the CelebA training images are, translated
-at the model's size, translated back, and pasted into the photo with a soft edge
-(cyclegan/faces.py). On a GPU (a ZeroGPU Space included) the translation runs in fp16/bf16,
+at the model's size, translated back, and the change pasted into the photo where the model's
+attention mask is on (cyclegan/faces.py). On a GPU (a ZeroGPU Space included) the translation runs in fp16/bf16,
 on the CPU in the fastest precision the CPU has (cyclegan/device.py).
 """
 
@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cyclegan.data import load_image
 from cyclegan.device import resolve_device, resolve_precision
-from cyclegan.faces import translate_photo
+from cyclegan.faces import mask_overlay, translate_photo
 from cyclegan.hub import load_pair
 from cyclegan.inference import optimize_for_inference
 
@@ -73,7 +73,7 @@ class PhotoInput(gr.Image):
 
 @gpu
 def translate(photo_path, direction: str, crop_face: bool):
-    """Gradio handler: (model input, translation, reconstruction, composite, message)."""
+    """Gradio handler: (model input, translation, mask heat map, reconstruction, composite, message)."""
     if not photo_path:
         raise gr.Error("Upload a photo first (or click one of the examples).")
     if direction not in MODELS:
@@ -85,7 +85,9 @@ def translate(photo_path, direction: str, crop_face: bool):
     G, G_back = MODELS[direction]
     with torch.no_grad():
         r = translate_photo(photo, G, G_back, crop_face=crop_face, precision=SETTINGS["precision"])
-    return r.model_input, r.translation, r.reconstruction, r.composite, f"{r.message}."
+    changed = f"; the model changed {r.fraction_changed:.0%} of the crop" if getattr(G, "attention", False) else ""
+    return (r.model_input, r.translation, mask_overlay(r.model_input, r.mask), r.reconstruction, r.composite,
+            f"{r.message}{changed}.")
 
 
 def build_demo(model_name: str) -> gr.Blocks:
@@ -98,7 +100,7 @@ def build_demo(model_name: str) -> gr.Blocks:
             "A CycleGAN ([Zhu et al. 2017](https://arxiv.org/abs/1703.10593)) that turns black hair blond and "
             "blond hair black, trained without paired images on CelebA's aligned celebrity faces. Upload a photo: "
             f"the largest face is cropped like a CelebA image, translated at {size}x{size}, translated back, and "
-            "pasted into your photo.")
+            "the change is pasted into your photo where the model chose to change it.")
         with gr.Row():
             with gr.Column():
                 photo = PhotoInput(type="filepath", sources=["upload", "clipboard", "webcam"], label="Photo",
@@ -112,22 +114,22 @@ def build_demo(model_name: str) -> gr.Blocks:
                             inputs=[photo, direction], label="Examples (public-domain portraits)")
             with gr.Column():
                 status = gr.Textbox(label="What was done", interactive=False, elem_id="status")
-                with gr.Row():
-                    seen = gr.Image(label=f"Input as the model saw it ({size}x{size})", format="png",
-                                    type="pil", interactive=False, elem_id="seen")
-                    fake = gr.Image(label="Translation", format="png", type="pil", interactive=False,
-                                    elem_id="translation")
-                    rec = gr.Image(label="Reconstruction (translated back)", format="png", type="pil",
-                                   interactive=False, elem_id="reconstruction")
                 composite = gr.Image(label="Your photo with the translated face", format="png", type="pil",
                                      interactive=False, elem_id="composite")
+        # the model's own view, each panel at least the model's size (min_width is in pixels)
+        with gr.Row():
+            panel = dict(format="png", type="pil", interactive=False, min_width=max(size, 160))
+            seen = gr.Image(label=f"Input as the model saw it ({size}x{size})", elem_id="seen", **panel)
+            fake = gr.Image(label="Translation", elem_id="translation", **panel)
+            mask = gr.Image(label="Where the model changed the picture", elem_id="mask", **panel)
+            rec = gr.Image(label="Reconstruction (translated back)", elem_id="reconstruction", **panel)
         gr.Markdown(
             "**Limits.** The model saw only CelebA's aligned, frontal celebrity faces at "
             f"{size}x{size}: other framings, lighting, ages and hair styles work less well, and faces are "
             "found by a simple detector (the largest frontal face). The reconstruction can look perfect even "
             "when the translation is poor: CycleGANs learn to hide information about the input in their "
             f"outputs. CelebA is licensed for non-commercial research only. Model card: {card}.")
-        button.click(translate, [photo, direction, crop_face], [seen, fake, rec, composite, status],
+        button.click(translate, [photo, direction, crop_face], [seen, fake, mask, rec, composite, status],
                      api_name="translate")
     return demo
 

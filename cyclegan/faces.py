@@ -3,6 +3,10 @@ cropped, translate, and paste the result back into the photo.
 
     result = translate_photo(photo, G_AB, G_BA)   # photo: PIL RGB of any size
     result.composite                               # the photo with the translated face blended in
+    result.mask                                    # where the model changed the picture
+
+An attention generator's change is pasted where its mask is on, and nowhere else; a
+paper generator's (which repaints everything) over the crop box with feathered edges.
 
 Faces are found with OpenCV's bundled Haar cascade "frontalface_alt2" (shipped inside the
 opencv wheel; nothing is downloaded; of the bundled frontal cascades it had the fewest
@@ -24,6 +28,8 @@ from .inference import image_to_tensor, tensor_to_image, translate
 FACE_CENTRE_X, FACE_CENTRE_Y, FACE_WIDTH = 0.499, 0.582, 0.565
 DETECT_SIDE = 640  # detect on a copy at most this large: the cascade's time grows with the pixels
 FEATHER = 0.12  # share of the crop side over which the pasted crop fades into the photo
+# attention generators: below MASK_OFF the photo is left exactly as it was; the change fades in up to MASK_ON
+MASK_OFF, MASK_ON = 0.02, 0.1
 
 
 @dataclass
@@ -34,6 +40,12 @@ class PhotoResult:
     composite: Image.Image  # the full photo with the translation blended in over the crop box
     box: tuple  # (left, top, right, bottom) of the crop in the photo
     message: str  # what was done: which face, or why the centre was used
+    mask: Image.Image = None  # L, image_size x image_size: where the model changed the picture (255 = all)
+
+    @property
+    def fraction_changed(self) -> float:
+        """Share of the crop where the mask is at least one half."""
+        return float((np.asarray(self.mask) >= 128).mean()) if self.mask is not None else 1.0
 
 
 def detect_faces(photo: Image.Image) -> list:
@@ -82,12 +94,25 @@ def feather_mask(side: int) -> Image.Image:
     return Image.fromarray((np.minimum.outer(edge, edge) * 255).round().astype(np.uint8))
 
 
-def paste_back(photo: Image.Image, crop: Image.Image, box: tuple, model_input: Image.Image = None) -> Image.Image:
+def mask_weight(mask: Image.Image, side: int) -> np.ndarray:
+    """(side, side) float weights in [0, 1] from an attention mask (L image): exactly 0 where the
+    upsampled mask is below MASK_OFF, rising linearly to 1 at MASK_ON, times the square's feather
+    so that a mask reaching the crop's edge fades out instead of ending in a straight line."""
+    up = np.asarray(mask.resize((side, side), Image.BILINEAR), dtype=np.float32) / 255
+    weight = np.clip((up - MASK_OFF) / (MASK_ON - MASK_OFF), 0, 1)
+    return weight * np.asarray(feather_mask(side), dtype=np.float32) / 255
+
+
+def paste_back(photo: Image.Image, crop: Image.Image, box: tuple, model_input: Image.Image = None,
+               mask: Image.Image = None) -> Image.Image:
     """`photo` with `crop` blended in over `box` (feathered edges); pixels outside the box are untouched.
 
     With `model_input` (what the model was given, the crop's size), only the change the
     model made, crop - model_input, is upsampled and added to the photo, which keeps the
     photo's own detail at full resolution instead of pasting a blurry upscaled crop.
+    With `mask` (an attention generator's, L, the crop's size) the change is added only
+    where the mask is on (see mask_weight) instead of over a feathered square, so the
+    photo keeps every pixel the model left alone.
     """
     side = box[2] - box[0]
     region = photo.crop(box)
@@ -97,10 +122,25 @@ def paste_back(photo: Image.Image, crop: Image.Image, box: tuple, model_input: I
         change = np.asarray(crop, dtype=np.float32) - np.asarray(model_input, dtype=np.float32)  # (h, w, 3)
         change = np.stack([np.asarray(Image.fromarray(c).resize((side, side), Image.BICUBIC)) for c in
                            change.transpose(2, 0, 1)], axis=-1)  # per channel: mode F resizes floats
+        if mask is not None:
+            before = np.asarray(region, dtype=np.float32)
+            after = np.clip(before + change * mask_weight(mask, side)[..., None], 0, 255)
+            out = photo.copy()
+            out.paste(Image.fromarray(after.round().astype(np.uint8)), box[:2])
+            return out
         new = Image.fromarray(np.clip(np.asarray(region, dtype=np.float32) + change, 0, 255).round().astype(np.uint8))
     out = photo.copy()
     out.paste(Image.composite(new, region, feather_mask(side)), box[:2])
     return out
+
+
+def mask_overlay(image: Image.Image, mask: Image.Image) -> Image.Image:
+    """The image in grey with the mask as a heat map on it: orange where the model changed the
+    picture, the plain grey image where it left it alone."""
+    grey = np.asarray(image.convert("L").convert("RGB"), dtype=np.float32) * 0.8
+    m = np.asarray(mask.resize(image.size, Image.BILINEAR), dtype=np.float32)[..., None] / 255
+    heat = np.array([255, 120, 0], dtype=np.float32)
+    return Image.fromarray((grey * (1 - 0.75 * m) + heat * 0.75 * m).round().astype(np.uint8))
 
 
 def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, precision: str = "auto") -> PhotoResult:
@@ -124,8 +164,10 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
     size = G.image_size
     model_input = photo.crop(box).resize((size, size), Image.LANCZOS)
     x = image_to_tensor(model_input)  # (1, 3, size, size) in [-1, 1]
-    fake = translate(G, x, precision)
+    fake, mask = translate(G, x, precision, return_mask=True)
     rec = translate(G_back, fake, precision)
     translation = tensor_to_image(fake)
-    composite = paste_back(photo, translation, box, model_input)
-    return PhotoResult(model_input, translation, tensor_to_image(rec), composite, box, message)
+    mask = Image.fromarray((mask[0, 0].cpu().numpy() * 255).round().astype(np.uint8))
+    attention = getattr(G, "attention", False)
+    composite = paste_back(photo, translation, box, model_input, mask if attention else None)
+    return PhotoResult(model_input, translation, tensor_to_image(rec), composite, box, message, mask)

@@ -41,11 +41,13 @@ def optimize_for_inference(generator: torch.nn.Module, device: str = "auto", pre
 
 
 @torch.no_grad()
-def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "auto") -> torch.Tensor:
+def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "auto", return_mask: bool = False):
     """Run `generator` on (N, 3, H, W) in [-1, 1] of any H, W; returns float32 of the same shape.
 
     Pads to a multiple of 4 and crops back, runs under the precision's autocast on the
-    generator's device, and clamps to [-1, 1].
+    generator's device, and clamps to [-1, 1]. With return_mask=True, returns
+    (translation, mask), mask (N, 1, H, W) float32 in [0, 1]: where the generator changed
+    the picture (all ones for the paper's generator, see Generator.forward).
     """
     if x.ndim == 3:
         raise ValueError(f"translate expects a batch (N, C, H, W), got {tuple(x.shape)}; use x[None]")
@@ -53,7 +55,10 @@ def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "aut
     precision = resolve_precision(precision, device)
     padded, (h, w) = pad_to_multiple(x.to(device, torch.float32))
     with autocast(device, precision):
-        y = generator(padded)
+        y = generator(padded, return_mask=True) if return_mask else generator(padded)
+    if return_mask:
+        y, mask = y
+        return y[..., :h, :w].float().clamp(-1, 1), mask[..., :h, :w].float()
     return y[..., :h, :w].float().clamp(-1, 1)
 
 
@@ -85,15 +90,25 @@ def translate_image(image: Image.Image, G: torch.nn.Module, F_inv: torch.nn.Modu
     return tensor_to_image(fake), tensor_to_image(rec)
 
 
+def mask_to_image_tensor(mask: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) in [0, 1] -> (N, 3, H, W) in [-1, 1], grey: black = unchanged, white = repainted."""
+    return (mask * 2 - 1).expand(-1, 3, -1, -1)
+
+
 def sample_grid(G_AB, G_BA, real_A: torch.Tensor, real_B: torch.Tensor, precision: str = "auto") -> Image.Image:
-    """A picture of both directions: rows of real | translated | reconstructed.
+    """A picture of both directions: rows of real | translated | reconstructed, and with
+    attention generators real | translated | mask | reconstructed (the mask in grey, white
+    where the generator changed the picture).
 
     real_A, real_B: (N, 3, H, W) in [-1, 1]. The first N rows are A -> B -> A, the
     next N are B -> A -> B.
     """
+    show_mask = getattr(G_AB, "attention", False) or getattr(G_BA, "attention", False)
     rows = []
     for real, G, F_inv in ((real_A, G_AB, G_BA), (real_B, G_BA, G_AB)):
-        fake = translate(G, real, precision)
+        fake, mask = translate(G, real, precision, return_mask=True)
         rec = translate(F_inv, fake, precision)
-        rows += [torch.cat([r, f, c], dim=-1) for r, f, c in zip(real.float().cpu(), fake.cpu(), rec.cpu())]
+        columns = [real.float().cpu(), fake.cpu()] + ([mask_to_image_tensor(mask).cpu()] if show_mask else []) + [
+            rec.cpu()]
+        rows += [torch.cat(images, dim=-1) for images in zip(*columns)]
     return tensor_to_image(torch.cat(rows, dim=-2))

@@ -44,3 +44,30 @@ def identity_loss(real: torch.Tensor, same: torch.Tensor) -> torch.Tensor:
 def discriminator_loss(pred_real: torch.Tensor, pred_fake: torch.Tensor) -> torch.Tensor:
     """LSGAN discriminator loss, halved "to slow down the rate at which D learns" (sec. 4)."""
     return 0.5 * (gan_loss(pred_real, True) + gan_loss(pred_fake, False))
+
+
+def mask_sparsity_loss(mask: torch.Tensor) -> torch.Tensor:
+    """L1 sparsity of an attention mask, mean(M) over pixels (Mejjati et al. 2018; Tang et al. 2019).
+
+    Alone, the adversarial and cycle losses are as happy with a mask of all ones (the
+    paper's generator, which repaints the whole picture) as with one on the hair only;
+    this term charges every changed pixel, so only changes that pay for themselves
+    against D stay. The caller weights it by lambda_mask.
+
+    Args:
+        mask (`torch.Tensor`): (N, 1, H, W) in [0, 1].
+    """
+    return mask.float().mean()
+
+
+def mask_smoothness_loss(mask: torch.Tensor) -> torch.Tensor:
+    """Total variation of an attention mask: mean |M(i+1, j) - M(i, j)| + mean |M(i, j+1) - M(i, j)|.
+
+    Keeps the mask in regions instead of speckles (Tang et al. 2019 use the same term);
+    the caller weights it by lambda_mask_tv.
+
+    Args:
+        mask (`torch.Tensor`): (N, 1, H, W) in [0, 1].
+    """
+    m = mask.float()
+    return (m[..., 1:, :] - m[..., :-1, :]).abs().mean() + (m[..., :, 1:] - m[..., :, :-1]).abs().mean()

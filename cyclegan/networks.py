@@ -91,6 +91,7 @@ class Generator(
         source_domain: str = "A",
         target_domain: str = "B",
         upsample: str = "deconv",
+        attention: bool = False,
     ):
         super().__init__()
         if upsample not in ("deconv", "resize_conv"):
@@ -102,6 +103,12 @@ class Generator(
             raise ValueError(f"n_blocks must be a non-negative integer, got {n_blocks!r}")
         if not isinstance(image_size, int) or image_size < 4 or image_size % 4:
             raise ValueError(f"image_size must be a positive multiple of 4, got {image_size!r}")
+        if attention not in (True, False):
+            raise ValueError(f"attention must be true or false, got {attention!r}")
+        if attention and in_channels != out_channels:
+            raise ValueError(f"attention blends the output with the input, so in_channels ({in_channels}) "
+                             f"must equal out_channels ({out_channels})")
+        self.attention = attention
         self.image_size = image_size
         self.source_domain = source_domain
         self.target_domain = target_domain
@@ -122,18 +129,41 @@ class Generator(
                 layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
                            nn.Conv2d(ngf * mult, ngf * mult // 2, 3)]
             layers += [_norm(ngf * mult // 2), nn.ReLU(inplace=True)]
-        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]  # c7s1-3
+        if attention:  # c7s1-4: content and the mask's logit from one layer; see forward
+            layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels + 1, 7)]
+        else:
+            layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]  # c7s1-3
         self.model = nn.Sequential(*layers)
         init_weights(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(N, in_channels, H, W) in [-1, 1] -> (N, out_channels, H, W) in [-1, 1]."""
+    def forward(self, x: torch.Tensor, return_mask: bool = False):
+        """(N, in_channels, H, W) in [-1, 1] -> (N, out_channels, H, W) in [-1, 1].
+
+        With return_mask=True, returns (output, mask), mask (N, 1, H, W) in [0, 1]: where
+        the output comes from the content (1) rather than the input (0). The paper's
+        generator changes everything, so its mask is all ones.
+        """
         if x.ndim != 4 or x.shape[-2] % 4 or x.shape[-1] % 4 or min(x.shape[-2:]) < 8:
             raise ValueError(
                 f"Generator expects (N, C, H, W) with H and W divisible by 4 and at least 8, got shape {tuple(x.shape)}; "
                 "pad the image (cyclegan.inference.translate does) or resize it"
             )
-        return self.model(x)
+        y = self.model(x)
+        if not self.attention:
+            return (y, torch.ones_like(y[:, :1])) if return_mask else y
+        content, mask = torch.tanh(y[:, :-1]), torch.sigmoid(y[:, -1:])
+        out = blend(content, mask, x)
+        return (out, mask) if return_mask else out
+
+
+def blend(content: torch.Tensor, mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """M * C + (1 - M) * x, the attention-guided output (Mejjati et al. 2018, Eq. 1).
+
+    content, x: (N, C, H, W) in [-1, 1]; mask: (N, 1, H, W) in [0, 1]. Computed in fp32
+    with torch.lerp, which returns x exactly where M = 0 and C exactly where M = 1, so
+    under bf16/fp16 autocast the unchanged pixels keep the input's full precision.
+    """
+    return torch.lerp(x.float(), content.float(), mask.float().expand_as(content))
 
 
 class Discriminator(nn.Module):

@@ -5,6 +5,7 @@ G_BA = F, D_A = D_X, D_B = D_Y. The outer loop (epochs, logging, samples) lives 
 train/run.py.
 """
 
+import copy
 import math
 import os
 import random
@@ -17,7 +18,8 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
 from . import distributed
-from .losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
+from .losses import (cycle_loss, discriminator_loss, gan_loss, identity_loss, mask_smoothness_loss,
+                     mask_sparsity_loss)
 from .networks import Discriminator, Generator
 from .device import autocast, maybe_compile, resolve_device, resolve_precision, use_channels_last
 
@@ -46,12 +48,17 @@ class TrainConfig:
     ngf: int = 64  # generator filters in the first layer
     n_blocks: int = 6  # residual blocks: the paper uses 6 at 128x128, 9 at 256x256
     upsample: str = "deconv"  # deconv (the paper) | resize_conv (no checkerboard artefacts)
+    attention: bool = False  # attention-guided generators: output = M * C + (1 - M) * x (see Generator)
+    init_from: str = ""  # start the generators from a folder holding <a>2<b>/ and <b>2<a>/ (e.g. weights)
     ndf: int = 64  # discriminator filters in the first layer
     n_layers_d: int = 3  # 3 gives the 70x70 PatchGAN
     # objective (sec. 3, 4, 5.2)
     lambda_cycle: float = 10.0  # weight of the cycle loss (Eq. 3)
     lambda_identity: float = 0.5  # identity loss weight, as a fraction of lambda_cycle (reference: 0.5)
     pool_size: int = 50  # history of generated images shown to D (Shrivastava et al. 2017)
+    lambda_mask: float = 0.0  # attention only: weight of the mask's L1 sparsity (0 = off; see losses)
+    lambda_mask_tv: float = 0.0  # attention only: weight of the mask's total variation (0 = off)
+    ema_decay: float = 0.999  # generator weight averaging (Yazici et al. 2019); 0 = off. Saved models are the average
     # optimisation (sec. 4)
     lr: float = 2e-4  # Adam learning rate
     beta1: float = 0.5  # Adam beta1; 0.5 steadies GAN training (Radford et al. 2016)
@@ -72,6 +79,7 @@ class TrainConfig:
     out: str = "runs/black2blond"
     sample_every: int = 500  # steps between sample grids (and one at each epoch end)
     checkpoint_every: int = 1000  # steps between checkpoints (and one at each epoch end)
+    snapshot_every: int = 0  # steps between kept copies of the generators in snapshots/ (0 = none), for selection
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -133,6 +141,65 @@ class ImagePool:
         self.rng.set_state(state["rng"])
 
 
+class EMA:
+    """An exponential moving average of a network's weights (Yazici et al. 2019, "The Unusual
+    Effectiveness of Averaging in GAN Training").
+
+    After each generator step: average <- d * average + (1 - d) * weights, with
+    d = min(decay, (1 + step) / (10 + step)), so the first steps, when the average would
+    mostly remember the initialisation, are not over-weighted. GAN weights orbit their
+    equilibrium rather than settle; the average sits nearer the middle, which shows as
+    fewer artefacts that come and go from one step to the next.
+
+    Args:
+        net (`nn.Module`): the network to average; the average starts as a copy of it.
+        decay (`float`): d, e.g. 0.999 (a horizon of about 1,000 steps).
+    """
+
+    def __init__(self, net: nn.Module, decay: float):
+        if not 0 < decay < 1:
+            raise ValueError(f"ema_decay must be in (0, 1), got {decay}")
+        self.decay = decay
+        self.average = copy.deepcopy(net).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, net: nn.Module, step: int) -> None:
+        d = min(self.decay, (1 + step) / (10 + step))
+        averages, weights = list(self.average.parameters()), [p.detach() for p in net.parameters()]
+        torch._foreach_lerp_(averages, weights, 1 - d)
+
+
+def init_generator(G: Generator, folder) -> None:
+    """Start G from the weights of a save_pretrained folder (`--init-from`), strictly.
+
+    A paper generator's weights can start an attention generator: its last layer's
+    content filters are copied and the mask filter keeps its initialisation. Anything
+    else that differs (ngf, n_blocks, upsample) is an error naming the tensors.
+    """
+    folder = Path(folder)
+    source = Generator.from_pretrained(folder)
+    if source.source_domain != G.source_domain or source.target_domain != G.target_domain:
+        raise ValueError(f"--init-from: {folder} maps {source.source_domain} -> {source.target_domain}, "
+                         f"not {G.source_domain} -> {G.target_domain}")
+    state = source.state_dict()
+    own = G.state_dict()
+    last = list(own)[-2:]  # the final conv's weight and bias: 4 output channels with attention, 3 without
+    if G.attention and not source.attention:
+        for k in last:
+            if state[k].shape[1:] == own[k].shape[1:]:  # else the shape check below names it
+                merged = own[k].clone()
+                merged[:state[k].shape[0]] = state[k]
+                state[k] = merged
+    elif source.attention and not G.attention:
+        raise ValueError(f"--init-from: {folder} is an attention generator; pass --attention to start from it")
+    bad = {k: (tuple(v.shape), tuple(own[k].shape)) for k, v in state.items() if k in own and v.shape != own[k].shape}
+    if bad or set(state) != set(own):
+        raise ValueError(f"--init-from: {folder} has another architecture (ngf, n_blocks, upsample?): "
+                         f"shapes {bad}, missing {sorted(set(own) - set(state))}, "
+                         f"unexpected {sorted(set(state) - set(own))}")
+    G.load_state_dict(state)
+
+
 class DivergenceError(RuntimeError):
     """A loss or a weight became NaN or infinite: training has diverged."""
 
@@ -146,23 +213,28 @@ def set_requires_grad(nets, flag: bool) -> None:
 class Generators(nn.Module):
     """G_AB and G_BA as one module: one forward and one backward per step for DistributedDataParallel.
 
-    forward(real_A, real_B) -> fake_B, fake_A, rec_A, rec_B, idt_B, idt_A (the last two
-    None without the identity loss). Every generator call has the same batch size, so
+    forward(real_A, real_B) -> fake_B, fake_A, rec_A, rec_B, idt_B, idt_A, mask_B, mask_A
+    (idt_* None without the identity loss; mask_B, the mask of G_AB(real_A), and mask_A
+    None without attention). Every generator call has the same batch size, so
     torch.compile builds one graph per image size (batching real_A with real_B for the
     identity mapping compiled twice as long and ran no faster). Using each generator
     several times in one forward is fine for DDP: a parameter's gradients are summed
     before its all-reduce hook fires.
     """
 
-    def __init__(self, G_AB: nn.Module, G_BA: nn.Module, identity: bool = True):
+    def __init__(self, G_AB: nn.Module, G_BA: nn.Module, identity: bool = True, attention: bool = False):
         super().__init__()
-        self.G_AB, self.G_BA, self.identity = G_AB, G_BA, identity
+        self.G_AB, self.G_BA, self.identity, self.attention = G_AB, G_BA, identity, attention
 
     def forward(self, real_A: torch.Tensor, real_B: torch.Tensor):
-        fake_B, fake_A = self.G_AB(real_A), self.G_BA(real_B)
+        mask_B = mask_A = None
+        if self.attention:
+            (fake_B, mask_B), (fake_A, mask_A) = self.G_AB(real_A, return_mask=True), self.G_BA(real_B, return_mask=True)
+        else:
+            fake_B, fake_A = self.G_AB(real_A), self.G_BA(real_B)
         rec_A, rec_B = self.G_BA(fake_B), self.G_AB(fake_A)
         idt_B, idt_A = (self.G_AB(real_B), self.G_BA(real_A)) if self.identity else (None, None)
-        return fake_B, fake_A, rec_A, rec_B, idt_B, idt_A
+        return fake_B, fake_A, rec_A, rec_B, idt_B, idt_A, mask_B, mask_A
 
 
 class Discriminators(nn.Module):
@@ -198,9 +270,15 @@ class Trainer:
         self.device = resolve_device(c.device)
         self.precision = resolve_precision(c.precision, self.device)
         torch.manual_seed(c.seed)
-        gen = dict(ngf=c.ngf, n_blocks=c.n_blocks, image_size=c.image_size, upsample=c.upsample)
+        gen = dict(ngf=c.ngf, n_blocks=c.n_blocks, image_size=c.image_size, upsample=c.upsample,
+                   attention=c.attention)
         self.G_AB = Generator(**gen, source_domain=c.name_a or "A", target_domain=c.name_b or "B")
         self.G_BA = Generator(**gen, source_domain=c.name_b or "B", target_domain=c.name_a or "A")
+        if c.init_from:
+            for G in (self.G_AB, self.G_BA):
+                init_generator(G, Path(c.init_from) / f"{G.source_domain}2{G.target_domain}")
+        if (c.lambda_mask or c.lambda_mask_tv) and not c.attention:
+            raise ValueError("lambda_mask and lambda_mask_tv regularise the attention mask: they need attention")
         self.D_A = Discriminator(ndf=c.ndf, n_layers=c.n_layers_d)
         self.D_B = Discriminator(ndf=c.ndf, n_layers=c.n_layers_d)
         if c.channels_last not in ("auto", "on", "off"):
@@ -209,6 +287,8 @@ class Trainer:
         self.memory_format = torch.channels_last if nhwc else torch.contiguous_format
         for net in self.nets.values():
             net.to(self.device, memory_format=self.memory_format).train()
+        # the averaged generators, which checkpoints keep and save_pretrained ships (None: ema_decay 0)
+        self.ema = {name: EMA(self.nets[name], c.ema_decay) for name in ("G_AB", "G_BA")} if c.ema_decay else None
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed image sizes: let cuDNN time its algorithms once
         # what train_step calls: wrappers sharing the parameters of self.nets. Only the
@@ -218,7 +298,8 @@ class Trainer:
         self.fwd = {name: maybe_compile(net, c.compile and name.startswith("G")) for name, net in self.nets.items()}
         # each pair as one module, so that under torchrun DistributedDataParallel sees one
         # forward and one backward per step and averages the gradients across the ranks
-        self.generators = Generators(self.fwd["G_AB"], self.fwd["G_BA"], identity=c.lambda_identity > 0)
+        self.generators = Generators(self.fwd["G_AB"], self.fwd["G_BA"], identity=c.lambda_identity > 0,
+                                     attention=c.attention)
         self.discriminators = Discriminators(self.fwd["D_A"], self.fwd["D_B"])
         self.world_size, self.rank = distributed.world_size(), distributed.rank()
         if self.world_size > 1:
@@ -259,8 +340,9 @@ class Trainer:
         Args:
             real_A, real_B (`torch.Tensor`): (N, 3, H, W) in [-1, 1], unpaired.
         Returns:
-            dict of float losses: G_AB, G_BA (adversarial), cycle_A, cycle_B, idt_A, idt_B
-            (weighted), G (their sum), D_A, D_B (halved).
+            dict of float losses: G_AB, G_BA (adversarial), cycle_A, cycle_B, idt_A, idt_B,
+            mask_A, mask_B (weighted), G (their sum), D_A, D_B (halved); with attention also
+            M_A, M_B, the mean masks of the translations to A and to B (a diagnostic).
         """
         c = self.config
         D_A, D_B = self.fwd["D_A"], self.fwd["D_B"]  # the generator step uses them frozen, outside DDP
@@ -269,12 +351,13 @@ class Trainer:
         # 1. fakes and reconstructions: A -> B -> A and B -> A -> B; with the identity loss,
         # G_AB also maps real_B (it should change nothing) and G_BA real_A (see Generators)
         with self.autocast():
-            fake_B, fake_A, rec_A, rec_B, idt_B, idt_A = self.generators(real_A, real_B)
+            fake_B, fake_A, rec_A, rec_B, idt_B, idt_A, mask_B, mask_A = self.generators(real_A, real_B)
 
         # 2. freeze the discriminators: the generator step must not train them
         set_requires_grad([self.D_A, self.D_B], False)
 
-        # 3. generator losses: fool D (LSGAN), cycle back (Eq. 2), keep target-domain images (sec. 5.2)
+        # 3. generator losses: fool D (LSGAN), cycle back (Eq. 2), keep target-domain images (sec. 5.2),
+        # and with attention keep the masks small and smooth (see losses.mask_*)
         with self.autocast():
             pred_fake_B, pred_fake_A = D_B(fake_B), D_A(fake_A)
         losses = {
@@ -287,13 +370,21 @@ class Trainer:
             w = c.lambda_cycle * c.lambda_identity
             losses["idt_A"] = w * identity_loss(real_A, idt_A)
             losses["idt_B"] = w * identity_loss(real_B, idt_B)
+        if c.lambda_mask or c.lambda_mask_tv:
+            for name, mask in (("mask_A", mask_A), ("mask_B", mask_B)):
+                losses[name] = c.lambda_mask * mask_sparsity_loss(mask) + c.lambda_mask_tv * mask_smoothness_loss(mask)
         loss_G = sum(losses.values())
         losses["G"] = loss_G
+        if c.attention:
+            losses["M_A"], losses["M_B"] = mask_A.detach().float().mean(), mask_B.detach().float().mean()
         self._check_finite(losses)
         self.opt_G.zero_grad(set_to_none=True)
         self.scaler_G.scale(loss_G).backward()
         self.scaler_G.step(self.opt_G)
         self.scaler_G.update()
+        if self.ema:
+            for name, ema in self.ema.items():
+                ema.update(self.nets[name], self.step)
 
         # 4. unfreeze the discriminators
         set_requires_grad([self.D_A, self.D_B], True)
@@ -343,6 +434,12 @@ class Trainer:
             for group in opt.param_groups:
                 group["lr"] = lr
 
+    def generators_to_save(self) -> tuple:
+        """(G_AB, G_BA) as shipped: the averaged weights when ema_decay is on, else the trained ones."""
+        if self.ema:
+            return self.ema["G_AB"].average, self.ema["G_BA"].average
+        return self.G_AB, self.G_BA
+
     @property
     def lr(self) -> float:
         return self.opt_G.param_groups[0]["lr"]
@@ -352,6 +449,8 @@ class Trainer:
     def state_dict(self) -> dict:
         """Everything to resume; under torchrun every rank must call it (it gathers the ranks' pools)."""
         state = {name: net.state_dict() for name, net in self.nets.items()}
+        for name, ema in (self.ema or {}).items():
+            state[f"{name}_ema"] = ema.average.state_dict()
         pools = distributed.gather({"A": self.pool_A.state_dict(), "B": self.pool_B.state_dict()})
         state.update(
             version=CHECKPOINT_VERSION,
@@ -373,6 +472,9 @@ class Trainer:
             raise ValueError(f"checkpoint version {state.get('version')!r} is not {CHECKPOINT_VERSION}")
         for name, net in self.nets.items():
             net.load_state_dict(state[name])
+        for name, ema in (self.ema or {}).items():
+            # a checkpoint from before averaging (or with it off) starts the average from the weights
+            ema.average.load_state_dict(state.get(f"{name}_ema", state[name]))
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
         self.scaler_G.load_state_dict(state["scaler_G"])

@@ -68,12 +68,12 @@ def photos(tmp_path_factory):
                                        ("16bit.png", (512, 512)), ("exif_rotated.jpg", (512, 400)),
                                        ("1x1.png", (1, 1))])
 def test_unusual_photos_translate(models, photos, name, size):
-    seen, fake, rec, composite, message = app.translate(str(photos / name), "AB", True)
+    seen, fake, mask, rec, composite, message = app.translate(str(photos / name), "AB", True)
     assert seen.size == fake.size == rec.size == (128, 128)
     assert composite.size == size and composite.mode == "RGB"
     assert message.endswith(".")
     if name != "1x1.png":
-        assert message == "1 face found."  # found upright, so the EXIF rotation was applied
+        assert message.startswith("1 face found")  # found upright, so the EXIF rotation was applied
         assert np.abs(np.asarray(fake, dtype=int) - np.asarray(seen, dtype=int)).mean() > 3
 
 
@@ -93,6 +93,31 @@ def test_no_photo_and_unknown_direction_are_clear_errors(models):
         app.translate(None, "AB", True)
     with pytest.raises(gr.Error, match="Unknown direction 'XY'"):
         app.translate(str(ASTRONAUT), "XY", True)
+
+
+@pytest.mark.parametrize("name", ["astronaut.jpg", "grace_hopper.jpg", "no_face"])
+def test_composite_differs_from_the_photo_only_where_the_mask_is_on(models, tmp_path, name):
+    from cyclegan.faces import MASK_OFF, translate_photo
+    G, G_back = models["AB"]
+    assert G.attention, "the shipped models are attention generators"
+    if name == "no_face":  # smooth colour gradients and a disc: no face, so the central square is used
+        yy, xx = np.mgrid[0:300, 0:400]
+        arr = np.stack([xx * 255 // 400, yy * 255 // 300, np.full_like(xx, 90)], -1).astype(np.uint8)
+        arr[(yy - 150) ** 2 + (xx - 200) ** 2 < 60 ** 2] = (20, 20, 20)
+        photo = Image.fromarray(arr)
+    else:
+        photo = Image.open(REPO / "examples" / name).convert("RGB")
+    r = translate_photo(photo, G, G_back, precision="fp32")
+    assert r.message.startswith("no face" if name == "no_face" else "1 face")
+    before, after = np.asarray(photo, dtype=int), np.asarray(r.composite, dtype=int)
+    left, top, right, bottom = r.box
+    side = right - left
+    on = np.zeros(before.shape[:2], bool)  # where the mask, scaled to the photo, is on
+    on[top:bottom, left:right] = np.asarray(r.mask.resize((side, side), Image.BILINEAR)) / 255 >= MASK_OFF
+    assert np.abs(after - before)[~on].max() <= 2
+    assert (~on).mean() > 0.3  # the model left most of the photo alone
+    if name != "no_face":
+        assert np.abs(after - before)[on].mean() > 3  # and changed something where its mask is on
 
 
 def test_directions_use_the_right_generators(models):
@@ -151,12 +176,12 @@ def test_server_translates_through_the_client_and_survives_bad_requests(server, 
     client = Client(server, verbose=False)
     with pytest.raises(AppError, match="not an image this page can read"):
         client.predict(handle_file(str(photos / "not_an_image.jpg")), "AB", True, api_name="/translate")
-    seen, fake, rec, composite, message = client.predict(handle_file(str(ASTRONAUT)), "BA", True,
-                                                         api_name="/translate")
-    assert message == "1 face found."
-    assert [Image.open(p).size for p in (seen, fake, rec)] == [(128, 128)] * 3
+    seen, fake, mask, rec, composite, message = client.predict(handle_file(str(ASTRONAUT)), "BA", True,
+                                                               api_name="/translate")
+    assert message.startswith("1 face found")
+    assert [Image.open(p).size for p in (seen, fake, mask, rec)] == [(128, 128)] * 4
     assert Image.open(composite).size == (512, 512)
-    assert all(Image.open(p).format == "PNG" for p in (seen, fake, rec, composite))  # lossless panels
+    assert all(Image.open(p).format == "PNG" for p in (seen, fake, mask, rec, composite))  # lossless panels
 
 
 def test_page_in_a_real_browser(server, tmp_path):
@@ -197,7 +222,7 @@ def test_page_in_a_real_browser(server, tmp_path):
                     "old => { const i = document.querySelector('#translation img'); return i && i.src !== old; }",
                     arg=previous.get("translation", ""), timeout=60_000)
                 sizes = {}
-                for panel in ("seen", "translation", "reconstruction", "composite"):
+                for panel in ("seen", "translation", "mask", "reconstruction", "composite"):
                     page.wait_for_function(
                         "sel => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }",
                         arg=f"#{panel} img", timeout=60_000)
@@ -205,9 +230,9 @@ def test_page_in_a_real_browser(server, tmp_path):
                     sizes[panel] = page.evaluate(
                         "sel => { const i = document.querySelector(sel); return [i.naturalWidth, i.naturalHeight]; }",
                         f"#{panel} img")
-                assert sizes == {"seen": [128, 128], "translation": [128, 128], "reconstruction": [128, 128],
-                                 "composite": [512, 600]}, label
-                assert page.locator("#status textarea").input_value() == "1 face found."
+                assert sizes == {"seen": [128, 128], "translation": [128, 128], "mask": [128, 128],
+                                 "reconstruction": [128, 128], "composite": [512, 600]}, label
+                assert page.locator("#status textarea").input_value().startswith("1 face found")
                 page.screenshot(path=str(ARTIFACTS / f"app_{label.split()[0].lower()}.png"), full_page=True)
         finally:
             page.screenshot(path=str(ARTIFACTS / "app_last.png"), full_page=True)  # what the page showed last
@@ -222,8 +247,8 @@ def test_cuda_page_translates_in_half_precision():
     try:
         G, _ = app.MODELS["AB"]
         assert next(G.parameters()).is_cuda and app.SETTINGS["precision"] in ("fp16", "bf16")
-        seen, fake, rec, composite, message = app.translate(str(ASTRONAUT), "AB", True)
-        assert fake.size == (128, 128) and composite.size == (512, 512) and message == "1 face found."
+        seen, fake, mask, rec, composite, message = app.translate(str(ASTRONAUT), "AB", True)
+        assert fake.size == (128, 128) and composite.size == (512, 512) and message.startswith("1 face found")
     finally:
         app.load_models(app.DEFAULT_MODEL, "cpu", "fp32")
 

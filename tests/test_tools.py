@@ -73,14 +73,36 @@ def test_run_writes_reports_and_report_py_redraws_them(image_folders, tmp_path, 
     assert report.main([str(tmp_path)]) == 2 and "has no losses.csv" in capsys.readouterr().err
 
 
-@pytest.fixture
-def pair_dir(tmp_path):
-    weights = tmp_path / "weights"
+def save_pair(weights, **kwargs):
     for seed, (src, tgt) in enumerate((("black", "blond"), ("blond", "black"))):
         torch.manual_seed(seed)
-        Generator(ngf=4, n_blocks=1, image_size=32, source_domain=src, target_domain=tgt).save_pretrained(
+        Generator(ngf=4, n_blocks=1, image_size=32, source_domain=src, target_domain=tgt, **kwargs).save_pretrained(
             weights / f"{src}2{tgt}")
     return weights
+
+
+@pytest.fixture
+def pair_dir(tmp_path):
+    return save_pair(tmp_path / "weights")
+
+
+def test_triptychs_of_attention_generators_show_the_mask(tmp_path):
+    weights = save_pair(tmp_path / "weights", attention=True)
+    single = tmp_path / "one.png"
+    Image.new("RGB", (64, 48), (10, 200, 30)).save(single)
+    assert translate.main(["--model", str(weights / "black2blond"), "--input", str(single), "--out",
+                           str(tmp_path / "out"), "--triptych"]) == 0
+    sheet = Image.open(tmp_path / "out" / "black2blond2black" / "one.png")
+    assert sheet.size == (4 * 64, 48)
+    G = Generator.from_pretrained(weights / "black2blond")
+    _, mask = G(torch.from_numpy(np.asarray(Image.open(single), dtype=np.float32) / 127.5 - 1).permute(2, 0, 1)[None],
+                return_mask=True)
+    grey = np.asarray(sheet.crop((128, 0, 192, 48)).convert("L"), dtype=float) / 255
+    assert np.abs(grey - mask[0, 0].detach().numpy()).max() < 2 / 255  # the third panel is the mask
+    assert translate.main(["--model", str(weights / "black2blond"), "--input",
+                           str(REPO / "examples" / "grace_hopper.jpg"), "--out", str(tmp_path / "faces"),
+                           "--face-crop", "--triptych"]) == 0
+    assert Image.open(tmp_path / "faces" / "black2blond2black" / "grace_hopper.png").size == (4 * 32, 32)
 
 
 def test_batch_translation_keeps_sizes_skips_bad_files_and_writes_triptychs(pair_dir, tmp_path, capsys):

@@ -10,8 +10,19 @@ Translates every image of each domain in the split and reports, per direction:
   cycle PSNR   between input and reconstruction;
 next to the same figures for two useless models: the identity (output = input) and a
 global colour shift (input + the mean colour difference between the domains).
-Writes <out>/eval.json and <out>/contact_sheet.png (input | translation | reconstruction).
-PSNR of identical images is capped at 100 dB.
+Writes <out>/eval.json and <out>/contact_sheet.png (input | translation | reconstruction,
+and the mask of attention generators). PSNR of identical images is capped at 100 dB.
+
+Choosing the model to ship from a run (train/run.py --snapshot-every):
+
+    python train/evaluate.py --weights runs/b2b --snapshots --celeba-root ../shared/celeba --max-images 300
+
+evaluates every <run>/snapshots/step*/ and the run's final generators (without the
+baselines) and picks by this rule: among the snapshots whose face PSNR is at least
+--min-face-psnr (default 26 dB) and whose gender kept is at least --min-gender-kept
+(default 93%) in both directions, the one with the highest success rate of its weaker
+direction; when none meets both floors, the highest weaker success of all. Writes
+<out>/selection.json (every snapshot's figures and the choice).
 """
 
 import argparse
@@ -45,9 +56,10 @@ def mean(x: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def evaluate_direction(images, male, G, F_inv, classifier, source_attr, target_attr, shift, batch_size, precision):
+def evaluate_direction(images, male, G, F_inv, classifier, source_attr, target_attr, shift, batch_size, precision,
+                       baselines: bool = True):
     """Figures of one direction (e.g. black -> blond) for the model and the two useless baselines."""
-    outputs = {"model": [], "identity": [], "colour_shift": []}
+    outputs = ["model", "identity", "colour_shift"] if baselines else ["model"]
     records = {k: {"target": [], "male": [], "face_psnr": [], "face_ssim": [], "cycle_psnr": []} for k in outputs}
     for i in tqdm(range(0, len(images), batch_size), desc=f"{G.source_domain} -> {G.target_domain}"):
         real = to_float(images[i:i + batch_size])
@@ -60,7 +72,8 @@ def evaluate_direction(images, male, G, F_inv, classifier, source_attr, target_a
             "colour_shift": (shifted, (shifted - shift).clamp(-1, 1)),  # exact but where clipped
         }
         male_in = classifier.predict(real)["Male"]
-        for name, (out, back) in candidates.items():
+        for name in outputs:
+            out, back = candidates[name]
             pred = classifier.predict(out)
             r = records[name]
             r["target"].append(pred[target_attr])
@@ -84,6 +97,41 @@ def evaluate_direction(images, male, G, F_inv, classifier, source_attr, target_a
     return result
 
 
+def evaluate_pair(G_AB, G_BA, images, male, classifier, args, baselines: bool = True) -> dict:
+    """Both directions' figures of one generator pair on the decoded images of both domains."""
+    # the useless colour shift: move every pixel by the difference of the domains' mean colours
+    mean_colour = {k: to_float(v).mean(dim=(0, 2, 3)).view(1, 3, 1, 1) for k, v in images.items()}
+    report = {"split": args.split, "image_size": G_AB.image_size}
+    for (src, dst, G, F_inv, source_attr, target_attr) in (
+        ("A", "B", G_AB, G_BA, args.attr_a, args.attr_b),
+        ("B", "A", G_BA, G_AB, args.attr_b, args.attr_a),
+    ):
+        report[f"{G.source_domain}2{G.target_domain}"] = evaluate_direction(
+            images[src], male[src], G, F_inv, classifier, source_attr, target_attr,
+            mean_colour[dst] - mean_colour[src], args.batch_size, args.precision, baselines)
+    return report
+
+
+def select(reports: dict, min_face_psnr: float, min_gender_kept: float) -> tuple:
+    """(name of the chosen snapshot, whether it met the floors), by the rule in this file's docstring."""
+    def figures(report):
+        return [v["model"] for k, v in report.items() if isinstance(v, dict) and "model" in v]
+
+    def weaker_success(name):
+        return min(f["success_rate"] for f in figures(reports[name]))
+
+    qualified = [name for name, r in reports.items()
+                 if all(f["face_psnr"] >= min_face_psnr and f["gender_kept"] >= min_gender_kept for f in figures(r))]
+    best = max(qualified or reports, key=weaker_success)
+    return best, bool(qualified)
+
+
+def load_generators(folder: Path, a, b, args):
+    G_AB = Generator.from_pretrained(folder / f"{a.name}2{b.name}")
+    G_BA = Generator.from_pretrained(folder / f"{b.name}2{a.name}")
+    return tuple(optimize_for_inference(G, args.device, args.precision) for G in (G_AB, G_BA))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--weights", default="weights", help="folder with the two generators, e.g. black2blond/ "
@@ -99,13 +147,24 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default %(default)s)")
     parser.add_argument("--precision", default="fp32", help="auto | bf16 | fp16 | fp32 (default %(default)s)")
+    parser.add_argument("--snapshots", action="store_true",
+                        help="--weights is a train/run.py folder: evaluate its snapshots/step*/ and final generators "
+                             "and choose one (see above); writes selection.json")
+    parser.add_argument("--min-face-psnr", type=float, default=26.0,
+                        help="--snapshots: face PSNR floor in dB, both directions (default %(default)s)")
+    parser.add_argument("--min-gender-kept", type=float, default=0.93,
+                        help="--snapshots: gender-kept floor, both directions (default %(default)s)")
     args = parser.parse_args(argv)
 
     weights = Path(args.weights)
     try:
         a, b = celeba_domains(args.celeba_root, args.attr_a, args.attr_b, args.split)
-        G_AB = Generator.from_pretrained(weights / f"{a.name}2{b.name}")
-        G_BA = Generator.from_pretrained(weights / f"{b.name}2{a.name}")
+        folders = [weights]
+        if args.snapshots:
+            folders = sorted((weights / "snapshots").glob("step*")) + [weights]
+            if len(folders) == 1:
+                raise FileNotFoundError(f"--snapshots: no snapshots/step*/ in {weights} (train with --snapshot-every)")
+        G_AB, G_BA = load_generators(folders[0], a, b, args)
         classifier = AttributeClassifier.from_pretrained(args.classifier).eval()
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -113,30 +172,40 @@ def main(argv=None) -> int:
     for domain in (a, b):
         if args.max_images:
             domain.paths, domain.male = domain.paths[:args.max_images], domain.male[:args.max_images]
-    G_AB, G_BA = (optimize_for_inference(G, args.device, args.precision) for G in (G_AB, G_BA))
     size = G_AB.image_size
     (images_a, male_a), (images_b, male_b) = domain_images(a, size), domain_images(b, size)
     images, male = {"A": images_a, "B": images_b}, {"A": male_a, "B": male_b}
-    # the useless colour shift: move every pixel by the difference of the domains' mean colours
-    mean_colour = {k: to_float(v).mean(dim=(0, 2, 3)).view(1, 3, 1, 1) for k, v in images.items()}
-
-    report = {"split": args.split, "image_size": size, "weights": str(weights)}
-    for (src, dst, G, F_inv, source_attr, target_attr) in (
-        ("A", "B", G_AB, G_BA, args.attr_a, args.attr_b),
-        ("B", "A", G_BA, G_AB, args.attr_b, args.attr_a),
-    ):
-        report[f"{G.source_domain}2{G.target_domain}"] = evaluate_direction(
-            images[src], male[src], G, F_inv, classifier, source_attr, target_attr,
-            mean_colour[dst] - mean_colour[src], args.batch_size, args.precision)
-
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+
+    if args.snapshots:
+        reports = {}
+        for folder in folders:
+            G_AB, G_BA = load_generators(folder, a, b, args)
+            reports[str(folder)] = evaluate_pair(G_AB, G_BA, images, male, classifier, args, baselines=False)
+            print(summary_line(folder, reports[str(folder)]))
+        best, qualified = select(reports, args.min_face_psnr, args.min_gender_kept)
+        selection = {"chosen": best, "met_floors": qualified, "min_face_psnr": args.min_face_psnr,
+                     "min_gender_kept": args.min_gender_kept, "max_images": args.max_images, "reports": reports}
+        (out / "selection.json").write_text(json.dumps(selection, indent=2) + "\n")
+        print(f"chosen: {best} ({'meets' if qualified else 'no snapshot meets'} the floors face PSNR >= "
+              f"{args.min_face_psnr} dB, gender kept >= {args.min_gender_kept:.0%}); wrote {out / 'selection.json'}")
+        return 0
+
+    report = {"weights": str(weights), **evaluate_pair(G_AB, G_BA, images, male, classifier, args)}
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     sheet = sample_grid(G_AB, G_BA, to_float(images["A"][:N_SHEET]), to_float(images["B"][:N_SHEET]), args.precision)
     sheet.save(out / "contact_sheet.png")
     print(json.dumps(report, indent=2))
     print(f"wrote {out / 'eval.json'} and {out / 'contact_sheet.png'}")
     return 0
+
+
+def summary_line(folder, report: dict) -> str:
+    parts = [f"{k}: success {v['model']['success_rate']:.1%}, gender {v['model']['gender_kept']:.1%}, "
+             f"face {v['model']['face_psnr']:.1f} dB, cycle {v['model']['cycle_psnr']:.1f} dB"
+             for k, v in report.items() if isinstance(v, dict)]
+    return f"{folder}: " + "; ".join(parts)
 
 
 if __name__ == "__main__":

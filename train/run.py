@@ -67,11 +67,23 @@ HELP = {
     "n_blocks": "generator residual blocks (paper: 6 at 128x128, 9 at 256x256; default %(default)s)",
     "upsample": "deconv (the paper's transposed convolutions) | resize_conv (nearest-neighbour upsampling and "
                 "a 3x3 conv, no checkerboard artefacts) (default %(default)s)",
+    "attention": "attention-guided generators: each predicts content C and a mask M and outputs M * C + (1 - M) "
+                 "* x, so it changes only where it chooses to (the hair) and leaves the rest of the photo alone "
+                 "(Mejjati et al. 2018; default %(default)s: the paper's generator)",
+    "init_from": "start both generators from the weights in this folder (its <a>2<b>/ and <b>2<a>/, e.g. weights); "
+                 "a paper generator can start an attention one (its mask layer starts fresh); default: random N(0, "
+                 "0.02) as the paper",
     "ndf": "discriminator filters in the first layer (paper: 64)",
     "n_layers_d": "discriminator stride-2 layers; 3 = the 70x70 PatchGAN (default %(default)s)",
     "lambda_cycle": "weight of the cycle-consistency loss (paper: 10)",
     "lambda_identity": "identity loss weight as a fraction of lambda-cycle, 0 turns it off (default %(default)s)",
     "pool_size": "generated images kept to train the discriminators, 0 = no pool (paper: 50)",
+    "lambda_mask": "attention only: weight of the mask's L1 sparsity, which charges every changed pixel "
+                   "(default %(default)s)",
+    "lambda_mask_tv": "attention only: weight of the mask's total variation, which keeps it in smooth regions "
+                      "(default %(default)s)",
+    "ema_decay": "keep an exponential moving average of the generator weights with this decay and save it as the "
+                 "models (Yazici et al. 2019; the trained weights also go to raw/); 0 = off (default %(default)s)",
     "lr": "Adam learning rate (paper: 2e-4)",
     "beta1": "Adam beta1 (paper: 0.5)",
     "beta2": "Adam beta2 (default %(default)s)",
@@ -94,13 +106,16 @@ HELP = {
     "out": "output folder (default %(default)s)",
     "sample_every": "steps between sample grids, 0 = only at epoch ends (default %(default)s)",
     "checkpoint_every": "steps between checkpoints, 0 = only at epoch ends (default %(default)s)",
+    "snapshot_every": "steps between copies of the generators kept in snapshots/step<N>/ for choosing the best "
+                      "with train/evaluate.py --snapshots, 0 = none (default %(default)s)",
 }
 # Settings that shape the networks or the data pipeline: a resumed run must keep them.
 PUSH_OPTIONS = ["push_to_hub", "hub_repo_id", "reverse_repo_id", "private", "token", "commit_message", "revision",
                 "sample_image", "no_sample"]
-FIXED_ON_RESUME = {"image_size", "ngf", "n_blocks", "upsample", "balance_male", "ndf", "n_layers_d", "name_a", "name_b", "preprocess", "seed",
+FIXED_ON_RESUME = {"image_size", "ngf", "n_blocks", "upsample", "attention", "init_from", "balance_male", "ndf", "n_layers_d", "name_a", "name_b", "preprocess", "seed",
                    "celeba_root", "attr_a", "attr_b", "data_a", "data_b", "max_images", "batch_size", "epoch_size"}
-LOSS_COLUMNS = ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B"]
+LOSS_COLUMNS = ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "mask_A", "mask_B", "D_A", "D_B",
+                "M_A", "M_B"]
 N_SAMPLES = 4  # images per direction in a sample grid
 
 
@@ -177,15 +192,18 @@ def sample_images(c: TrainConfig, preprocess: str):
     return torch.stack([x["A"] for x in items]), torch.stack([x["B"] for x in items])
 
 
-def save_generators(trainer: Trainer, out: Path) -> list:
+def save_generators(trainer: Trainer, out: Path, raw: bool = False) -> list:
     """save_pretrained both generators into <out>/<a>2<b> and <out>/<b>2<a>, replacing old copies whole.
 
-    Each folder also gets training.json (steps done and the run's settings), which the
-    model card of train/push.py shows.
+    The averaged generators when the run keeps an average (--ema-decay), else the trained
+    ones; raw=True saves the trained ones whatever. Each folder also gets training.json
+    (steps done, the run's settings, which weights), which the model card of train/push.py shows.
     """
     saved = []
-    training = {"steps": trainer.step, "epochs_done": trainer.epoch, "config": asdict(trainer.config)}
-    for G in (trainer.G_AB, trainer.G_BA):
+    averaged = bool(trainer.ema) and not raw
+    training = {"steps": trainer.step, "epochs_done": trainer.epoch, "averaged": averaged,
+                "config": asdict(trainer.config)}
+    for G in ((trainer.G_AB, trainer.G_BA) if raw else trainer.generators_to_save()):
         final = out / f"{G.source_domain}2{G.target_domain}"
         tmp, old = final.with_name(final.name + ".tmp"), final.with_name(final.name + ".old")
         shutil.rmtree(tmp, ignore_errors=True)
@@ -299,11 +317,17 @@ def main(argv=None) -> int:
         trainer.save_checkpoint(out / "checkpoint.pt")  # every rank: it gathers their pools
         if main_rank:
             dirs = save_generators(trainer, out)
+            if trainer.ema:  # the trained weights too, for comparing with the average
+                save_generators(trainer, out / "raw", raw=True)
             tqdm.write(f"step {trainer.step}: {reason}; saved checkpoint.pt, {', '.join(d.name for d in dirs)}")
+
+    def snapshot():
+        if main_rank:
+            save_generators(trainer, out / "snapshots" / f"step{trainer.step:07d}")
 
     def sample():
         if main_rank:
-            grid = sample_grid(trainer.G_AB, trainer.G_BA, fixed_A, fixed_B, trainer.precision)
+            grid = sample_grid(*trainer.generators_to_save(), fixed_A, fixed_B, trainer.precision)
             grid.save(out / "samples" / f"epoch{trainer.epoch:03d}_step{trainer.step:07d}.png")
             write_reports(out)  # losses.png and samples.gif, as of now
 
@@ -326,6 +350,8 @@ def main(argv=None) -> int:
                                     D_B=f"{losses['D_B']:.3f}", cyc=f"{losses['cycle_A'] + losses['cycle_B']:.3f}")
                 if c.sample_every and trainer.step % c.sample_every == 0:
                     sample()
+                if c.snapshot_every and trainer.step % c.snapshot_every == 0:
+                    snapshot()
                 stopping = distributed.any_rank(stop.requested)
                 if out_of_steps() or stopping:
                     break

@@ -9,8 +9,9 @@ generator is fully convolutional; padded to a multiple of 4 and cropped back), o
 --resize at the model's own size. --celeba-crop first takes the central square as
 CelebA's aligned faces are cropped; --face-crop finds the largest face, translates it as
 the web page does and pastes it back into the photo. --triptych also writes
-real | translated | reconstructed sheets into out/<a>2<b>2<a>/, translating back with the
-reverse generator (found from the model's card or name, as `load_pair` does).
+real | translated | reconstructed sheets into out/<a>2<b>2<a>/ (real | translated | mask |
+reconstructed for attention generators, the mask white where the model changed the picture),
+translating back with the reverse generator (found from the model's card or name, as `load_pair` does).
 Unreadable files are reported and skipped; the exit status is 1 when any failed.
 """
 
@@ -27,8 +28,8 @@ from cyclegan.data import IMAGE_EXTENSIONS, celeba_crop, list_images, load_image
 from cyclegan.device import resolve_device, resolve_precision  # noqa: E402
 from cyclegan.faces import translate_photo  # noqa: E402
 from cyclegan.hub import load_pair  # noqa: E402
-from cyclegan.inference import image_to_tensor, optimize_for_inference, tensor_to_image, translate, \
-    translate_image  # noqa: E402
+from cyclegan.inference import image_to_tensor, mask_to_image_tensor, optimize_for_inference, tensor_to_image, \
+    translate  # noqa: E402
 from cyclegan.networks import Generator  # noqa: E402
 
 
@@ -48,9 +49,10 @@ def gather_inputs(inputs: list) -> list:
 def translate_one(path: Path, G, G_back, args, precision: str):
     """(translation, triptych or None) for one file; ValueError when it cannot be read."""
     photo = load_image(path, max_pixels=args.max_megapixels * 1e6)
+    attention = getattr(G, "attention", False)
     if args.face_crop:
         r = translate_photo(photo, G, G_back, crop_face=True, precision=precision)
-        sheet = [r.model_input, r.translation, r.reconstruction]
+        sheet = [r.model_input, r.translation] + ([r.mask.convert("RGB")] if attention else []) + [r.reconstruction]
         return r.composite, sheet
     if args.celeba_crop:
         photo = celeba_crop(photo)
@@ -58,8 +60,10 @@ def translate_one(path: Path, G, G_back, args, precision: str):
         photo = photo.resize((G.image_size, G.image_size), Image.LANCZOS)
     if G_back is None:
         return tensor_to_image(translate(G, image_to_tensor(photo), precision)), None
-    fake, rec = translate_image(photo, G, G_back, precision)
-    return fake, [photo, fake, rec]
+    fake, mask = translate(G, image_to_tensor(photo), precision, return_mask=True)
+    rec = translate(G_back, fake, precision)
+    sheet = [photo, tensor_to_image(fake)] + ([tensor_to_image(mask_to_image_tensor(mask))] if attention else [])
+    return tensor_to_image(fake), sheet + [tensor_to_image(rec)]
 
 
 def side_by_side(images: list) -> Image.Image:

@@ -1,0 +1,248 @@
+"""The attention-guided generator, its mask losses, weight averaging (EMA), warm starts and model selection."""
+
+import json
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO, TINY, assert_same_networks
+from cyclegan.inference import sample_grid, translate
+from cyclegan.losses import mask_smoothness_loss, mask_sparsity_loss
+from cyclegan.networks import Generator, blend
+from cyclegan.training import EMA, TrainConfig, Trainer, read_checkpoint
+
+sys.path.insert(0, str(REPO / "train"))
+import evaluate  # noqa: E402
+import run  # noqa: E402
+
+
+def tiny_generator(**kwargs):
+    torch.manual_seed(0)
+    return Generator(ngf=4, n_blocks=1, image_size=32, **kwargs)
+
+
+def image(seed=0, n=2, size=32):
+    return torch.rand(n, 3, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def set_mask_logit(G, value):
+    """Make the mask constant: zero the mask filter, set its bias (the last output channel)."""
+    conv = G.model[-1]
+    with torch.no_grad():
+        conv.weight[-1].zero_()
+        conv.bias[-1] = value
+
+
+def test_mask_has_one_channel_in_0_1_and_output_stays_in_range():
+    G = tiny_generator(attention=True)
+    x = image()
+    y, mask = G(x, return_mask=True)
+    assert y.shape == x.shape and mask.shape == (2, 1, 32, 32)
+    assert 0 <= mask.min() and mask.max() <= 1 and mask.std() > 0
+    assert -1 <= y.min() and y.max() <= 1
+    assert torch.equal(G(x), y)
+
+
+def test_mask_zero_returns_the_input_exactly_and_mask_one_the_content():
+    G = tiny_generator(attention=True)
+    x = image()
+    set_mask_logit(G, -200.0)  # sigmoid underflows to exactly 0
+    y, mask = G(x, return_mask=True)
+    assert torch.all(mask == 0) and torch.equal(y, x)
+    set_mask_logit(G, 200.0)  # exactly 1
+    y, mask = G(x, return_mask=True)
+    content = torch.tanh(G.model(x)[:, :3])
+    assert torch.all(mask == 1) and torch.equal(y, content)
+    assert not torch.allclose(content, x, atol=0.1)  # the two cases really differ
+
+
+def test_blend_mixes_pixel_by_pixel():
+    content, x = torch.ones(1, 3, 2, 2), -torch.ones(1, 3, 2, 2)
+    mask = torch.tensor([[[[0.0, 0.25], [0.5, 1.0]]]])
+    assert torch.equal(blend(content, mask, x)[0, 0], torch.tensor([[-1.0, -0.5], [0.0, 1.0]]))
+
+
+def test_paper_generator_mask_is_all_ones_and_its_output_unchanged():
+    G = tiny_generator()
+    x = image()
+    y, mask = G(x, return_mask=True)
+    assert torch.equal(y, G(x)) and torch.all(mask == 1)
+    assert sum(p.numel() for p in G.parameters()) + 4 * 7 * 7 + 1 == sum(
+        p.numel() for p in tiny_generator(attention=True).parameters())  # one more 7x7 filter and bias
+
+
+def test_attention_needs_matching_channels_and_a_boolean():
+    with pytest.raises(ValueError, match="in_channels .* must equal out_channels"):
+        Generator(in_channels=1, out_channels=3, attention=True)
+    with pytest.raises(ValueError, match="attention must be true or false"):
+        Generator(attention="yes")
+
+
+def test_config_round_trip_rebuilds_the_attention_generator(tmp_path):
+    G = tiny_generator(attention=True).eval()
+    G.save_pretrained(tmp_path / "g")
+    assert json.loads((tmp_path / "g" / "config.json").read_text())["attention"] is True
+    loaded = Generator.from_pretrained(tmp_path / "g").eval()
+    assert loaded.attention
+    x = image()
+    assert torch.allclose(loaded(x), G(x), atol=1e-6)
+
+
+def test_folders_saved_before_attention_still_load(tmp_path):
+    # config.json of a model saved before the attention option existed: no "attention" key
+    G = tiny_generator()
+    G.save_pretrained(tmp_path / "old")
+    config = json.loads((tmp_path / "old" / "config.json").read_text())
+    del config["attention"]
+    (tmp_path / "old" / "config.json").write_text(json.dumps(config))
+    loaded = Generator.from_pretrained(tmp_path / "old")
+    assert loaded.attention is False
+    assert torch.allclose(loaded(image()), G(image()), atol=1e-6)
+
+
+def test_mask_losses_by_formula():
+    empty, full = torch.zeros(2, 1, 8, 8), torch.ones(2, 1, 8, 8)
+    assert mask_sparsity_loss(empty) == 0 and mask_sparsity_loss(full) == 1
+    assert mask_smoothness_loss(full) == 0
+    half = torch.zeros(1, 1, 4, 4)
+    half[..., 2:] = 1  # one vertical edge: 4 of the 12 horizontal neighbour pairs differ by 1
+    assert mask_smoothness_loss(half) == pytest.approx(4 / 12)
+    stripes = torch.zeros(1, 1, 4, 4)
+    stripes[..., ::2] = 1  # every horizontal pair differs
+    assert mask_smoothness_loss(stripes) == pytest.approx(1.0)
+
+
+def make_trainer(**kwargs):
+    return Trainer(TrainConfig(**{**TINY, "precision": "fp32", "image_size": 32, "attention": True, **kwargs}))
+
+
+def test_mask_sparsity_pulls_the_mask_down():
+    x, y = image(1, n=1), image(2, n=1)
+    means = {}
+    for lam in (0.0, 50.0):
+        trainer = make_trainer(lambda_mask=lam, lr=1e-3)
+        for _ in range(10):
+            losses = trainer.train_step(x, y)
+        means[lam] = losses["M_A"] + losses["M_B"]
+        assert ("mask_A" in losses) == (lam > 0)
+    assert means[50.0] < means[0.0] - 0.1
+
+
+def test_mask_losses_without_attention_are_refused():
+    with pytest.raises(ValueError, match="need attention"):
+        make_trainer(attention=False, lambda_mask=1.0)
+
+
+def test_ema_follows_the_weights_with_the_warmup_decay():
+    net = torch.nn.Linear(2, 1)
+    ema = EMA(net, decay=0.9)
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    before = ema.average.weight.clone()
+    ema.update(net, step=0)  # d = min(0.9, 1/10) = 0.1: the average moves 90% of the way
+    assert torch.allclose(ema.average.weight, 0.1 * before + 0.9, atol=1e-6)
+    for step in range(1, 200):
+        ema.update(net, step)
+    assert torch.allclose(ema.average.weight, torch.ones(1, 2), atol=1e-6)
+    with pytest.raises(ValueError, match="ema_decay"):
+        EMA(net, decay=1.0)
+
+
+def test_saved_generators_are_the_average_and_raw_ones_are_kept(image_folders, tmp_path):
+    a, b = image_folders
+    out = tmp_path / "run"
+    flags = ["--data-a", str(a), "--data-b", str(b), "--out", str(out), "--ngf", "4", "--n-blocks", "1", "--ndf", "4",
+             "--image-size", "32", "--precision", "fp32", "--no-compile", "--attention", "--ema-decay", "0.5",
+             "--max-steps", "4", "--snapshot-every", "2", "--lambda-mask", "0.1", "--lambda-mask-tv", "0.1"]
+    assert run.main(flags) == 0
+    state = read_checkpoint(out / "checkpoint.pt")
+    for name, folder in (("G_AB", "trainA2trainB"), ("G_BA", "trainB2trainA")):
+        shipped = Generator.from_pretrained(out / folder).state_dict()
+        raw = Generator.from_pretrained(out / "raw" / folder).state_dict()
+        assert all(torch.equal(v, state[f"{name}_ema"][k]) for k, v in shipped.items())
+        assert all(torch.equal(v, state[name][k]) for k, v in raw.items())
+        assert any(not torch.equal(v, raw[k]) for k, v in shipped.items())
+        assert json.loads((out / folder / "training.json").read_text())["averaged"] is True
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == ["step0000002", "step0000004"]
+    header = (out / "losses.csv").read_text().splitlines()[0].split(",")
+    assert {"mask_A", "mask_B", "M_A", "M_B"} <= set(header)
+
+
+def test_killed_and_resumed_run_with_ema_equals_a_straight_run(image_folders, tmp_path):
+    a, b = image_folders
+    common = ["--data-a", str(a), "--data-b", str(b), "--ngf", "4", "--n-blocks", "1", "--ndf", "4",
+              "--image-size", "32", "--precision", "fp32", "--no-compile", "--attention", "--ema-decay", "0.9",
+              "--lambda-mask", "0.1", "--epoch-size", "4", "--checkpoint-every", "0"]
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    assert run.main([*common, "--out", str(straight), "--max-steps", "6"]) == 0
+    assert run.main([*common, "--out", str(split), "--max-steps", "3"]) == 0
+    assert run.main(["--out", str(split), "--resume", "--max-steps", "6"]) == 0
+    x, y = read_checkpoint(straight / "checkpoint.pt"), read_checkpoint(split / "checkpoint.pt")
+    assert_same_networks(x, y)
+    for name in ("G_AB_ema", "G_BA_ema"):
+        assert all(torch.equal(v, y[name][k]) for k, v in x[name].items()), name
+        assert any(not torch.equal(v, x[name.removesuffix("_ema")][k]) for k, v in x[name].items())
+
+
+def test_checkpoint_without_an_average_resumes_with_one(tmp_path):
+    plain = make_trainer(ema_decay=0.0)
+    plain.train_step(image(0, n=1), image(1, n=1))
+    plain.save_checkpoint(tmp_path / "c.pt")
+    averaged = make_trainer(ema_decay=0.99)
+    averaged.load_state_dict(read_checkpoint(tmp_path / "c.pt"))
+    for k, v in plain.G_AB.state_dict().items():
+        assert torch.equal(averaged.ema["G_AB"].average.state_dict()[k], v)
+
+
+def test_init_from_a_paper_pair_starts_an_attention_pair(tmp_path):
+    for source, target in (("A", "B"), ("B", "A")):
+        G = Generator(ngf=4, n_blocks=1, image_size=32, source_domain=source, target_domain=target)
+        G.save_pretrained(tmp_path / "init" / f"{source}2{target}")
+    trainer = make_trainer(init_from=str(tmp_path / "init"))
+    paper = Generator.from_pretrained(tmp_path / "init" / "A2B")
+    ours, theirs = trainer.G_AB.state_dict(), paper.state_dict()
+    last_w, last_b = list(ours)[-2:]
+    for k, v in theirs.items():
+        assert torch.equal(ours[k][:3] if k in (last_w, last_b) else ours[k], v), k
+    assert ours[last_w].shape[0] == 4
+    # with the mask forced to 1 the attention generator is exactly the paper generator
+    set_mask_logit(trainer.G_AB, 200.0)
+    x = image()
+    assert torch.allclose(trainer.G_AB(x), paper(x), atol=1e-6)
+
+
+def test_init_from_another_architecture_is_a_clear_error(tmp_path):
+    for source, target in (("A", "B"), ("B", "A")):
+        Generator(ngf=8, n_blocks=1, source_domain=source, target_domain=target).save_pretrained(
+            tmp_path / f"{source}2{target}")
+    with pytest.raises(ValueError, match="another architecture"):
+        make_trainer(init_from=str(tmp_path))
+    with pytest.raises(FileNotFoundError):
+        make_trainer(init_from=str(tmp_path / "nothing"))
+
+
+def test_sample_grid_shows_the_mask_column():
+    G_AB, G_BA = tiny_generator(attention=True).eval(), tiny_generator(attention=True).eval()
+    set_mask_logit(G_AB, -200.0)  # changes nothing: black mask column
+    set_mask_logit(G_BA, 200.0)  # repaints everything: white mask column
+    grid = sample_grid(G_AB, G_BA, image(0, n=1), image(1, n=1), precision="fp32")
+    assert grid.size == (4 * 32, 2 * 32)
+    assert grid.crop((64, 0, 96, 32)).getextrema() == ((0, 0),) * 3
+    assert grid.crop((64, 32, 96, 64)).getextrema() == ((255, 255),) * 3
+    assert sample_grid(tiny_generator().eval(), tiny_generator().eval(), image(0, n=1), image(1, n=1),
+                       precision="fp32").size == (3 * 32, 2 * 32)
+    fake, mask = translate(G_AB, image(0, n=1)[..., :30, :31], "fp32", return_mask=True)
+    assert fake.shape == (1, 3, 30, 31) and mask.shape == (1, 1, 30, 31)
+
+
+def figures(success_ab, success_ba, face=30.0, gender=0.95):
+    return {d: {"model": {"success_rate": s, "face_psnr": face, "gender_kept": gender}}
+            for d, s in (("black2blond", success_ab), ("blond2black", success_ba))}
+
+
+def test_selection_takes_the_best_weaker_direction_among_those_meeting_the_floors():
+    reports = {"s1": figures(0.99, 0.70), "s2": figures(0.90, 0.88), "s3": figures(0.97, 0.95, face=24.0),
+               "s4": figures(0.95, 0.93, gender=0.80)}
+    assert evaluate.select(reports, 26.0, 0.93) == ("s2", True)
+    assert evaluate.select({"s3": reports["s3"], "s4": reports["s4"]}, 26.0, 0.93) == ("s3", False)
