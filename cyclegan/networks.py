@@ -136,12 +136,14 @@ class Generator(
         self.model = nn.Sequential(*layers)
         init_weights(self)
 
-    def forward(self, x: torch.Tensor, return_mask: bool = False):
+    def forward(self, x: torch.Tensor, return_mask: bool = False, mask_floor=None):
         """(N, in_channels, H, W) in [-1, 1] -> (N, out_channels, H, W) in [-1, 1].
 
         With return_mask=True, returns (output, mask), mask (N, 1, H, W) in [0, 1]: where
         the output comes from the content (1) rather than the input (0). The paper's
-        generator changes everything, so its mask is all ones.
+        generator changes everything, so its mask is all ones. mask_floor (a float or a
+        0-d tensor in [0, 1], training only) raises the mask to floor + (1 - floor) * M:
+        the warm-up in which the mask gates the output only gradually (see TrainConfig).
         """
         if x.ndim != 4 or x.shape[-2] % 4 or x.shape[-1] % 4 or min(x.shape[-2:]) < 8:
             raise ValueError(
@@ -152,6 +154,8 @@ class Generator(
         if not self.attention:
             return (y, torch.ones_like(y[:, :1])) if return_mask else y
         content, mask = torch.tanh(y[:, :-1]), torch.sigmoid(y[:, -1:])
+        if mask_floor is not None:
+            mask = mask_floor + (1 - mask_floor) * mask
         out = blend(content, mask, x)
         return (out, mask) if return_mask else out
 

@@ -246,3 +246,27 @@ def test_selection_takes_the_best_weaker_direction_among_those_meeting_the_floor
                "s4": figures(0.95, 0.93, gender=0.80)}
     assert evaluate.select(reports, 26.0, 0.93) == ("s2", True)
     assert evaluate.select({"s3": reports["s3"], "s4": reports["s4"]}, 26.0, 0.93) == ("s3", False)
+
+
+def test_mask_warmup_floor_falls_from_one_to_zero():
+    trainer = make_trainer(mask_warmup=4)
+    floors, means = [], []
+    for i in range(6):
+        floors.append(float(trainer.mask_floor()))
+        means.append(trainer.train_step(image(i, n=1), image(i + 10, n=1))["M_A"])
+    assert floors == [1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+    assert means[0] == 1.0 and means[1] < 1.0  # at the floor 1 the output is the content alone
+    assert make_trainer().mask_floor() is None and make_trainer(attention=False, mask_warmup=4).mask_floor() is None
+    G = tiny_generator(attention=True)
+    _, mask = G(image(), return_mask=True, mask_floor=torch.tensor(0.5))
+    assert mask.min() >= 0.5
+
+
+@pytest.mark.parametrize("negatives,judged", [(False, [1, 2]), (True, [1, 3])])
+def test_d_negatives_show_the_other_domains_real_images_to_each_discriminator_as_fakes(negatives, judged):
+    trainer = make_trainer(attention=False, d_negatives=negatives)
+    seen = []
+    trainer.D_B.register_forward_hook(lambda module, inputs, output: seen.append(len(inputs[0])))
+    real_A, real_B = image(0, n=1), image(1, n=1)
+    trainer.train_step(real_A, real_B)
+    assert seen == judged  # the generator step's fake_B, then real_B + pooled fake_B (+ real_A)
