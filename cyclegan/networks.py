@@ -136,7 +136,7 @@ class Generator(
         self.model = nn.Sequential(*layers)
         init_weights(self)
 
-    def forward(self, x: torch.Tensor, return_mask: bool = False, mask_floor=None):
+    def forward(self, x: torch.Tensor, return_mask: bool = False, mask_floor=None, return_content: bool = False):
         """(N, in_channels, H, W) in [-1, 1] -> (N, out_channels, H, W) in [-1, 1].
 
         With return_mask=True, returns (output, mask), mask (N, 1, H, W) in [0, 1]: where
@@ -144,6 +144,7 @@ class Generator(
         generator changes everything, so its mask is all ones. mask_floor (a float or a
         0-d tensor in [0, 1], training only) raises the mask to floor + (1 - floor) * M:
         the warm-up in which the mask gates the output only gradually (see TrainConfig).
+        return_content=True (attention only) returns (output, mask, content).
         """
         if x.ndim != 4 or x.shape[-2] % 4 or x.shape[-1] % 4 or min(x.shape[-2:]) < 8:
             raise ValueError(
@@ -157,6 +158,8 @@ class Generator(
         if mask_floor is not None:
             mask = mask_floor + (1 - mask_floor) * mask
         out = blend(content, mask, x)
+        if return_content:
+            return out, mask, content
         return (out, mask) if return_mask else out
 
 

@@ -20,7 +20,7 @@ from torch.nn.parallel import DistributedDataParallel
 from . import distributed
 from .losses import (cycle_loss, discriminator_loss, gan_loss, identity_loss, mask_smoothness_loss,
                      mask_sparsity_loss)
-from .networks import Discriminator, Generator
+from .networks import Discriminator, Generator, blend
 from .device import autocast, maybe_compile, resolve_device, resolve_precision, use_channels_last
 
 CHECKPOINT_VERSION = 1  # version-1 checkpoints before distributed training load too (one pool pair, world 1)
@@ -59,6 +59,7 @@ class TrainConfig:
     lambda_mask: float = 0.0  # attention only: weight of the mask's L1 sparsity (0 = off; see losses)
     lambda_mask_tv: float = 0.0  # attention only: weight of the mask's total variation (0 = off)
     mask_warmup: int = 0  # attention only: steps over which the mask's floor falls from 1 to 0 (0 = none; see Trainer)
+    detach_mask_in_cycle: bool = False  # attention only: the cycle loss trains the content, not the forward mask
     d_negatives: bool = False  # D_B also learns real A images as fakes, D_A real B ones: an unchanged image is no translation
     ema_decay: float = 0.999  # generator weight averaging (Yazici et al. 2019); 0 = off. Saved models are the average
     # optimisation (sec. 4)
@@ -217,27 +218,37 @@ class Generators(nn.Module):
 
     forward(real_A, real_B) -> fake_B, fake_A, rec_A, rec_B, idt_B, idt_A, mask_B, mask_A
     (idt_* None without the identity loss; mask_B, the mask of G_AB(real_A), and mask_A
-    None without attention). Every generator call has the same batch size, so
+    None without attention). With detach_mask the reconstructions start from the same
+    translations with their masks detached: the cycle loss then trains the content and the
+    reverse generator but cannot close the forward mask, whose only teachers are the
+    adversarial loss and the mask priors. Every generator call has the same batch size, so
     torch.compile builds one graph per image size (batching real_A with real_B for the
     identity mapping compiled twice as long and ran no faster). Using each generator
     several times in one forward is fine for DDP: a parameter's gradients are summed
     before its all-reduce hook fires.
     """
 
-    def __init__(self, G_AB: nn.Module, G_BA: nn.Module, identity: bool = True, attention: bool = False):
+    def __init__(self, G_AB: nn.Module, G_BA: nn.Module, identity: bool = True, attention: bool = False,
+                 detach_mask: bool = False):
         super().__init__()
         self.G_AB, self.G_BA, self.identity, self.attention = G_AB, G_BA, identity, attention
+        self.detach_mask = detach_mask
 
     def forward(self, real_A: torch.Tensor, real_B: torch.Tensor, mask_floor=None):
         mask_B = mask_A = None
         if self.attention:  # every call with the same mask floor (a 0-d tensor: no recompiling as it changes)
             G_AB = lambda x, **kw: self.G_AB(x, mask_floor=mask_floor, **kw)  # noqa: E731
             G_BA = lambda x, **kw: self.G_BA(x, mask_floor=mask_floor, **kw)  # noqa: E731
-            (fake_B, mask_B), (fake_A, mask_A) = G_AB(real_A, return_mask=True), G_BA(real_B, return_mask=True)
+            fake_B, mask_B, content_B = G_AB(real_A, return_content=True)
+            fake_A, mask_A, content_A = G_BA(real_B, return_content=True)
         else:
             G_AB, G_BA = self.G_AB, self.G_BA
             fake_B, fake_A = G_AB(real_A), G_BA(real_B)
-        rec_A, rec_B = G_BA(fake_B), G_AB(fake_A)
+        if self.attention and self.detach_mask:  # the same values, without the path to the masks
+            rec_A = G_BA(blend(content_B, mask_B.detach(), real_A))
+            rec_B = G_AB(blend(content_A, mask_A.detach(), real_B))
+        else:
+            rec_A, rec_B = G_BA(fake_B), G_AB(fake_A)
         idt_B, idt_A = (G_AB(real_B), G_BA(real_A)) if self.identity else (None, None)
         return fake_B, fake_A, rec_A, rec_B, idt_B, idt_A, mask_B, mask_A
 
@@ -304,7 +315,7 @@ class Trainer:
         # each pair as one module, so that under torchrun DistributedDataParallel sees one
         # forward and one backward per step and averages the gradients across the ranks
         self.generators = Generators(self.fwd["G_AB"], self.fwd["G_BA"], identity=c.lambda_identity > 0,
-                                     attention=c.attention)
+                                     attention=c.attention, detach_mask=c.detach_mask_in_cycle)
         self.discriminators = Discriminators(self.fwd["D_A"], self.fwd["D_B"])
         self.world_size, self.rank = distributed.world_size(), distributed.rank()
         if self.world_size > 1:

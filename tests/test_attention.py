@@ -270,3 +270,16 @@ def test_d_negatives_show_the_other_domains_real_images_to_each_discriminator_as
     real_A, real_B = image(0, n=1), image(1, n=1)
     trainer.train_step(real_A, real_B)
     assert seen == judged  # the generator step's fake_B, then real_B + pooled fake_B (+ real_A)
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_detach_mask_in_cycle_keeps_the_cycle_loss_from_training_the_forward_mask(detach):
+    from cyclegan.training import Generators
+    G_AB, G_BA = tiny_generator(attention=True), tiny_generator(attention=True)
+    real_A, real_B = image(0, n=1), image(1, n=1)
+    fake_B, fake_A, rec_A, *_ = Generators(G_AB, G_BA, attention=True, detach_mask=detach)(real_A, real_B)
+    assert torch.equal(fake_B, G_AB(real_A))  # the translations themselves are unchanged
+    (rec_A - real_A).abs().mean().backward()  # cycle_A: real_A -> G_AB -> G_BA
+    mask_filter, content_filters = G_AB.model[-1].weight.grad[-1], G_AB.model[-1].weight.grad[:-1]
+    assert (mask_filter.abs().sum() == 0) == detach
+    assert content_filters.abs().sum() > 0

@@ -85,6 +85,10 @@ HELP = {
     "mask_warmup": "attention only: steps over which the mask's floor falls linearly from 1 (the output is the "
                    "content, as the paper's generator) to 0 (the mask decides), so the mask does not close before "
                    "the discriminators have learnt; 0 = none (default %(default)s)",
+    "detach_mask_in_cycle": "attention only: the cycle loss trains the content and the reverse generator but not "
+                            "the forward mask, which then learns from the discriminator (and --lambda-mask, "
+                            "--lambda-mask-tv) alone; otherwise the cycle loss buys the identity by closing the mask "
+                            "(default %(default)s)",
     "d_negatives": "the discriminators also learn the other domain's real photos as fakes (D_B: an unchanged "
                    "black-haired photo is no blond one), so a generator cannot win by changing nothing, which an "
                    "attention generator otherwise learns within 100 steps (default %(default)s)",
