@@ -60,6 +60,7 @@ class TrainConfig:
     lambda_mask_tv: float = 0.0  # attention only: weight of the mask's total variation (0 = off)
     mask_warmup: int = 0  # attention only: steps over which the mask's floor falls from 1 to 0 (0 = none; see Trainer)
     detach_mask_in_cycle: bool = False  # attention only: the cycle loss trains the content, not the forward mask
+    detach_mask_in_identity: bool = False  # attention only: the identity loss trains the content, not the mask
     d_negatives: bool = False  # D_B also learns real A images as fakes, D_A real B ones: an unchanged image is no translation
     ema_decay: float = 0.999  # generator weight averaging (Yazici et al. 2019); 0 = off. Saved models are the average
     # optimisation (sec. 4)
@@ -220,8 +221,9 @@ class Generators(nn.Module):
     (idt_* None without the identity loss; mask_B, the mask of G_AB(real_A), and mask_A
     None without attention). With detach_mask the reconstructions start from the same
     translations with their masks detached: the cycle loss then trains the content and the
-    reverse generator but cannot close the forward mask, whose only teachers are the
-    adversarial loss and the mask priors. Every generator call has the same batch size, so
+    reverse generator but cannot close the forward mask; with detach_idt_mask the identity
+    mappings do not train the masks either. With both, the masks' only teachers are the adversarial loss and the
+    mask priors. Every generator call has the same batch size, so
     torch.compile builds one graph per image size (batching real_A with real_B for the
     identity mapping compiled twice as long and ran no faster). Using each generator
     several times in one forward is fine for DDP: a parameter's gradients are summed
@@ -229,10 +231,10 @@ class Generators(nn.Module):
     """
 
     def __init__(self, G_AB: nn.Module, G_BA: nn.Module, identity: bool = True, attention: bool = False,
-                 detach_mask: bool = False):
+                 detach_mask: bool = False, detach_idt_mask: bool = False):
         super().__init__()
         self.G_AB, self.G_BA, self.identity, self.attention = G_AB, G_BA, identity, attention
-        self.detach_mask = detach_mask
+        self.detach_mask, self.detach_idt_mask = detach_mask, detach_idt_mask
 
     def forward(self, real_A: torch.Tensor, real_B: torch.Tensor, mask_floor=None):
         mask_B = mask_A = None
@@ -249,8 +251,18 @@ class Generators(nn.Module):
             rec_B = G_AB(blend(content_A, mask_A.detach(), real_B))
         else:
             rec_A, rec_B = G_BA(fake_B), G_AB(fake_A)
-        idt_B, idt_A = (G_AB(real_B), G_BA(real_A)) if self.identity else (None, None)
+        idt_B = idt_A = None
+        if self.identity and self.attention and self.detach_idt_mask:
+            idt_B, idt_A = self._identity(G_AB, real_B), self._identity(G_BA, real_A)
+        elif self.identity:
+            idt_B, idt_A = G_AB(real_B), G_BA(real_A)
         return fake_B, fake_A, rec_A, rec_B, idt_B, idt_A, mask_B, mask_A
+
+    @staticmethod
+    def _identity(G, x):
+        """G(x) with its mask detached: the identity loss then trains only the content."""
+        _, mask, content = G(x, return_content=True)
+        return blend(content, mask.detach(), x)
 
 
 class Discriminators(nn.Module):
@@ -315,7 +327,8 @@ class Trainer:
         # each pair as one module, so that under torchrun DistributedDataParallel sees one
         # forward and one backward per step and averages the gradients across the ranks
         self.generators = Generators(self.fwd["G_AB"], self.fwd["G_BA"], identity=c.lambda_identity > 0,
-                                     attention=c.attention, detach_mask=c.detach_mask_in_cycle)
+                                     attention=c.attention, detach_mask=c.detach_mask_in_cycle,
+                                     detach_idt_mask=c.detach_mask_in_identity)
         self.discriminators = Discriminators(self.fwd["D_A"], self.fwd["D_B"])
         self.world_size, self.rank = distributed.world_size(), distributed.rank()
         if self.world_size > 1:

@@ -283,3 +283,15 @@ def test_detach_mask_in_cycle_keeps_the_cycle_loss_from_training_the_forward_mas
     mask_filter, content_filters = G_AB.model[-1].weight.grad[-1], G_AB.model[-1].weight.grad[:-1]
     assert (mask_filter.abs().sum() == 0) == detach
     assert content_filters.abs().sum() > 0
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_detach_mask_in_identity_keeps_the_identity_loss_from_training_the_mask(detach):
+    from cyclegan.training import Generators
+    G_AB, G_BA = tiny_generator(attention=True), tiny_generator(attention=True)
+    real_A, real_B = image(0, n=1), image(1, n=1)
+    *_, idt_B, idt_A, _, _ = Generators(G_AB, G_BA, attention=True, detach_idt_mask=detach)(real_A, real_B)
+    assert torch.allclose(idt_B, G_AB(real_B), atol=1e-6)
+    (idt_B - real_B).abs().mean().backward()  # idt_B: G_AB(real_B) should be real_B
+    assert (G_AB.model[-1].weight.grad[-1].abs().sum() == 0) == detach
+    assert G_AB.model[-1].weight.grad[:-1].abs().sum() > 0

@@ -89,6 +89,9 @@ HELP = {
                             "the forward mask, which then learns from the discriminator (and --lambda-mask, "
                             "--lambda-mask-tv) alone; otherwise the cycle loss buys the identity by closing the mask "
                             "(default %(default)s)",
+    "detach_mask_in_identity": "attention only: the identity loss trains the content but not the mask, which "
+                               "it otherwise closes for every input, since the two domains' photos look alike "
+                               "(default %(default)s)",
     "d_negatives": "the discriminators also learn the other domain's real photos as fakes (D_B: an unchanged "
                    "black-haired photo is no blond one), so a generator cannot win by changing nothing, which an "
                    "attention generator otherwise learns within 100 steps (default %(default)s)",
