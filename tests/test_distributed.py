@@ -76,8 +76,8 @@ def test_only_rank_0_writes_and_a_resumed_run_continues_exactly(image_folders, t
     straight, split = tmp_path / "straight", tmp_path / "split"
     result = torchrun(*run_args(image_folders, straight, "--max-steps", "6"))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert sorted(p.name for p in straight.iterdir()) == ["checkpoint.pt", "losses.csv", "losses.png", "samples",
-                                                          "samples.gif", "trainA2trainB", "trainB2trainA",
+    assert sorted(p.name for p in straight.iterdir()) == ["checkpoint.pt", "losses.csv", "losses.png", "raw",
+                                                          "samples", "samples.gif", "trainA2trainB", "trainB2trainA",
                                                           "train_config.json"]
     assert [int(r["step"]) for r in rows(straight)] == [1, 2, 3, 4, 5, 6]  # one writer: no duplicated rows
     assert result.stdout.count("saved checkpoint.pt") == 2  # epoch end at step 4, max-steps at 6: rank 0 only
