@@ -74,7 +74,9 @@ def test_unusual_photos_translate(models, photos, name, size):
     assert message.endswith(".")
     if name != "1x1.png":
         assert message.startswith("1 face found")  # found upright, so the EXIF rotation was applied
-        assert np.abs(np.asarray(fake, dtype=int) - np.asarray(seen, dtype=int)).mean() > 3
+        # the model repainted a region (the hair) by more than noise, not just a few pixels
+        changed = np.abs(np.asarray(fake, dtype=int) - np.asarray(seen, dtype=int)).mean(axis=2) > 10
+        assert changed.mean() > 0.03
 
 
 @pytest.mark.parametrize("name,message", [
