@@ -40,12 +40,12 @@ class PhotoResult:
     composite: Image.Image  # the full photo with the translation blended in over the crop box
     box: tuple  # (left, top, right, bottom) of the crop in the photo
     message: str  # what was done: which face, or why the centre was used
-    mask: Image.Image = None  # L, image_size x image_size: where the model changed the picture (255 = all)
+    mask: Image.Image  # L, image_size x image_size: where the model changed the picture (255 everywhere: paper G)
 
     @property
     def fraction_changed(self) -> float:
         """Share of the crop where the mask is at least one half."""
-        return float((np.asarray(self.mask) >= 128).mean()) if self.mask is not None else 1.0
+        return float((np.asarray(self.mask) >= 128).mean())
 
 
 def detect_faces(photo: Image.Image) -> list:
@@ -117,20 +117,18 @@ def paste_back(photo: Image.Image, crop: Image.Image, box: tuple, model_input: I
     side = box[2] - box[0]
     region = photo.crop(box)
     if model_input is None:
-        new = crop.resize((side, side), Image.BICUBIC)
+        pasted = Image.composite(crop.resize((side, side), Image.BICUBIC), region, feather_mask(side))
     else:
         change = np.asarray(crop, dtype=np.float32) - np.asarray(model_input, dtype=np.float32)  # (h, w, 3)
         change = np.stack([np.asarray(Image.fromarray(c).resize((side, side), Image.BICUBIC)) for c in
                            change.transpose(2, 0, 1)], axis=-1)  # per channel: mode F resizes floats
         if mask is not None:
-            before = np.asarray(region, dtype=np.float32)
-            after = np.clip(before + change * mask_weight(mask, side)[..., None], 0, 255)
-            out = photo.copy()
-            out.paste(Image.fromarray(after.round().astype(np.uint8)), box[:2])
-            return out
-        new = Image.fromarray(np.clip(np.asarray(region, dtype=np.float32) + change, 0, 255).round().astype(np.uint8))
+            change = change * mask_weight(mask, side)[..., None]
+        new = np.clip(np.asarray(region, dtype=np.float32) + change, 0, 255).round().astype(np.uint8)
+        pasted = Image.fromarray(new) if mask is not None else Image.composite(Image.fromarray(new), region,
+                                                                              feather_mask(side))
     out = photo.copy()
-    out.paste(Image.composite(new, region, feather_mask(side)), box[:2])
+    out.paste(pasted, box[:2])
     return out
 
 

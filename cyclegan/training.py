@@ -6,6 +6,7 @@ train/run.py.
 """
 
 import copy
+import functools
 import math
 import os
 import random
@@ -185,23 +186,17 @@ def init_generator(G: Generator, folder) -> None:
     if source.source_domain != G.source_domain or source.target_domain != G.target_domain:
         raise ValueError(f"--init-from: {folder} maps {source.source_domain} -> {source.target_domain}, "
                          f"not {G.source_domain} -> {G.target_domain}")
-    state = source.state_dict()
-    own = G.state_dict()
-    last = list(own)[-2:]  # the final conv's weight and bias: 4 output channels with attention, 3 without
-    if G.attention and not source.attention:
-        for k in last:
-            if state[k].shape[1:] == own[k].shape[1:]:  # else the shape check below names it
-                merged = own[k].clone()
-                merged[:state[k].shape[0]] = state[k]
-                state[k] = merged
-    elif source.attention and not G.attention:
+    if source.attention and not G.attention:
         raise ValueError(f"--init-from: {folder} is an attention generator; pass --attention to start from it")
-    bad = {k: (tuple(v.shape), tuple(own[k].shape)) for k, v in state.items() if k in own and v.shape != own[k].shape}
-    if bad or set(state) != set(own):
-        raise ValueError(f"--init-from: {folder} has another architecture (ngf, n_blocks, upsample?): "
-                         f"shapes {bad}, missing {sorted(set(own) - set(state))}, "
-                         f"unexpected {sorted(set(state) - set(own))}")
-    G.load_state_dict(state)
+    state, own = source.state_dict(), G.state_dict()
+    if G.attention and not source.attention:
+        for k in list(own)[-2:]:  # the final conv's weight and bias: 4 output channels here, 3 in the source
+            if state[k].shape[1:] == own[k].shape[1:]:  # else load_state_dict below names the mismatch
+                state[k] = torch.cat([state[k], own[k][state[k].shape[0]:]])
+    try:
+        G.load_state_dict(state)
+    except RuntimeError as e:  # torch names every missing, unexpected and misshapen tensor
+        raise ValueError(f"--init-from: {folder} has another architecture (ngf, n_blocks, upsample?): {e}") from e
 
 
 class DivergenceError(RuntimeError):
@@ -222,8 +217,8 @@ class Generators(nn.Module):
     None without attention). With detach_mask the reconstructions start from the same
     translations with their masks detached: the cycle loss then trains the content and the
     reverse generator but cannot close the forward mask; with detach_idt_mask the identity
-    mappings do not train the masks either. With both, the masks' only teachers are the adversarial loss and the
-    mask priors. Every generator call has the same batch size, so
+    mappings do not train the masks either. With both, the masks' only teachers are the
+    adversarial loss and the mask priors. Every generator call has the same batch size, so
     torch.compile builds one graph per image size (batching real_A with real_B for the
     identity mapping compiled twice as long and ran no faster). Using each generator
     several times in one forward is fine for DDP: a parameter's gradients are summed
@@ -239,8 +234,8 @@ class Generators(nn.Module):
     def forward(self, real_A: torch.Tensor, real_B: torch.Tensor, mask_floor=None):
         mask_B = mask_A = None
         if self.attention:  # every call with the same mask floor (a 0-d tensor: no recompiling as it changes)
-            G_AB = lambda x, **kw: self.G_AB(x, mask_floor=mask_floor, **kw)  # noqa: E731
-            G_BA = lambda x, **kw: self.G_BA(x, mask_floor=mask_floor, **kw)  # noqa: E731
+            G_AB = functools.partial(self.G_AB, mask_floor=mask_floor)
+            G_BA = functools.partial(self.G_BA, mask_floor=mask_floor)
             fake_B, mask_B, content_B = G_AB(real_A, return_content=True)
             fake_A, mask_A, content_A = G_BA(real_B, return_content=True)
         else:

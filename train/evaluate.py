@@ -180,8 +180,9 @@ def main(argv=None) -> int:
 
     if args.snapshots:
         reports = {}
-        for folder in folders:
-            G_AB, G_BA = load_generators(folder, a, b, args)
+        for i, folder in enumerate(folders):
+            if i:  # the first pair is loaded above
+                G_AB, G_BA = load_generators(folder, a, b, args)
             reports[str(folder)] = evaluate_pair(G_AB, G_BA, images, male, classifier, args, baselines=False)
             print(summary_line(folder, reports[str(folder)]))
         best, qualified = select(reports, args.min_face_psnr, args.min_gender_kept)

@@ -62,8 +62,9 @@ def translate_one(path: Path, G, G_back, args, precision: str):
         return tensor_to_image(translate(G, image_to_tensor(photo), precision)), None
     fake, mask = translate(G, image_to_tensor(photo), precision, return_mask=True)
     rec = translate(G_back, fake, precision)
-    sheet = [photo, tensor_to_image(fake)] + ([tensor_to_image(mask_to_image_tensor(mask))] if attention else [])
-    return tensor_to_image(fake), sheet + [tensor_to_image(rec)]
+    translation = tensor_to_image(fake)
+    sheet = [photo, translation] + ([tensor_to_image(mask_to_image_tensor(mask))] if attention else [])
+    return translation, sheet + [tensor_to_image(rec)]
 
 
 def side_by_side(images: list) -> Image.Image:
