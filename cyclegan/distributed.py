@@ -35,8 +35,17 @@ def setup(timeout_s: float = 600) -> torch.device:
 
 
 def cleanup() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    """Leave the process group together: a rank that tears down its gloo connections while
+    another still uses them can abort the other process ("terminate called without an
+    active exception"), so all ranks first meet at a barrier. A rank that died makes the
+    barrier fail; the group is destroyed anyway."""
+    if not dist.is_initialized():
+        return
+    try:
+        dist.barrier()
+    except RuntimeError:  # DistBackendError included
+        pass
+    dist.destroy_process_group()
 
 
 def rank() -> int:
