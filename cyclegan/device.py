@@ -10,6 +10,7 @@ precision:
 """
 
 import contextlib
+import logging
 
 import torch
 
@@ -81,6 +82,11 @@ def maybe_compile(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
     """
     if not enabled:
         return module
+    if not torch.cuda.is_available():
+        # Inductor imports torch.utils.cpp_extension, which logs "No CUDA runtime is found, using
+        # CUDA_HOME=..." when a CUDA toolkit is installed on a machine without a GPU: true, and
+        # irrelevant to compiling for the CPU, so it is not shown.
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
     # Where compilation fails (no C++ compiler, an unsupported platform), run eagerly with
     # a logged warning instead of stopping: compiled or not, it is the same function.
     torch._dynamo.config.suppress_errors = True

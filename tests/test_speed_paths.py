@@ -8,8 +8,13 @@ fp32 only brings it to 1.5e-2. The trained generators in weights/ meet 1e-2 on r
 channels_last and torch.compile in fp32: relative L2 error below 1e-5 (float rounding only).
 """
 
+import subprocess
+import sys
+
 import pytest
 import torch
+
+from conftest import REPO
 
 from cyclegan.inference import optimize_for_inference, translate
 from cyclegan.networks import Generator
@@ -113,3 +118,19 @@ def test_bf16_matches_fp32_on_the_shipped_generators_and_real_faces(celeba_root,
     images, _ = load_split(celeba_root, "val", G.image_size, ["Black_Hair"], max_images=16)
     x = images.float() / 127.5 - 1
     assert rel_l2(translate(G, x, precision="bf16"), translate(G, x, precision="fp32")) < 1e-2
+
+
+def test_compiling_on_a_cpu_does_not_warn_about_a_missing_cuda_runtime():
+    """The CUDA toolkit's "No CUDA runtime is found" warning means nothing to a CPU run."""
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA runtime is found here")
+    plain = subprocess.run([sys.executable, "-c", "import torch.utils.cpp_extension"], capture_output=True,
+                           text=True, timeout=120)
+    if "No CUDA runtime is found" not in plain.stderr:
+        pytest.skip("no CUDA toolkit on this machine: torch does not warn in the first place")
+    code = ("import torch; from cyclegan.device import maybe_compile; "
+            "print(maybe_compile(torch.nn.Conv2d(1, 1, 1), True)(torch.ones(1, 1, 4, 4)).shape)")
+    compiled = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert compiled.returncode == 0, compiled.stderr[-2000:]
+    assert "torch.Size([1, 1, 4, 4])" in compiled.stdout
+    assert "No CUDA runtime is found" not in compiled.stderr
