@@ -16,10 +16,12 @@ from PIL import Image, ImageDraw
 # (panel title, columns of losses.csv); generator terms and discriminator terms have different scales
 PANELS = [("generators: total, adversarial, cycle, identity", ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A",
                                                                "idt_B"]),
-          ("discriminators (halved LSGAN loss)", ["D_A", "D_B"])]
+          ("discriminators (halved LSGAN loss)", ["D_A", "D_B"]),
+          ("attention: mean mask M, and its sparsity + smoothness loss", ["M_A", "M_B", "mask_A", "mask_B"])]
 COLOURS = {"G": (0, 0, 0), "G_AB": (31, 119, 180), "G_BA": (255, 127, 14), "cycle_A": (44, 160, 44),
            "cycle_B": (214, 39, 40), "idt_A": (148, 103, 189), "idt_B": (140, 86, 75), "D_A": (31, 119, 180),
-           "D_B": (255, 127, 14)}
+           "D_B": (255, 127, 14), "M_A": (31, 119, 180), "M_B": (255, 127, 14), "mask_A": (44, 160, 44),
+           "mask_B": (214, 39, 40)}
 MAX_GIF_FRAMES = 120
 
 
@@ -58,19 +60,18 @@ def _nice_ticks(lo: float, hi: float, n: int = 5) -> list:
 def loss_curves(csv_path, out_png, width: int = 1000, panel_height: int = 300) -> Path:
     """Draw the smoothed losses of a run against steps, generators above, discriminators below."""
     steps, columns = read_losses(csv_path)
+    panels = [(title, names) for title, names in PANELS if any(k in columns for k in names)]  # e.g. no masks
     span = max(1, len(steps) // 100)
     margin_left, margin_right, margin_top, gap = 70, 150, 30, 50
-    image = Image.new("RGB", (width, margin_top + len(PANELS) * (panel_height + gap)), "white")
+    image = Image.new("RGB", (width, margin_top + len(panels) * (panel_height + gap)), "white")
     draw = ImageDraw.Draw(image)
     x0, x1 = margin_left, width - margin_right
     s_lo, s_hi = steps[0], max(steps[-1], steps[0] + 1)
     to_x = lambda s: x0 + (s - s_lo) / (s_hi - s_lo) * (x1 - x0)
-    for p, (title, names) in enumerate(PANELS):
+    for p, (title, names) in enumerate(panels):
         y0 = margin_top + p * (panel_height + gap)
         y1 = y0 + panel_height
         curves = {k: smooth(columns[k], span) for k in names if k in columns}
-        if not curves:
-            continue
         # the y range leaves out the first 5% of steps, where the losses start far above where
         # they settle; the lines are cut at the top of the panel there
         settled = [v[len(v) // 20:] for v in curves.values()]

@@ -57,7 +57,8 @@ def test_end_to_end_on_real_celeba(celeba_root, tmp_path):
         assert y.shape == (1, 3, 32, 32) and torch.isfinite(y).all()
     assert read_checkpoint(out / "checkpoint.pt")["step"] == 3
     samples = sorted((out / "samples").iterdir())
-    assert [p.name for p in samples] == ["epoch000_step0000002.png"]
+    # the grid every 2 steps, and one for the state the run ended in
+    assert [p.name for p in samples] == ["epoch000_step0000002.png", "epoch000_step0000003.png"]
     config = json.loads((out / "train_config.json").read_text())
     assert config["celeba_root"] == str(celeba_root) and config["name_a"] == "black"
 

@@ -40,6 +40,35 @@ def test_loss_curves_follow_the_csv(tmp_path):
     assert steps[-1] == 300 and set(columns) == set(COLUMNS[3:])
 
 
+def test_loss_curves_add_a_mask_panel_for_attention_runs(tmp_path):
+    write_csv(tmp_path / "paper.csv", 50)
+    paper = Image.open(loss_curves(tmp_path / "paper.csv", tmp_path / "paper.png"))
+    with open(tmp_path / "paper.csv") as f, open(tmp_path / "attention.csv", "w") as g:
+        for i, line in enumerate(f):
+            g.write(line.rstrip("\n") + (",M_A,M_B,mask_A,mask_B\n" if i == 0 else ",0.3,0.2,0.05,0.04\n"))
+    attention = Image.open(loss_curves(tmp_path / "attention.csv", tmp_path / "attention.png"))
+    assert attention.height - paper.height == 350  # one more panel, 300 px + the gap
+    third = np.asarray(attention.convert("RGB"))[paper.height:]
+    assert (third != 255).any(axis=2).mean() > 0.01  # with lines drawn in it
+
+
+def test_report_py_draws_what_a_run_has(image_folders, tmp_path, capsys):
+    a, b = image_folders
+    out = tmp_path / "run"
+    assert run.main(["--data-a", str(a), "--data-b", str(b), "--out", str(out), "--ngf", "4", "--n-blocks", "1",
+                     "--ndf", "4", "--image-size", "32", "--precision", "fp32", "--no-compile", "--max-steps", "3",
+                     "--sample-every", "0"]) == 0
+    # a run stopped before any sample interval or epoch end still leaves a grid of its last state
+    assert [p.name for p in (out / "samples").iterdir()] == ["epoch000_step0000003.png"]
+    for p in (out / "samples").iterdir():  # a run without grids: losses.png alone, and no error
+        p.unlink()
+    (out / "losses.png").unlink()
+    assert report.main([str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "wrote" in printed and "no samples.gif: no sample grids" in printed
+    assert (out / "losses.png").is_file()
+
+
 def test_smoothing_is_an_unbiased_moving_average():
     assert smooth([4.0, 4.0, 4.0], span=10) == pytest.approx([4.0, 4.0, 4.0])
     s = smooth([0.0] * 50 + [1.0] * 50, span=5)

@@ -3,7 +3,8 @@
     python train/report.py runs/black2blond
 
 train/run.py refreshes both at every sample grid; this redraws them for a finished or
-copied run, or after editing losses.csv.
+copied run, or after editing losses.csv. It draws what the run has (a run without sample
+grids gets losses.png alone) and exits 2 only when it can draw nothing.
 """
 
 import argparse
@@ -22,13 +23,15 @@ def main(argv=None) -> int:
     if not (args.run_dir / "losses.csv").is_file():
         print(f"error: {args.run_dir} has no losses.csv; is it a train/run.py output folder?", file=sys.stderr)
         return 2
-    try:
-        print(f"wrote {loss_curves(args.run_dir / 'losses.csv', args.run_dir / 'losses.png')}")
-        print(f"wrote {samples_gif(args.run_dir / 'samples', args.run_dir / 'samples.gif')}")
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
+    drawn = 0
+    for name, draw in (("losses.png", lambda: loss_curves(args.run_dir / "losses.csv", args.run_dir / "losses.png")),
+                       ("samples.gif", lambda: samples_gif(args.run_dir / "samples", args.run_dir / "samples.gif"))):
+        try:
+            print(f"wrote {draw()}")
+            drawn += 1
+        except ValueError as e:  # draw what the run has: e.g. no sample grid yet
+            print(f"no {name}: {e}")
+    return 0 if drawn else 2
 
 
 if __name__ == "__main__":

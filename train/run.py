@@ -376,6 +376,8 @@ def main(argv=None) -> int:
                 sample()
                 if not (out_of_steps() or stopping):
                     save(f"end of epoch {trainer.epoch}, lr now {trainer.lr:.3g}")
+        if not any((out / "samples").glob(f"*_step{trainer.step:07d}.png")):
+            sample()  # whatever ended the run, its last state has a sample grid
         if out_of_steps():
             save(f"reached --max-steps {c.max_steps}")
         elif stopping:
