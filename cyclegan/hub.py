@@ -11,8 +11,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import httpx2  # huggingface_hub's HTTP client
 import torch.nn as nn
-from huggingface_hub import HfApi, ModelCardData, PyTorchModelHubMixin, get_token, hf_hub_download
+from huggingface_hub import HfApi, ModelCard, ModelCardData, PyTorchModelHubMixin, get_token, hf_hub_download
 from huggingface_hub import constants
 from huggingface_hub.errors import (HfHubHTTPError, LocalEntryNotFoundError, RemoteEntryNotFoundError,
                                     RepositoryNotFoundError, RevisionNotFoundError)
@@ -65,6 +66,20 @@ class StrictHubMixin(PyTorchModelHubMixin):
             raise LocalEntryNotFoundError(
                 f"'{name}' is not in the local Hub cache and downloading is off (HF_HUB_OFFLINE=1 or "
                 "local_files_only=True), or the Hub cannot be reached; load it once online first") from e
+
+    def generate_model_card(self, *args, **kwargs) -> ModelCard:
+        """The README.md save_pretrained writes: what the folder holds and how to load it.
+
+        The mixin's default card says the model "has been pushed to the Hub" and leaves
+        "[More Information Needed]" fields, which is untrue of a local folder.
+        """
+        name = type(self).__name__
+        meta = ModelCardData(library_name="pytorch", tags=[t for t in CARD_TAGS if "mixin" in t])
+        return ModelCard("\n".join([
+            "---", meta.to_yaml(), "---", "", f"# {name}", "",
+            f"`config.json` and `model.safetensors` of a `{name}` from the `cyclegan` package of the black2blond "
+            f"project, written by `save_pretrained`. Load it with `{name}.from_pretrained(<this folder or repo>)`.",
+            ""]))
 
     def _save_pretrained(self, save_directory: Path) -> None:
         """Write model.safetensors; contiguous CPU copies, since training keeps weights channels_last."""
@@ -160,35 +175,46 @@ def reverse_repo_id(repo_id: str, source_domain: str, target_domain: str) -> str
     return f"{namespace}{target_domain}2{source_domain}"
 
 
-def model_card(config: dict, repo_id: str, reverse_id: str, training: dict = None, evaluation: dict = None,
-               sample: str = None) -> str:
-    """The README.md of a generator's Hub repo, from data: its config.json, training.json and eval.json.
+def model_card(config: dict, repo_id: str = None, reverse_id: str = None, training: dict = None,
+               evaluation: dict = None, sample: str = None) -> str:
+    """The README.md of a generator, from data: its config.json, training.json and eval.json.
+
+    The same card for a Hub repo (push_pair) and a local save_pretrained folder
+    (Generator.generate_model_card), which has no repo ids.
 
     Args:
         config (`dict`): the generator's config.json (source_domain, target_domain, image_size, ...).
-        repo_id (`str`), reverse_id (`str`): this repo and the one of the opposite direction.
+        repo_id (`str`, *optional*), reverse_id (`str`, *optional*): this repo and the one of the
+            opposite direction; without them the card describes a local folder whose reverse is
+            the sibling folder <b>2<a>, which load_pair finds by itself.
         training (`dict`, *optional*): training.json written by train/run.py ({"steps", "config"}).
         evaluation (`dict`, *optional*): eval.json of train/evaluate.py (both directions).
         sample (`str`, *optional*): file name of a sample image uploaded next to the card.
     """
     src, tgt = config["source_domain"], config["target_domain"]
     name = f"{src}2{tgt}"
+    on_hub = repo_id is not None
+    reverse_name = f"{tgt}2{src}"
+    if on_hub:
+        reverse_id = reverse_id or reverse_repo_id(repo_id, src, tgt)
     meta = ModelCardData(
         library_name="pytorch", pipeline_tag="image-to-image", tags=CARD_TAGS, datasets=["celeba"],
         license="other", license_name="celeba-research-only", license_link=CELEBA_URL,
-        reverse_model=reverse_id,  # read by load_pair to find the opposite direction
+        reverse_model=reverse_id,  # read by load_pair to find the opposite direction (None: not written)
     )
     size = config.get("image_size", 128)
+    reverse = (f"[{reverse_id}](https://huggingface.co/{reverse_id})" if on_hub else
+               f"the generator folder `{reverse_name}` next to this one")
     lines = [
         "---", meta.to_yaml(), "---", "",
         f"# {name}: {src} hair -> {tgt} hair (CycleGAN)", "",
         f"One direction of a CycleGAN pair ([Zhu et al. 2017](https://arxiv.org/abs/1703.10593)) trained "
         f"without paired images: this generator turns {size}x{size} face photos of people with {src} hair into "
-        f"{tgt} hair. The opposite direction is [{reverse_id}](https://huggingface.co/{reverse_id}).", "",
+        f"{tgt} hair. The opposite direction is {reverse}.", "",
     ]
     if sample:
         lines += [f"![input, translation, reconstruction]({sample})", "",
-                  f"Input | {name} | back through {reverse_id.rsplit('/', 1)[-1]}, on an example photo "
+                  f"Input | {name} | back through {reverse_name}, on an example photo "
                   "from outside the training data.", ""]
     lines += [
         "## Use", "",
@@ -197,7 +223,7 @@ def model_card(config: dict, repo_id: str, reverse_id: str, training: dict = Non
         "from PIL import Image",
         "from cyclegan.hub import load_pair",
         "from cyclegan.inference import translate_image",
-        f'G, G_back = load_pair("{repo_id}")  # {src} -> {tgt}, and {tgt} -> {src}',
+        f'G, G_back = load_pair("{repo_id or "path/to/" + name}")  # {src} -> {tgt}, and {tgt} -> {src}',
         f'face = Image.open("face.jpg").convert("RGB").resize(({size}, {size}))  # an aligned face crop',
         "translation, reconstruction = translate_image(face, G, G_back)",
         f'translation.save("{tgt}.png")',
@@ -206,16 +232,24 @@ def model_card(config: dict, repo_id: str, reverse_id: str, training: dict = Non
         f"ResNet generator as in the paper: c7s1-{config.get('ngf', 64)}, two stride-2 downsamplings, "
         f"{config.get('n_blocks', 9)} residual blocks, two upsamplings "
         f"({'transposed convolutions' if config.get('upsample', 'deconv') == 'deconv' else 'nearest-neighbour resize + 3x3 convolution'}), "
-        "c7s1-3 with tanh; reflection padding, instance norm.", "",
+        + ("then a 7x7 layer predicting content C (tanh) and a one-channel mask M (sigmoid); the output is "
+           "M * C + (1 - M) * x, so the generator changes the photo only where M is on (attention-guided, "
+           "Mejjati et al. 2018)" if config.get("attention") else "c7s1-3 with tanh")
+        + "; reflection padding, instance norm.", "",
     ]
     if training:
         c = training.get("config", {})
-        keys = ["image_size", "ngf", "n_blocks", "upsample", "ndf", "n_layers_d", "lambda_cycle", "lambda_identity",
-                "pool_size", "lr", "beta1", "batch_size", "epochs", "epochs_decay", "epoch_size", "balance_male",
+        keys = ["image_size", "ngf", "n_blocks", "upsample", "attention", "ndf", "n_layers_d", "lambda_cycle",
+                "lambda_identity", "lambda_mask", "lambda_mask_tv", "mask_warmup", "d_negatives", "pool_size", "lr",
+                "beta1", "batch_size", "epochs", "epochs_decay", "epoch_size", "balance_male", "ema_decay",
                 "precision", "seed"]
+        data = ("the CelebA train partition" if c.get("celeba_root") or not c.get("data_a")
+                else f"the image folders {Path(c['data_a']).name}/ and {Path(c['data_b']).name}/")
+        averaged = (" These weights are the exponential moving average of the trained ones (Yazici et al. 2019)."
+                    if training.get("averaged") else "")
         lines += ["## Training", "",
                   f"{training.get('steps', '?')} steps of the CycleGAN objective (LSGAN, cycle loss, identity loss, "
-                  "50-image history pool, Adam) on the CelebA train partition.", "",
+                  f"50-image history pool, Adam) on {data}.{averaged}", "",
                   "| setting | value |", "| --- | --- |"]
         lines += [f"| {k} | {c[k]} |" for k in keys if k in c] + [""]
     ev = (evaluation or {}).get(name)
@@ -241,6 +275,29 @@ def model_card(config: dict, repo_id: str, reverse_id: str, training: dict = Non
         "only; the same restriction applies to this model.", "",
     ]
     return "\n".join(lines)
+
+
+def writer(token: str = None) -> dict:
+    """whoami of a token that can write ({"name", "orgs", ...}); the token defaults to HF_TOKEN
+    or the cached login. Raises HubPushError saying what to do: no token, a refused or
+    read-only one, or a Hub that cannot be reached."""
+    token = token or get_token()
+    if not token:
+        raise HubPushError("no Hugging Face token: log in with `hf auth login`, set HF_TOKEN, or pass --token "
+                           "(a token with write access, from https://huggingface.co/settings/tokens)")
+    try:
+        who = HfApi(token=token).whoami()
+    except HfHubHTTPError as e:
+        if e.response is None:
+            raise HubPushError(f"cannot reach the Hub at {constants.ENDPOINT}: {e}") from e
+        raise HubPushError(f"the Hub refused the token ({e.response.status_code}): it is invalid or expired; "
+                           "log in again with `hf auth login` or pass another --token") from e
+    except (OSError, httpx2.TransportError) as e:  # no network: connection refused, DNS, timeout
+        raise HubPushError(f"cannot reach the Hub at {constants.ENDPOINT}: {type(e).__name__}: {e}") from e
+    if who.get("auth", {}).get("accessToken", {}).get("role") == "read":
+        raise HubPushError(f"the token of {who['name']} is read-only; pushing needs a write token "
+                           "(https://huggingface.co/settings/tokens)")
+    return who
 
 
 def push_pair(folders, repo_id: str, reverse_id: str = None, *, evaluation: dict = None, sample_image=None,
@@ -269,18 +326,8 @@ def push_pair(folders, repo_id: str, reverse_id: str = None, *, evaluation: dict
     src, tgt = configs[0]["source_domain"], configs[0]["target_domain"]
     reverse_id = reverse_id or reverse_repo_id(repo_id, src, tgt)
     token = token or get_token()
-    if not token:
-        raise HubPushError("no Hugging Face token: log in with `hf auth login`, set HF_TOKEN, or pass --token "
-                           "(a token with write access, from https://huggingface.co/settings/tokens)")
     api = HfApi(token=token)
-    try:
-        who = api.whoami()
-    except HfHubHTTPError as e:
-        raise HubPushError(f"the Hub refused the token ({e.response.status_code}): it is invalid or expired; "
-                           "log in again with `hf auth login` or pass another --token") from e
-    if who.get("auth", {}).get("accessToken", {}).get("role") == "read":
-        raise HubPushError(f"the token of {who['name']} is read-only; pushing needs a write token "
-                           "(https://huggingface.co/settings/tokens)")
+    who = writer(token)
     mine = {who["name"]} | {org["name"] for org in who.get("orgs", [])}
     for rid in (repo_id, reverse_id):
         if "/" in rid and rid.split("/")[0] not in mine:

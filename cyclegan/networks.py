@@ -13,8 +13,9 @@ Tensor convention everywhere: float (N, C, H, W) in [-1, 1].
 
 import torch
 import torch.nn as nn
+from huggingface_hub import ModelCard
 
-from .hub import StrictHubMixin
+from .hub import StrictHubMixin, model_card
 
 
 def init_weights(net: nn.Module, std: float = 0.02) -> None:
@@ -135,6 +136,14 @@ class Generator(
             layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]  # c7s1-3
         self.model = nn.Sequential(*layers)
         init_weights(self)
+
+    def generate_model_card(self, training: dict = None, **kwargs) -> ModelCard:
+        """The README.md save_pretrained writes: the card push_pair publishes, for a local folder.
+
+        `training` is the run's training.json ({"steps", "config"}), passed by train/run.py
+        as save_pretrained(..., model_card_kwargs={"training": ...}).
+        """
+        return ModelCard(model_card(dict(self._hub_mixin_config), training=training, **kwargs))
 
     def forward(self, x: torch.Tensor, return_mask: bool = False, mask_floor=None, return_content: bool = False):
         """(N, in_channels, H, W) in [-1, 1] -> (N, out_channels, H, W) in [-1, 1].

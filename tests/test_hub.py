@@ -229,15 +229,31 @@ def test_training_run_publishes_when_it_finishes(hub, image_folders, tmp_path):
     assert "model.safetensors" in hub.files("alice/trainB2trainA")
 
 
-@pytest.mark.parametrize("flags,message", [
-    (["--push-to-hub"], "--push-to-hub needs --hub-repo-id"),
-    (["--push-to-hub", "--hub-repo-id", "alice/a2b"], "--push-to-hub needs a Hugging Face token"),
+def test_training_publishes_to_the_token_users_namespace_by_default(hub, image_folders, tmp_path):
+    a, b = image_folders
+    out = tmp_path / "run"
+    cmd = [sys.executable, str(REPO / "train" / "run.py"), "--data-a", str(a), "--data-b", str(b), "--out", str(out),
+           "--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--image-size", "32", "--precision", "fp32",
+           "--no-compile", "--max-steps", "1", "--push-to-hub", "--no-sample"]
+    result = subprocess.run(cmd, env=hf_env(hub, tmp_path / "home", HF_TOKEN=TOKEN), capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "publishing to alice/trainA2trainB and alice/trainB2trainA" in result.stdout  # said at the start
+    assert hub.files("alice/trainA2trainB")["model.safetensors"] == (
+        out / "trainA2trainB" / "model.safetensors").read_bytes()
+    assert "model.safetensors" in hub.files("alice/trainB2trainA")
+
+
+@pytest.mark.parametrize("flags,env,message", [
+    (["--push-to-hub"], {}, "--push-to-hub: no Hugging Face token"),
+    (["--push-to-hub", "--hub-repo-id", "alice/a2b"], {"HF_TOKEN": TOKEN}, "--push-to-hub: cannot reach the Hub"),
 ])
-def test_training_with_push_checks_its_settings_before_training(image_folders, tmp_path, flags, message):
+def test_training_with_push_checks_its_settings_before_training(image_folders, tmp_path, flags, env, message):
     a, b = image_folders
     cmd = [sys.executable, str(REPO / "train" / "run.py"), "--data-a", str(a), "--data-b", str(b),
            "--out", str(tmp_path / "run"), *flags]
-    result = subprocess.run(cmd, env=hf_env(None, tmp_path / "home"), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(cmd, env=hf_env(None, tmp_path / "home", **env), capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 2
     assert message in result.stderr
     assert not (tmp_path / "run").exists()

@@ -106,3 +106,28 @@ def test_map_location_cuda(saved):
     _, path = saved
     H = Generator.from_pretrained(path, map_location="cuda")
     assert next(H.parameters()).is_cuda
+
+
+def test_a_local_folder_gets_a_true_card_the_same_push_pair_publishes(tmp_path):
+    from huggingface_hub.repocard import metadata_load
+    from cyclegan.hub import load_pair, model_card
+    training = {"steps": 12, "averaged": True, "config": {"lr": 2e-4, "attention": True, "celeba_root": "x"}}
+    for src, tgt in (("black", "blond"), ("blond", "black")):
+        G = Generator(ngf=4, n_blocks=1, image_size=32, source_domain=src, target_domain=tgt, attention=True)
+        G.save_pretrained(tmp_path / f"{src}2{tgt}", model_card_kwargs={"training": training})
+    card = (tmp_path / "black2blond" / "README.md").read_text()
+    config = json.loads((tmp_path / "black2blond" / "config.json").read_text())
+    assert card == model_card(config, training=training)
+    assert "pushed to the Hub" not in card and "More Information Needed" not in card  # the mixin's default card
+    assert "the generator folder `blond2black` next to this one" in card and "huggingface.co" not in card
+    assert "12 steps" in card and "moving average" in card and "M * C + (1 - M) * x" in card
+    assert "reverse_model" not in metadata_load(tmp_path / "black2blond" / "README.md")  # load_pair uses the sibling
+    G, G_back = load_pair(str(tmp_path / "black2blond"))
+    assert (G_back.source_domain, G_back.target_domain) == ("blond", "black")
+
+
+def test_other_hub_models_get_a_short_true_card(tmp_path):
+    from cyclegan.evaluation import AttributeClassifier
+    AttributeClassifier().save_pretrained(tmp_path / "classifier")
+    card = (tmp_path / "classifier" / "README.md").read_text()
+    assert "AttributeClassifier.from_pretrained" in card and "pushed to the Hub" not in card

@@ -60,6 +60,8 @@ def test_report_py_draws_what_a_run_has(image_folders, tmp_path, capsys):
                      "--sample-every", "0"]) == 0
     # a run stopped before any sample interval or epoch end still leaves a grid of its last state
     assert [p.name for p in (out / "samples").iterdir()] == ["epoch000_step0000003.png"]
+    card = (out / "trainA2trainB" / "README.md").read_text()  # true of this run
+    assert "3 steps" in card and "the image folders trainA/ and trainB/" in card
     for p in (out / "samples").iterdir():  # a run without grids: losses.png alone, and no error
         p.unlink()
     (out / "losses.png").unlink()

@@ -10,8 +10,9 @@ losses.png and samples.gif (the smoothed losses and the samples animated, refres
 each sample grid; train/report.py redraws them),
 train_config.json, and the two generators as save_pretrained folders named from the
 domains, e.g. black2blond/ and blond2black/. Ctrl-C or SIGTERM saves and stops cleanly.
-With --push-to-hub --hub-repo-id alice/black2blond, a finished run publishes both
-generators (alice/black2blond, alice/blond2black) with model cards, as train/push.py does.
+With --push-to-hub, a finished run publishes both generators with model cards, as
+train/push.py does, to <your user>/<a>2<b> and <your user>/<b>2<a> (e.g. alice/black2blond
+and alice/blond2black; --hub-repo-id chooses another name).
 """
 
 import argparse
@@ -27,7 +28,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 import torch
-from huggingface_hub import get_token
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -36,6 +36,7 @@ from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_
 from cyclegan.inference import sample_grid
 from cyclegan.reports import write_reports
 from cyclegan.device import PRECISIONS
+from cyclegan.hub import HubPushError, reverse_repo_id, writer
 from cyclegan.training import DivergenceError, TrainConfig, Trainer, read_checkpoint
 from push import add_push_options, push  # train/push.py, next to this file
 
@@ -152,8 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     hub = parser.add_argument_group("publishing, when training has finished (as train/push.py)")
     hub.add_argument("--push-to-hub", action="store_true",
                      help="publish both generators to the Hugging Face Hub with model cards")
-    hub.add_argument("--hub-repo-id", help="repo of the A->B generator, e.g. alice/black2blond; B->A goes to the "
-                                           "mirror name (alice/blond2black) unless --reverse-repo-id says otherwise")
+    hub.add_argument("--hub-repo-id", help="repo of the A->B generator (default: <your user>/<a>2<b>, e.g. "
+                                           "alice/black2blond, the user from the token); B->A goes to the mirror "
+                                           "name (alice/blond2black) unless --reverse-repo-id says otherwise")
     add_push_options(hub)
     return parser
 
@@ -220,7 +222,7 @@ def save_generators(trainer: Trainer, out: Path, raw: bool = False) -> list:
         final = out / f"{G.source_domain}2{G.target_domain}"
         tmp, old = final.with_name(final.name + ".tmp"), final.with_name(final.name + ".old")
         shutil.rmtree(tmp, ignore_errors=True)
-        G.save_pretrained(tmp)
+        G.save_pretrained(tmp, model_card_kwargs={"training": training})  # README.md: the card push_pair publishes
         (tmp / "training.json").write_text(json.dumps(training, indent=2) + "\n")
         if final.exists():
             final.rename(old)
@@ -268,13 +270,12 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = vars(parser.parse_args(argv))
     publish = argparse.Namespace(**{k: args.pop(k, None) for k in PUSH_OPTIONS})
-    if publish.push_to_hub and not publish.hub_repo_id:
-        print("error: --push-to-hub needs --hub-repo-id, e.g. --hub-repo-id alice/black2blond", file=sys.stderr)
-        return 2
-    if publish.push_to_hub and not (publish.token or get_token()):  # fail now, not after hours of training
-        print("error: --push-to-hub needs a Hugging Face token: log in with `hf auth login`, set HF_TOKEN, "
-              "or pass --token", file=sys.stderr)
-        return 2
+    if publish.push_to_hub:  # check the token now, not after hours of training
+        try:
+            publish.user = writer(publish.token)["name"]
+        except HubPushError as e:
+            print(f"error: --push-to-hub: {e}", file=sys.stderr)
+            return 2
     try:
         config, state = make_config(args)
         device = distributed.setup(config.dist_timeout)  # under torchrun: join the group; else None
@@ -295,6 +296,8 @@ def main(argv=None) -> int:
                 print(f"caching {len(a.paths) + len(b.paths)} decoded images in memory "
                       f"({dataset.cache_bytes() / 2**20:.0f} MiB per process; --cache off to skip)")
             dataset.fill_cache(progress=main_rank)
+        if publish.push_to_hub:  # as the Transformers Trainer: the token's user and the run's name
+            publish.hub_repo_id = publish.hub_repo_id or f"{publish.user}/{config.name_a}2{config.name_b}"
         fixed_A, fixed_B = sample_images(config, preprocess)
         trainer = Trainer(config)
         if state:
@@ -315,6 +318,10 @@ def main(argv=None) -> int:
               f"device {trainer.device}, precision {trainer.precision}"
               + (f"; {world} processes, {c.batch_size * world} images a step" if world > 1 else "")
               + (f"; resuming at step {trainer.step}, epoch {trainer.epoch}" if state else ""))
+        if publish.push_to_hub:
+            reverse = publish.reverse_repo_id or reverse_repo_id(publish.hub_repo_id, config.name_a, config.name_b)
+            print(f"when training finishes, publishing to {publish.hub_repo_id} and {reverse} "
+                  "(--hub-repo-id, --reverse-repo-id to choose)")
 
     sampler = EpochSampler(len(dataset), seed=c.seed, epoch_size=c.epoch_size or None, rank=trainer.rank,
                            world_size=world)
