@@ -4,6 +4,10 @@
     python train/run.py --data-a photos/black --data-b photos/blond --image-size 256 --n-blocks 9
     python train/run.py --out runs/black2blond --resume          # continue a stopped run
 
+The defaults fit the machine (--recipe): on a CPU the recipe of the shipped weights, 20,000
+steps, about 6 hours on 2 cores; on a GPU the paper's 100 + 100 epochs. The run prints the
+settings it chose and, after its first steps, how long it will take.
+
 Writes into --out: checkpoint.pt (everything needed to resume, replaced atomically),
 losses.csv (every step), samples/*.png (real | translated | reconstructed, both ways),
 losses.png and samples.gif (the smoothed losses and the samples animated, refreshed with
@@ -22,7 +26,9 @@ import math
 import shutil
 import signal
 import sys
+import time
 from dataclasses import asdict, fields, replace
+from datetime import datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
@@ -35,7 +41,7 @@ from cyclegan import distributed
 from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_domains, should_cache
 from cyclegan.inference import sample_grid
 from cyclegan.reports import write_reports
-from cyclegan.device import PRECISIONS
+from cyclegan.device import PRECISIONS, resolve_device
 from cyclegan.hub import HubPushError, reverse_repo_id, writer
 from cyclegan.training import DivergenceError, TrainConfig, Trainer, read_checkpoint
 from push import add_push_options, push  # train/push.py, next to this file
@@ -123,6 +129,19 @@ HELP = {
     "snapshot_every": "steps between copies of the generators kept in snapshots/step<N>/ for choosing the best "
                       "with train/evaluate.py --snapshots, 0 = none (default %(default)s)",
 }
+# Defaults that fit the machine (--recipe); flags given on the command line override them.
+# "paper" is TrainConfig's own defaults: Zhu et al. 2017 at 128x128.
+ATTENTION = dict(upsample="resize_conv", attention=True, mask_warmup=300, d_negatives=True,
+                 detach_mask_in_cycle=True, detach_mask_in_identity=True, lambda_mask_tv=0.5)
+RECIPES = {
+    # the recipe of the shipped weights (weights/README.md): 20 epochs of 1,000 image pairs = 20,000 steps,
+    # about 1 s a step on 2 CPU cores
+    "cpu": dict(ATTENTION, ngf=32, n_blocks=6, epoch_size=1000, epochs=10, epochs_decay=10, sample_every=250,
+                checkpoint_every=250, snapshot_every=500),
+    # the paper's network width and schedule (100 + 100 epochs of the whole data set) with the same generator
+    "gpu": dict(ATTENTION, snapshot_every=10_000),
+    "paper": {},
+}
 # Settings that shape the networks or the data pipeline: a resumed run must keep them.
 PUSH_OPTIONS = ["push_to_hub", "hub_repo_id", "reverse_repo_id", "private", "token", "commit_message", "revision",
                 "sample_image", "no_sample"]
@@ -131,6 +150,7 @@ FIXED_ON_RESUME = {"image_size", "ngf", "n_blocks", "upsample", "attention", "in
 LOSS_COLUMNS = ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "mask_A", "mask_B", "D_A", "D_B",
                 "M_A", "M_B"]
 N_SAMPLES = 4  # images per direction in a sample grid
+TIMED_STEPS = 10  # steps timed for the duration estimate
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -146,6 +166,14 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=text)
         else:
             parser.add_argument(flag, type=type(default), help=text)
+    parser.add_argument("--recipe", choices=["auto", *RECIPES],
+                        help="defaults that fit the machine, overridden by the flags you give: cpu = the recipe "
+                             "of the shipped weights (attention generator, ngf 32, 20 epochs of 1,000 images: "
+                             "20,000 steps, about 6 hours on 2 CPU cores); gpu = the paper's width and schedule "
+                             "(ngf 64, 100 + 100 epochs of the whole data set: about 1.8 million steps on CelebA's "
+                             "black/blond images, days on a GPU) with the same attention generator; paper = Zhu et "
+                             "al. 2017 exactly (the defaults shown above); auto = gpu when a CUDA GPU is found, else "
+                             "cpu (default auto). The estimated duration is printed after the first steps")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its checkpoint.pt, exactly where it stopped; "
                              "settings given again must match, except the run length, device, precision "
@@ -161,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def make_config(args: dict) -> tuple:
-    """The run's TrainConfig and, with --resume, the checkpoint's state (else None)."""
+    """(the run's TrainConfig, with --resume the checkpoint's state else None, what the recipe set)."""
     resume = args.pop("resume", False)
     out = Path(args.get("out", TrainConfig.out))
     checkpoint = out / "checkpoint.pt"
@@ -169,16 +197,22 @@ def make_config(args: dict) -> tuple:
         if checkpoint.exists():
             raise ValueError(f"{out} already holds a run (checkpoint.pt); pass --resume to continue it, "
                              "or choose another --out")
-        return TrainConfig(**args), None
+        recipe = args.pop("recipe", "auto")
+        if recipe == "auto":
+            recipe = "gpu" if resolve_device(args.get("device", "auto")).type == "cuda" else "cpu"
+        chosen = ", ".join(f"{k}={v}" for k, v in RECIPES[recipe].items() if k not in args)
+        note = f"recipe {recipe}: {chosen or 'the paper settings'} (--recipe, --help)"
+        return TrainConfig(**{**RECIPES[recipe], **args}), None, note
     if not checkpoint.exists():
         raise FileNotFoundError(f"--resume: no checkpoint.pt in {out}")
+    args.pop("recipe", None)  # a resumed run keeps the settings it started with
     state = read_checkpoint(checkpoint)
     saved = TrainConfig.from_dict(state["config"])
     changed = sorted(k for k in FIXED_ON_RESUME if k in args and args[k] != getattr(saved, k))
     if changed:
         raise ValueError(f"--resume cannot change {changed}: the checkpoint was trained with "
                          f"{ {k: getattr(saved, k) for k in changed} }")
-    return replace(saved, **args), state
+    return replace(saved, **args), state, None
 
 
 def load_domains(c: TrainConfig, split: str):
@@ -232,6 +266,15 @@ def save_generators(trainer: Trainer, out: Path, raw: bool = False) -> list:
     return saved
 
 
+def duration_estimate(seconds: float, steps_left: int) -> str:
+    """One line: the measured time a step and when the run will end at that pace."""
+    per_step = seconds / TIMED_STEPS
+    left = per_step * steps_left
+    end = datetime.now() + timedelta(seconds=left)
+    return (f"{per_step:.2f} s a step here: the remaining {steps_left:,} steps take about {left / 3600:.1f} h "
+            f"(until {end:%a %H:%M}, without sample grids and checkpoints)")
+
+
 def open_loss_log(path: Path, resume_step: int):
     """losses.csv for appending; rows past the checkpoint (logged before a kill) are dropped."""
     header = ["step", "epoch", "lr"] + LOSS_COLUMNS
@@ -277,7 +320,7 @@ def main(argv=None) -> int:
             print(f"error: --push-to-hub: {e}", file=sys.stderr)
             return 2
     try:
-        config, state = make_config(args)
+        config, state, recipe = make_config(args)
         device = distributed.setup(config.dist_timeout)  # under torchrun: join the group; else None
         if device is not None and config.device == "auto":
             config = replace(config, device=str(device))  # each rank on its own GPU
@@ -318,6 +361,8 @@ def main(argv=None) -> int:
               f"device {trainer.device}, precision {trainer.precision}"
               + (f"; {world} processes, {c.batch_size * world} images a step" if world > 1 else "")
               + (f"; resuming at step {trainer.step}, epoch {trainer.epoch}" if state else ""))
+        if recipe:
+            print(recipe)
         if publish.push_to_hub:
             reverse = publish.reverse_repo_id or reverse_repo_id(publish.hub_repo_id, config.name_a, config.name_b)
             print(f"when training finishes, publishing to {publish.hub_repo_id} and {reverse} "
@@ -329,6 +374,14 @@ def main(argv=None) -> int:
                         pin_memory=trainer.device.type == "cuda", persistent_workers=c.num_workers > 0)
     steps_per_epoch = math.ceil(sampler.epoch_size // world / c.batch_size)
     total_epochs = c.epochs + c.epochs_decay
+    total_steps = total_epochs * steps_per_epoch
+    if c.max_steps:
+        total_steps = min(total_steps, c.max_steps)
+    if main_rank:
+        print(f"{total_epochs} epochs of {steps_per_epoch:,} steps: {total_steps:,} steps"
+              + (f", {total_steps - trainer.step:,} to go" if trainer.step else "")
+              + f"; the estimated duration follows after the first {TIMED_STEPS + 1} steps")
+    timing_from = None  # (step, time) after the first step of this process, which compiles
     log_file, log = open_loss_log(out / "losses.csv", trainer.step) if main_rank else (None, None)
     stop = StopFlag()
     stopping = False  # a stop request seen by any rank: all ranks stop after the same step
@@ -368,6 +421,10 @@ def main(argv=None) -> int:
                     log_file.flush()
                     bar.set_postfix(G=f"{losses['G']:.3f}", D_A=f"{losses['D_A']:.3f}",
                                     D_B=f"{losses['D_B']:.3f}", cyc=f"{losses['cycle_A'] + losses['cycle_B']:.3f}")
+                if main_rank:
+                    timing_from = timing_from or (trainer.step, time.monotonic())
+                    if trainer.step - timing_from[0] == TIMED_STEPS:
+                        tqdm.write(duration_estimate(time.monotonic() - timing_from[1], total_steps - trainer.step))
                 if c.sample_every and trainer.step % c.sample_every == 0:
                     sample()
                 if c.snapshot_every and trainer.step % c.snapshot_every == 0:
