@@ -12,10 +12,12 @@ on the CPU in the fastest precision the CPU has (cyclegan/device.py).
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import gradio as gr
 import torch
+import yaml
 from PIL import Image, UnidentifiedImageError
 
 from cyclegan.data import load_image
@@ -53,6 +55,13 @@ def load_models(model: str, device: str = "auto", precision: str = "auto") -> No
     SETTINGS["image_size"] = G_AB.image_size
 
 
+def refuse(message: str) -> gr.Error:
+    """A request the page turns down (no photo, an unreadable or too large file): the user sees
+    `message`; the server log gets one line instead of a traceback, which stays for real faults."""
+    print(f"refused a request: {message}", file=sys.stderr, flush=True)
+    return gr.Error(message, print_exception=False)
+
+
 class PhotoInput(gr.Image):
     """gr.Image whose decoding errors reach the page as a message a person can act on.
 
@@ -65,23 +74,23 @@ class PhotoInput(gr.Image):
         try:
             return super().preprocess(payload)
         except Image.DecompressionBombError:
-            raise gr.Error(f"This image has too many pixels (more than {MAX_PIXELS / 1e6:.0f} megapixels are "
-                           "refused): scale it down and try again.")
+            raise refuse(f"This image has too many pixels (more than {MAX_PIXELS / 1e6:.0f} megapixels are "
+                         "refused): scale it down and try again.")
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-            raise gr.Error("This file is not an image this page can read: upload a JPEG, PNG or WebP photo.")
+            raise refuse("This file is not an image this page can read: upload a JPEG, PNG or WebP photo.")
 
 
 @gpu
 def translate(photo_path, direction: str, crop_face: bool):
     """Gradio handler: (model input, translation, mask heat map, reconstruction, composite, message)."""
     if not photo_path:
-        raise gr.Error("Upload a photo first (or click one of the examples).")
+        raise refuse("Upload a photo first (or click one of the examples).")
     if direction not in MODELS:
-        raise gr.Error(f"Unknown direction {direction!r}; choose one of {list(SETTINGS['labels'].values())}.")
+        raise refuse(f"Unknown direction {direction!r}; choose one of {list(SETTINGS['labels'].values())}.")
     try:
         photo = load_image(photo_path, max_pixels=MAX_PIXELS)
     except ValueError as e:
-        raise gr.Error(f"Cannot use this image: {str(e).replace(str(photo_path), Path(photo_path).name)}")
+        raise refuse(f"Cannot use this image: {str(e).replace(str(photo_path), Path(photo_path).name)}")
     G, G_back = MODELS[direction]
     with torch.no_grad():
         r = translate_photo(photo, G, G_back, crop_face=crop_face, precision=SETTINGS["precision"])
@@ -90,10 +99,34 @@ def translate(photo_path, direction: str, crop_face: bool):
             f"{r.message}{changed}.")
 
 
+def translate_example(photo_path, direction: str):
+    """An example, translated as the page's defaults would (face found and cropped)."""
+    return translate(photo_path, direction, True)
+
+
+def published_models() -> list:
+    """The `models:` of this repository's README front matter: the Hub repos of the published
+    pair, which train/push.py --space writes when it deploys the page."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        return []
+    return list(yaml.safe_load(text.split("---", 2)[1]).get("models") or [])
+
+
+def model_card_link(model_name: str) -> str:
+    """Markdown naming the model card: the Hub repo given with --model, else the published pair
+    of the front matter, else the default models' README in this repository."""
+    if not Path(model_name).exists():
+        return f"[{model_name}](https://huggingface.co/{model_name})"
+    published = published_models()
+    if published:
+        return ", ".join(f"[{m}](https://huggingface.co/{m})" for m in published)
+    return "`weights/README.md` in this repository (the default models)"
+
+
 def build_demo(model_name: str) -> gr.Blocks:
     size = SETTINGS["image_size"]
-    card = (f"[{model_name}](https://huggingface.co/{model_name})" if not Path(model_name).exists()
-            else "`weights/README.md` in this repository (the default models)")
+    card = model_card_link(model_name)
     with gr.Blocks(title="black2blond", analytics_enabled=False) as demo:
         gr.Markdown(
             "# black2blond\n"
@@ -102,7 +135,7 @@ def build_demo(model_name: str) -> gr.Blocks:
             f"the largest face is cropped like a CelebA image, translated at {size}x{size}, translated back, and "
             "the change is pasted into your photo where the model chose to change it.")
         with gr.Row():
-            with gr.Column():
+            with gr.Column(min_width=300) as controls:
                 photo = PhotoInput(type="filepath", sources=["upload", "clipboard", "webcam"], label="Photo",
                                    elem_id="photo")
                 direction = gr.Radio([(label, key) for key, label in SETTINGS["labels"].items()], value="AB",
@@ -110,27 +143,31 @@ def build_demo(model_name: str) -> gr.Blocks:
                 crop_face = gr.Checkbox(value=True, label="Find the face and crop around it "
                                                           "(off: use the central square)")
                 button = gr.Button("Translate", variant="primary")
-                gr.Examples([[str(EXAMPLES / "astronaut.jpg"), "BA"], [str(EXAMPLES / "grace_hopper.jpg"), "AB"]],
-                            inputs=[photo, direction], label="Examples (public-domain portraits)")
-            with gr.Column():
-                status = gr.Textbox(label="What was done", interactive=False, elem_id="status")
+            with gr.Column(min_width=300):
+                status = gr.Textbox(label="What was done", interactive=False, elem_id="status", lines=2)
                 composite = gr.Image(label="Your photo with the translated face", format="png", type="pil",
                                      interactive=False, elem_id="composite")
-        # the model's own view, each panel at least the model's size (min_width is in pixels)
-        with gr.Row():
-            panel = dict(format="png", type="pil", interactive=False, min_width=max(size, 160))
-            seen = gr.Image(label=f"Input as the model saw it ({size}x{size})", elem_id="seen", **panel)
+        # the model's own view: short labels, and each panel wide enough to show the image at
+        # least at the model's size; on a phone they wrap two or one to a row
+        with gr.Row(equal_height=True):
+            panel = dict(format="png", type="pil", interactive=False, min_width=max(size, 150) + 30,
+                         height=max(size, 150) + 60)
+            seen = gr.Image(label=f"Model input ({size} px)", elem_id="seen", **panel)
             fake = gr.Image(label="Translation", elem_id="translation", **panel)
-            mask = gr.Image(label="Where the model changed the picture", elem_id="mask", **panel)
-            rec = gr.Image(label="Reconstruction (translated back)", elem_id="reconstruction", **panel)
+            mask = gr.Image(label="Where it changed", elem_id="mask", **panel)
+            rec = gr.Image(label="Translated back", elem_id="reconstruction", **panel)
         gr.Markdown(
             "**Limits.** The model saw only CelebA's aligned, frontal celebrity faces at "
             f"{size}x{size}: other framings, lighting, ages and hair styles work less well, and faces are "
             "found by a simple detector (the largest frontal face). The reconstruction can look perfect even "
             "when the translation is poor: CycleGANs learn to hide information about the input in their "
             f"outputs. CelebA is licensed for non-commercial research only. Model card: {card}.")
-        button.click(translate, [photo, direction, crop_face], [seen, fake, mask, rec, composite, status],
-                     api_name="translate")
+        outputs = [seen, fake, mask, rec, composite, status]
+        button.click(translate, [photo, direction, crop_face], outputs, api_name="translate")
+        with controls:  # below the button; made here, once the outputs exist, so a click shows the result
+            gr.Examples([[str(EXAMPLES / "astronaut.jpg"), "BA"], [str(EXAMPLES / "grace_hopper.jpg"), "AB"]],
+                        inputs=[photo, direction], outputs=outputs, fn=translate_example, run_on_click=True,
+                        cache_examples=False, label="Examples (public-domain portraits): click one to translate it")
     return demo
 
 
@@ -144,10 +181,11 @@ def main(argv=None) -> None:
     parser.add_argument("--model", default=os.environ.get("B2B_MODEL", DEFAULT_MODEL),
                         help="a save_pretrained folder or a Hub repo id of one direction; the reverse is found "
                              "from it (default: $B2B_MODEL, else %(default)s)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s; "
-                                                            "0.0.0.0 for every interface)")
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to listen on (default: $GRADIO_SERVER_NAME, as a Hugging Face Space sets it, "
+                             "else %(default)s; 0.0.0.0 for every interface)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)),
-                        help="port (default %(default)s)")
+                        help="port (default: $GRADIO_SERVER_PORT, else %(default)s)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default %(default)s)")
     parser.add_argument("--precision", default="auto", help="auto | fp32 | bf16 | fp16 (default %(default)s: "
                                                             "fp16/bf16 on GPUs, bf16 on AMX CPUs, else fp32)")
@@ -161,8 +199,14 @@ def main(argv=None) -> None:
     # one translation at a time on a CPU (it uses every core), a few on a GPU; a bounded queue
     concurrency = 2 if resolve_device(args.device).type == "cuda" else 1
     demo.queue(default_concurrency_limit=concurrency, max_size=32)
+    # quiet: gradio's own start-up lines suggest `share=True` in launch(); this app's switch is --share
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=theme(),
-                max_file_size="50mb")
+                max_file_size="50mb", quiet=True, prevent_thread_lock=True)
+    print(f"black2blond: serving {demo.local_url} (listening on {args.host}:{demo.server_port}; "
+          "Ctrl-C stops it)", flush=True)
+    print(f"public link: {demo.share_url}" if demo.share_url else
+          "for a public link, start it with: python app.py --share", flush=True)
+    demo.block_thread()
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 and the page in a real headless Chromium (Playwright), all offline on 127.0.0.1."""
 
 import os
-import socket
 import struct
 import subprocess
 import sys
@@ -148,28 +147,60 @@ def test_the_upload_component_turns_decoding_errors_into_messages(photos):
 def server(tmp_path_factory):
     """python app.py on 127.0.0.1, offline: no analytics, no Hub, no SSR, its own temp dir."""
     port = free_port()
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_SSR_MODE": "False",
-           "GRADIO_TEMP_DIR": str(tmp_path_factory.mktemp("gradio")), "PYTHONWARNINGS": "ignore"}
     log = tmp_path_factory.mktemp("log") / "app.log"
+    proc = start_app(port, log, GRADIO_TEMP_DIR=str(tmp_path_factory.mktemp("gradio")))
+    SERVER_LOG.append(log)
+    yield f"http://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+SERVER_LOG = []  # the server fixture's log file
+
+
+def start_app(port: int, log: Path, **env) -> subprocess.Popen:
+    """python app.py on `port`, offline, its output in `log`; returns once it accepts connections."""
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1", "GRADIO_SSR_MODE": "False",
+           "PYTHONWARNINGS": "ignore", **env}
     with open(log, "w") as out:
         proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--port", str(port), "--device", "cpu"],
                                 env=env, stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"app.py exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
+    while time.time() < deadline and proc.poll() is None and port not in listening():
+        time.sleep(0.5)
+    if port not in listening():
         proc.kill()
-        pytest.fail(f"app.py did not start in 180 s:\n{log.read_text()}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=30)
+        pytest.fail(f"app.py did not start in 180 s (exit status {proc.poll()}):\n{log.read_text()}")
+    return proc
+
+
+def listening() -> dict:
+    """{port: set of addresses} of the TCP sockets listening on this machine (from /proc/net/tcp)."""
+    out = {}
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        if state == "0A":  # LISTEN
+            address, port = local.split(":")
+            ip = ".".join(str(b) for b in reversed(bytes.fromhex(address)))
+            out.setdefault(int(port, 16), set()).add(ip)
+    return out
+
+
+def test_the_app_listens_where_a_space_tells_it(server, tmp_path):
+    assert listening()[urlsplit(server).port] == {"127.0.0.1"}  # by default: this machine only
+    port = free_port()
+    proc = start_app(port, tmp_path / "space.log", GRADIO_SERVER_NAME="0.0.0.0")
+    try:
+        assert listening()[port] == {"0.0.0.0"}  # a Space's GRADIO_SERVER_NAME: every interface
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_start_up_log_gives_this_apps_share_hint(server):
+    log = SERVER_LOG[0].read_text()
+    assert "python app.py --share" in log and "share=True" not in log
+    assert f"serving http://127.0.0.1:{urlsplit(server).port}/" in log
 
 
 def test_server_translates_through_the_client_and_survives_bad_requests(server, photos):
@@ -178,6 +209,17 @@ def test_server_translates_through_the_client_and_survives_bad_requests(server, 
     client = Client(server, verbose=False)
     with pytest.raises(AppError, match="not an image this page can read"):
         client.predict(handle_file(str(photos / "not_an_image.jpg")), "AB", True, api_name="/translate")
+    with pytest.raises(AppError, match="Upload a photo first"):
+        client.predict(None, "AB", True, api_name="/translate")
+    # the server log: one line a refused request, no traceback (those are for real faults)
+    deadline = time.time() + 10
+    while time.time() < deadline and SERVER_LOG[0].read_text().count("refused a request") < 2:
+        time.sleep(0.2)
+    log = SERVER_LOG[0].read_text()
+    assert [line for line in log.splitlines() if "refused a request" in line] == [
+        "refused a request: This file is not an image this page can read: upload a JPEG, PNG or WebP photo.",
+        "refused a request: Upload a photo first (or click one of the examples)."]
+    assert "Traceback" not in log
     seen, fake, mask, rec, composite, message = client.predict(handle_file(str(ASTRONAUT)), "BA", True,
                                                                api_name="/translate")
     assert message.startswith("1 face found")
@@ -210,12 +252,33 @@ def test_page_in_a_real_browser(server, tmp_path):
             "--disable-sync", "--no-first-run",
             "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"])
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1100})
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.route("**/*", only_loopback)
             page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+            # a click on an example translates it: the astronaut, blond -> black
+            page.locator(".gallery-item, tr.tr-body").first.click()
+            page.wait_for_function("() => document.querySelector('#status textarea')?.value.startsWith('1 face found')",
+                                   timeout=60_000)
+            assert page.get_by_label("Blond → Black").is_checked()
+            for panel in ("seen", "translation", "mask", "reconstruction", "composite"):
+                page.wait_for_function(
+                    "sel => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }",
+                    arg=f"#{panel} img", timeout=60_000)
+            # laid out for a laptop and a phone: every panel at least the model's size, every label whole
+            for width, height in ((1280, 900), (390, 844)):
+                page.set_viewport_size({"width": width, "height": height})
+                page.wait_for_timeout(500)
+                for panel in ("seen", "translation", "mask", "reconstruction"):
+                    box = page.locator(f"#{panel} img").bounding_box()
+                    assert min(box["width"], box["height"]) >= 128, (width, panel, box)
+                    label = page.locator(f"#{panel} [data-testid=block-label]")
+                    assert label.evaluate("e => e.scrollWidth <= e.clientWidth"), (width, panel, label.inner_text())
+                    assert label.bounding_box()["width"] <= page.locator(f"#{panel}").bounding_box()["width"]
+                page.screenshot(path=str(ARTIFACTS / f"app_{width}px.png"), full_page=True)
+            page.set_viewport_size({"width": 1280, "height": 900})
             page.locator("#photo input[type=file]").set_input_files(str(photo))
             page.locator("#photo img").wait_for(timeout=30_000)
-            previous = {}
+            previous = {"translation": page.locator("#translation img").get_attribute("src")}  # the example's
             for label in ("Black → Blond", "Blond → Black"):
                 page.get_by_label(label).check()
                 page.get_by_role("button", name="Translate").click()
@@ -259,3 +322,15 @@ def test_cuda_page_translates_in_half_precision():
                     reason="the spaces package is installed: app.gpu is spaces.GPU there")
 def test_gpu_decorator_is_a_no_op_without_spaces():
     assert app.gpu(len) is len
+
+
+def test_the_model_card_link_names_the_published_pair(tmp_path, monkeypatch):
+    assert app.published_models() == []  # this repository: nothing published yet
+    assert "weights/README.md" in app.model_card_link(app.DEFAULT_MODEL)
+    assert app.model_card_link("alice/black2blond") == "[alice/black2blond](https://huggingface.co/alice/black2blond)"
+    front = (REPO / "README.md").read_text().replace("models: []", "models:\n- alice/black2blond\n- alice/blond2black")
+    (tmp_path / "README.md").write_text(front)  # as train/push.py --space writes it into the Space
+    monkeypatch.setattr(app, "REPO", tmp_path)
+    assert app.published_models() == ["alice/black2blond", "alice/blond2black"]
+    assert app.model_card_link(app.DEFAULT_MODEL) == ("[alice/black2blond](https://huggingface.co/alice/black2blond), "
+                                                      "[alice/blond2black](https://huggingface.co/alice/blond2black)")
