@@ -410,3 +410,68 @@ def _card_metadata(name: str, kwargs: dict) -> dict:
     except (RemoteEntryNotFoundError, LocalEntryNotFoundError):
         return {}
     return metadata_load(card) or {}
+
+
+# Deploying the page as a Hugging Face Space
+
+SPACE_FILES = ["app.py", "requirements.txt", "README.md", ".gitattributes", "cyclegan/*.py", "weights/**/*",
+               "examples/*"]  # what the Space runs; never tests, runs or caches
+
+
+def space_readme(readme: str, models: list) -> str:
+    """The repository's README.md with the front matter's `models:` naming the published pair."""
+    if not readme.startswith("---"):
+        raise ValueError("README.md has no front matter (the Space's settings between --- lines)")
+    _, front, body = readme.split("---", 2)
+    lines, out, skipping = front.splitlines(), [], False
+    for line in lines:
+        if line.startswith("models:"):
+            out += ["models:"] + [f"- {m}" for m in models] if models else ["models: []"]
+            skipping = True
+        elif skipping and line.startswith(("- ", "  ")):
+            continue  # the old list
+        else:
+            skipping = False
+            out.append(line)
+    return "---" + "\n".join(out) + "\n---" + body
+
+
+def push_space(space_id: str, root, models: list = (), *, private: bool = None, token: str = None,
+               commit_message: str = None) -> str:
+    """Upload the page (app.py, cyclegan/, weights/, examples/, README.md, requirements.txt,
+    .gitattributes) from the checkout `root` to the Gradio Space `space_id`, created when missing.
+
+    `models` (the published pair's repo ids) go into the front matter's `models:`, which
+    links the Space to them on the Hub and names them in the page's model-card link.
+    Binary files go up as LFS, as the .gitattributes says. Returns the commit URL; raises
+    HubPushError as push_pair does.
+    """
+    root = Path(root)
+    who = writer(token)
+    mine = {who["name"]} | {org["name"] for org in who.get("orgs", [])}
+    if "/" not in space_id or space_id.split("/")[0] not in mine:
+        raise HubPushError(f"cannot deploy to {space_id}: give it as <your user or organisation>/<name>, "
+                           f"e.g. {who['name']}/black2blond-demo")
+    missing = [p for p in ("app.py", "weights", ".gitattributes") if not (root / p).exists()]
+    if missing:
+        raise HubPushError(f"{root} is not a black2blond checkout: no {', '.join(missing)}")
+    api = HfApi(token=token or get_token())
+    with tempfile.TemporaryDirectory() as tmp:
+        for pattern in SPACE_FILES:
+            for f in root.glob(pattern):
+                if f.is_file() and "__pycache__" not in f.parts:
+                    (Path(tmp) / f.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(f, Path(tmp) / f.relative_to(root))
+        (Path(tmp) / "README.md").write_text(space_readme((root / "README.md").read_text(), list(models)))
+        try:
+            api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
+            info = api.upload_folder(repo_id=space_id, repo_type="space", folder_path=tmp,
+                                     commit_message=commit_message or "Deploy black2blond")
+        except Exception as e:
+            if isinstance(e, HfHubHTTPError) and e.response is not None and e.response.status_code == 403:
+                reason = f"no write access to {space_id}"
+            else:
+                reason = f"{type(e).__name__}: {e}"
+            raise HubPushError(f"deploying {space_id} failed: {reason}; the Space is as it was. "
+                               "Deploying again is safe.") from e
+    return info.commit_url

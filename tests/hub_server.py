@@ -17,9 +17,17 @@ namespace); `read_tokens` are valid but cannot write. `fail_commits` holds repo 
 commit request gets its connection dropped without an answer, as a network failure would;
 `deny_writes` repo ids the server refuses to write (403) even to their owner.
 `requests` lists (method, path) of every request, for assertions.
+
+Space repos (repo_type="space") are kept under the key "spaces/<user>/<name>" (e.g.
+`server.files("spaces/alice/demo")`), and follow the Hub's rule for them: a binary file
+(one with a NUL byte) must be stored with LFS or the commit is refused. As a simplification
+of the real Hub, which also looks at file sizes and contents, the preupload answer marks a
+Space file "lfs" exactly when a pattern of the repo's .gitattributes (at the head of the
+branch, or uploaded in the same request) with filter=lfs matches its name.
 """
 
 import base64
+import fnmatch
 import hashlib
 import json
 import threading
@@ -121,7 +129,8 @@ def _handler_for(hub: HubServer):
 
         def _can_write(self, repo_id: str) -> bool:
             user, write = self._user()
-            return write and repo_id.split("/")[0] == user and repo_id not in hub.deny_writes
+            owner = repo_id.split("/")[1 if repo_id.startswith("spaces/") else 0]
+            return write and owner == user and repo_id not in hub.deny_writes
 
         def _can_read(self, repo_id: str) -> bool:
             repo = hub.repos.get(repo_id)
@@ -152,8 +161,9 @@ def _handler_for(hub: HubServer):
                     return self.validate_yaml()
                 if method == "GET" and path == "/api/whoami-v2":
                     return self.whoami()
-                if parts[:2] == ["api", "models"] and len(parts) >= 4:
+                if parts[:2] in (["api", "models"], ["api", "spaces"]) and len(parts) >= 4:
                     repo_id, action = "/".join(parts[2:4]), parts[4] if len(parts) > 4 else None
+                    repo_id = f"spaces/{repo_id}" if parts[1] == "spaces" else repo_id
                     revision = "/".join(parts[5:]) or "main"
                     if method == "POST" and action == "preupload":
                         return self.preupload(repo_id, revision)
@@ -163,12 +173,12 @@ def _handler_for(hub: HubServer):
                         return self.create_branch(repo_id, revision)
                     if method == "GET" and action in (None, "revision"):
                         return self.repo_info(repo_id, revision)
-                if len(parts) >= 2 and parts[1].endswith(".git") and parts[2:] == ["info", "lfs", "objects", "batch"]:
-                    return self.lfs_batch(f"{parts[0]}/{parts[1][:-4]}")
-                if parts[:1] == ["lfs-upload"] and len(parts) == 4 and method == "PUT":
-                    return self.lfs_put("/".join(parts[1:3]), parts[3])
-                if parts[:1] == ["lfs-verify"] and len(parts) == 4 and method == "POST":
-                    return self.lfs_verify("/".join(parts[1:3]), parts[3])
+                if len(parts) >= 5 and parts[-5].endswith(".git") and parts[-4:] == ["info", "lfs", "objects", "batch"]:
+                    return self.lfs_batch("/".join(parts[:-4])[:-4])  # user/name.git or spaces/user/name.git
+                if parts[:1] == ["lfs-upload"] and len(parts) >= 4 and method == "PUT":
+                    return self.lfs_put("/".join(parts[2:]), parts[1])
+                if parts[:1] == ["lfs-verify"] and len(parts) >= 4 and method == "POST":
+                    return self.lfs_verify("/".join(parts[2:]), parts[1])
                 if len(parts) >= 5 and parts[2] == "resolve" and method in ("HEAD", "GET"):
                     repo_id, revision, filename = "/".join(parts[:2]), parts[3], "/".join(parts[4:])
                     return self.resolve(repo_id, revision, filename, head_only=method == "HEAD")
@@ -187,6 +197,10 @@ def _handler_for(hub: HubServer):
         def create_repo(self):
             payload = json.loads(self._body())
             repo_id = f"{payload.get('organization') or self._user()[0]}/{payload['name']}"
+            if payload.get("type") == "space":
+                if not payload.get("sdk"):
+                    return self._error(400, "BadRequest", "a Space needs an sdk (gradio, docker, static)")
+                repo_id = f"spaces/{repo_id}"
             if self._user()[0] is None:
                 return self._error(401, "Unauthorized", "Invalid credentials in Authorization header")
             if not self._can_write(repo_id):
@@ -215,8 +229,17 @@ def _handler_for(hub: HubServer):
                 return self._error(403, "Forbidden", f"You don't have write access to {repo_id}")
             head = hub.commits[hub.repos[repo_id]["branches"][revision]]
             answers = []
-            for f in json.loads(self._body())["files"]:
-                lfs = f["path"].endswith(hub.lfs_suffixes)
+            files = json.loads(self._body())["files"]
+            if repo_id.startswith("spaces/"):  # LFS where .gitattributes says so (see the module docstring)
+                attributes = {f["path"]: base64.b64decode(f["sample"]) for f in files}.get(
+                    ".gitattributes", head["files"].get(".gitattributes", b"")).decode()
+                lfs_patterns = [line.split()[0] for line in attributes.splitlines()
+                                if "filter=lfs" in line.split()[1:]]
+            for f in files:
+                if repo_id.startswith("spaces/"):
+                    lfs = any(fnmatch.fnmatch(f["path"].rsplit("/", 1)[-1], p) for p in lfs_patterns)
+                else:
+                    lfs = f["path"].endswith(hub.lfs_suffixes)
                 old = head["files"].get(f["path"])
                 oid = None if old is None else (
                     hashlib.sha256(old).hexdigest() if f["path"] in head["lfs"] else git_blob_sha1(old))
@@ -231,8 +254,8 @@ def _handler_for(hub: HubServer):
             for obj in json.loads(self._body())["objects"]:
                 entry = {"oid": obj["oid"], "size": obj["size"]}
                 if (repo_id, obj["oid"]) not in hub.lfs_objects:
-                    entry["actions"] = {"upload": {"href": f"{hub.url}/lfs-upload/{repo_id}/{obj['oid']}"},
-                                        "verify": {"href": f"{hub.url}/lfs-verify/{repo_id}/{obj['oid']}"}}
+                    entry["actions"] = {"upload": {"href": f"{hub.url}/lfs-upload/{obj['oid']}/{repo_id}"},
+                                        "verify": {"href": f"{hub.url}/lfs-verify/{obj['oid']}/{repo_id}"}}
                 objects.append(entry)
             self._reply(200, {"transfer": "basic", "objects": objects})
 
@@ -267,6 +290,9 @@ def _handler_for(hub: HubServer):
                 elif item["key"] == "file":
                     files[value["path"]] = base64.b64decode(value["content"])
                     lfs.discard(value["path"])
+                    if repo_id.startswith("spaces/") and b"\0" in files[value["path"]]:
+                        return self._error(400, "BadRequest", f"Your push was rejected because it contains binary "
+                                                              f"files: {value['path']}; use Git LFS or Xet")
                 elif item["key"] == "lfsFile":
                     if (repo_id, value["oid"]) not in hub.lfs_objects:
                         return self._error(422, "BadRequest", f"LFS object {value['oid']} was never uploaded")

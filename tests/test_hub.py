@@ -268,3 +268,60 @@ def test_load_pair_from_folders_finds_the_sibling_and_checks_it_is_the_reverse(p
                        load_file(str(pair_dir / "blond2black" / "model.safetensors"))["model.1.weight"])
     with pytest.raises(ValueError, match="maps black -> blond, not blond -> black: it is not the reverse"):
         load_pair(str(pair_dir / "black2blond"), reverse=str(pair_dir / "black2blond"))
+
+
+def test_one_line_deploys_the_pair_and_the_space_that_names_it(hub, pair_dir, tmp_path):
+    result = push(hub, tmp_path, pair_dir, "alice/black2blond", "--space", "alice/demo", "--no-sample",
+                  HF_TOKEN=TOKEN)
+    assert result.returncode == 0, result.stderr
+    assert "deployed" in result.stdout and "naming alice/black2blond, alice/blond2black" in result.stdout
+    files = hub.files("spaces/alice/demo")
+    assert {"app.py", "requirements.txt", "README.md", ".gitattributes", "cyclegan/networks.py",
+            "weights/black2blond/model.safetensors", "weights/blond2black/config.json",
+            "examples/astronaut.jpg"} <= set(files)
+    assert not [p for p in files if p.startswith(("tests/", "train/", "runs/", ".venv/")) or "__pycache__" in p]
+    assert files["weights/black2blond/model.safetensors"] == (REPO / "weights/black2blond/model.safetensors").read_bytes()
+    lfs = hub.commits[hub.repos["spaces/alice/demo"]["branches"]["main"]]["lfs"]
+    assert {p for p in files if p.endswith((".safetensors", ".jpg", ".png"))} <= lfs and "app.py" not in lfs
+    readme = files["README.md"].decode()
+    assert yaml.safe_load(readme.split("---")[1])["models"] == ["alice/black2blond", "alice/blond2black"]
+    assert readme.split("---", 2)[2] == (REPO / "README.md").read_text().split("---", 2)[2]  # the rest as it is
+
+    # the Space's files alone run the page, which links the published pair
+    space = tmp_path / "space"
+    for path, data in files.items():
+        (space / path).parent.mkdir(parents=True, exist_ok=True)
+        (space / path).write_bytes(data)
+    code = "import app; app.load_models(app.DEFAULT_MODEL, 'cpu', 'fp32'); print(app.model_card_link(app.DEFAULT_MODEL))"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    run = subprocess.run([sys.executable, "-c", code], cwd=space, env={**env, "HF_HUB_OFFLINE": "1"},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "[alice/blond2black](https://huggingface.co/alice/blond2black)" in run.stdout
+
+
+def test_a_space_refuses_binary_files_without_the_gitattributes(hub, tmp_path):
+    from cyclegan.hub import HubPushError, push_space
+    root = tmp_path / "checkout"
+    for name in ("app.py", "README.md", "requirements.txt", "weights/black2blond/model.safetensors"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes((REPO / name).read_bytes())
+    (root / ".gitattributes").write_text("")
+    env = hf_env(hub, tmp_path / "home", HF_TOKEN=TOKEN)
+    code = ("import sys; from cyclegan.hub import push_space\n"
+            "try:\n    push_space('alice/demo', sys.argv[1])\nexcept Exception as e:\n    print(e)")
+    result = subprocess.run([sys.executable, "-c", code, str(root)], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert "deploying alice/demo failed" in result.stdout and "binary files" in result.stdout, result.stdout
+    (root / ".gitattributes").write_bytes((REPO / ".gitattributes").read_bytes())  # the repository's own
+    result = subprocess.run([sys.executable, "-c", code, str(root)], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert result.stdout == "" and result.returncode == 0, result.stdout + result.stderr
+    assert "weights/black2blond/model.safetensors" in hub.files("spaces/alice/demo")
+
+
+def test_deploy_refusals(hub, tmp_path):
+    result = push(hub, tmp_path, "--space", "bob/demo", HF_TOKEN=TOKEN)
+    assert result.returncode == 1 and "cannot deploy to bob/demo" in result.stderr
+    result = push(hub, tmp_path, "weights")
+    assert result.returncode == 2 and "give WEIGHTS and REPO_ID" in result.stderr

@@ -1,8 +1,14 @@
-"""Publish a trained pair of generators to the Hugging Face Hub, without retraining.
+"""Publish a trained pair of generators to the Hugging Face Hub, and deploy the page as a Space.
 
     python train/push.py weights alice/black2blond             # weights/black2blond -> alice/black2blond,
                                                               # weights/blond2black -> alice/blond2black
     python train/push.py runs/ngf32 alice/b2b --direction black2blond --reverse-repo-id alice/b2b-reverse
+    python train/push.py weights alice/black2blond --space alice/black2blond-demo   # the pair, then the Space
+    python train/push.py --space alice/black2blond-demo        # the Space alone (--models: a published pair)
+
+The Space gets app.py, cyclegan/, weights/, examples/, requirements.txt, .gitattributes
+(binary files as LFS) and README.md, whose front matter then names the published pair
+(`models:`), shown on the Hub and linked from the page. Tests, runs and caches stay home.
 
 Each repo gets config.json, model.safetensors, training.json (when the folder has one), a
 model card (README.md) generated from them and from eval.json (train/evaluate.py), and a
@@ -20,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from cyclegan.hub import HubPushError, push_pair  # noqa: E402
+from cyclegan.hub import HubPushError, push_pair, push_space, reverse_repo_id  # noqa: E402
 
 DEFAULT_SAMPLE = REPO / "examples" / "astronaut_face.jpg"
 
@@ -60,15 +66,42 @@ def push(folders, repo_id: str, evaluation_file: Path, args: argparse.Namespace)
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("weights", type=Path, help="folder holding the two generator folders, e.g. weights/ "
-                                                   "or a train/run.py --out folder")
-    parser.add_argument("repo_id", help="Hub repo for the forward direction, e.g. alice/black2blond")
+    parser.add_argument("weights", type=Path, nargs="?", help="folder holding the two generator folders, e.g. "
+                                                              "weights/ or a train/run.py --out folder")
+    parser.add_argument("repo_id", nargs="?", help="Hub repo for the forward direction, e.g. alice/black2blond")
+    parser.add_argument("--space", help="also deploy the page to this Gradio Space, e.g. alice/black2blond-demo "
+                                        "(created when missing)")
+    parser.add_argument("--models", nargs="+", default=[], help="with --space alone: the published pair the "
+                                                                 "Space names, e.g. alice/black2blond alice/blond2black")
     parser.add_argument("--direction", help="forward generator folder inside WEIGHTS (default: the repo "
                                             "name, e.g. black2blond)")
     parser.add_argument("--eval", type=Path, help="evaluation for the cards (default: WEIGHTS/eval.json if present)")
     add_push_options(parser)
     args = parser.parse_args(argv)
+    if (args.weights is None) != (args.repo_id is None) or not (args.repo_id or args.space):
+        parser.error("give WEIGHTS and REPO_ID to publish a pair, --space to deploy the page, or both")
+    models = args.models
+    if args.repo_id:
+        status = push_weights(args)
+        if status:
+            return status
+        config = json.loads((args.weights / (args.direction or args.repo_id.rsplit("/", 1)[-1]) / "config.json")
+                            .read_text())
+        models = [args.repo_id, args.reverse_repo_id or reverse_repo_id(args.repo_id, config["source_domain"],
+                                                                        config["target_domain"])]
+    if args.space:
+        try:
+            url = push_space(args.space, REPO, models, private=args.private or None, token=args.token,
+                             commit_message=args.commit_message)
+        except HubPushError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 1
+        print(f"deployed {url}" + (f" (naming {', '.join(models)})" if models else ""))
+    return 0
 
+
+def push_weights(args: argparse.Namespace) -> int:
+    """The pair in args.weights to args.repo_id and its mirror; the exit status."""
     direction = args.direction or args.repo_id.rsplit("/", 1)[-1]
     forward = args.weights / direction
     available = sorted(p.parent.name for p in args.weights.glob("*/config.json"))
