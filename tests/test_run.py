@@ -161,3 +161,22 @@ def test_prepare_celeba_materialises_the_selection(mini_celeba, tmp_path):
     src = mini_celeba / "img_align_celeba" / "img_align_celeba" / "000001.jpg"
     assert (out / "trainA" / "000001.jpg").read_bytes() == src.read_bytes()
     assert prepare_celeba.main(["--celeba-root", str(mini_celeba), "--out", str(out)]) == 2  # not over a full folder
+
+
+def test_defaults_fit_the_device_and_the_run_says_how_long_it_takes(image_folders, tmp_path, capsys):
+    assert run.main(folder_args(image_folders, tmp_path / "auto", "--max-steps", "12")) == 0
+    printed = capsys.readouterr().out
+    # no GPU here: the CPU recipe of the shipped weights, its settings said; flags given win (ngf 4)
+    assert "recipe cpu: upsample=resize_conv, attention=True" in printed and "ngf=32" not in printed
+    config = json.loads((tmp_path / "auto" / "train_config.json").read_text())
+    assert (config["attention"], config["d_negatives"], config["epoch_size"], config["epochs"], config["ngf"]) == (
+        True, True, 1000, 10, 4)
+    assert "20 epochs of 1,000 steps: 12 steps" in printed  # --max-steps bounds the run
+    estimate = [line for line in printed.splitlines() if "s a step here" in line]
+    assert len(estimate) == 1 and "the remaining 1 steps take about" in estimate[0]  # timed over steps 2-11
+
+    assert run.main(folder_args(image_folders, tmp_path / "paper", "--recipe", "paper", "--max-steps", "1")) == 0
+    assert "recipe paper: the paper settings" in capsys.readouterr().out
+    config = json.loads((tmp_path / "paper" / "train_config.json").read_text())
+    assert (config["attention"], config["upsample"], config["epochs"], config["epochs_decay"], config["epoch_size"]) == (
+        False, "deconv", 100, 100, 0)
