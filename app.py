@@ -17,7 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 import torch
-import yaml
+from huggingface_hub.repocard import metadata_load
 from PIL import Image, UnidentifiedImageError
 
 from cyclegan.data import load_image
@@ -107,10 +107,7 @@ def translate_example(photo_path, direction: str):
 def published_models() -> list:
     """The `models:` of this repository's README front matter: the Hub repos of the published
     pair, which train/push.py --space writes when it deploys the page."""
-    text = (REPO / "README.md").read_text(encoding="utf-8")
-    if not text.startswith("---"):
-        return []
-    return list(yaml.safe_load(text.split("---", 2)[1]).get("models") or [])
+    return list(metadata_load(REPO / "README.md").get("models") or [])
 
 
 def model_card_link(model_name: str) -> str:

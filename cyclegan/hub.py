@@ -17,7 +17,7 @@ from huggingface_hub import HfApi, ModelCard, ModelCardData, PyTorchModelHubMixi
 from huggingface_hub import constants
 from huggingface_hub.errors import (HfHubHTTPError, LocalEntryNotFoundError, RemoteEntryNotFoundError,
                                     RepositoryNotFoundError, RevisionNotFoundError)
-from huggingface_hub.repocard import metadata_load
+from huggingface_hub.repocard import metadata_load, metadata_save
 from PIL import Image
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -300,6 +300,18 @@ def writer(token: str = None) -> dict:
     return who
 
 
+def namespaces(who: dict) -> set:
+    """Where the whoami answer `who` may write: the user's own name and their organisations."""
+    return {who["name"]} | {org["name"] for org in who.get("orgs", [])}
+
+
+def failure(e: Exception, repo_id: str) -> str:
+    """Why an upload to `repo_id` failed, in words."""
+    if isinstance(e, HfHubHTTPError) and e.response is not None and e.response.status_code == 403:
+        return f"no write access to {repo_id} (it belongs to someone else, or the token cannot write)"
+    return f"{type(e).__name__}: {e}"
+
+
 def push_pair(folders, repo_id: str, reverse_id: str = None, *, evaluation: dict = None, sample_image=None,
               private: bool = None, token: str = None, commit_message: str = None, revision: str = None) -> list:
     """Publish two save_pretrained folders (A->B, B->A) as two Hub repos, each with a model card.
@@ -328,7 +340,7 @@ def push_pair(folders, repo_id: str, reverse_id: str = None, *, evaluation: dict
     token = token or get_token()
     api = HfApi(token=token)
     who = writer(token)
-    mine = {who["name"]} | {org["name"] for org in who.get("orgs", [])}
+    mine = namespaces(who)
     for rid in (repo_id, reverse_id):
         if "/" in rid and rid.split("/")[0] not in mine:
             raise HubPushError(f"cannot push to {rid}: its namespace '{rid.split('/')[0]}' is not yours "
@@ -362,11 +374,7 @@ def push_pair(folders, repo_id: str, reverse_id: str = None, *, evaluation: dict
                                          commit_message=commit_message or f"Upload {rid.rsplit('/', 1)[-1]}")
             except Exception as e:  # one commit per repo: a failed upload leaves that repo as it was
                 done = f"already published: {', '.join(published)}" if published else "nothing was published"
-                if isinstance(e, HfHubHTTPError) and e.response is not None and e.response.status_code == 403:
-                    reason = f"no write access to {rid} (it belongs to someone else, or the token cannot write)"
-                else:
-                    reason = f"{type(e).__name__}: {e}"
-                raise HubPushError(f"pushing {rid} failed: {reason}; {done}. Pushing again is safe.") from e
+                raise HubPushError(f"pushing {rid} failed: {failure(e, rid)}; {done}. Pushing again is safe.") from e
         published.append(rid)
         urls.append(info.commit_url)
     return urls
@@ -418,24 +426,6 @@ SPACE_FILES = ["app.py", "requirements.txt", "README.md", ".gitattributes", "cyc
                "examples/*"]  # what the Space runs; never tests, runs or caches
 
 
-def space_readme(readme: str, models: list) -> str:
-    """The repository's README.md with the front matter's `models:` naming the published pair."""
-    if not readme.startswith("---"):
-        raise ValueError("README.md has no front matter (the Space's settings between --- lines)")
-    _, front, body = readme.split("---", 2)
-    lines, out, skipping = front.splitlines(), [], False
-    for line in lines:
-        if line.startswith("models:"):
-            out += ["models:"] + [f"- {m}" for m in models] if models else ["models: []"]
-            skipping = True
-        elif skipping and line.startswith(("- ", "  ")):
-            continue  # the old list
-        else:
-            skipping = False
-            out.append(line)
-    return "---" + "\n".join(out) + "\n---" + body
-
-
 def push_space(space_id: str, root, models: list = (), *, private: bool = None, token: str = None,
                commit_message: str = None) -> str:
     """Upload the page (app.py, cyclegan/, weights/, examples/, README.md, requirements.txt,
@@ -448,7 +438,7 @@ def push_space(space_id: str, root, models: list = (), *, private: bool = None, 
     """
     root = Path(root)
     who = writer(token)
-    mine = {who["name"]} | {org["name"] for org in who.get("orgs", [])}
+    mine = namespaces(who)
     if "/" not in space_id or space_id.split("/")[0] not in mine:
         raise HubPushError(f"cannot deploy to {space_id}: give it as <your user or organisation>/<name>, "
                            f"e.g. {who['name']}/black2blond-demo")
@@ -462,16 +452,13 @@ def push_space(space_id: str, root, models: list = (), *, private: bool = None, 
                 if f.is_file() and "__pycache__" not in f.parts:
                     (Path(tmp) / f.relative_to(root)).parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy(f, Path(tmp) / f.relative_to(root))
-        (Path(tmp) / "README.md").write_text(space_readme((root / "README.md").read_text(), list(models)))
+        readme = Path(tmp) / "README.md"  # its front matter's models: the published pair
+        metadata_save(readme, {**metadata_load(readme), "models": list(models)})
         try:
             api.create_repo(space_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
             info = api.upload_folder(repo_id=space_id, repo_type="space", folder_path=tmp,
                                      commit_message=commit_message or "Deploy black2blond")
         except Exception as e:
-            if isinstance(e, HfHubHTTPError) and e.response is not None and e.response.status_code == 403:
-                reason = f"no write access to {space_id}"
-            else:
-                reason = f"{type(e).__name__}: {e}"
-            raise HubPushError(f"deploying {space_id} failed: {reason}; the Space is as it was. "
+            raise HubPushError(f"deploying {space_id} failed: {failure(e, space_id)}; the Space is as it was. "
                                "Deploying again is safe.") from e
     return info.commit_url

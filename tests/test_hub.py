@@ -208,6 +208,13 @@ def test_a_repo_the_server_will_not_let_us_write_is_a_clear_error(hub, pair_dir,
     assert "already published: alice/black2blond" in result.stderr
 
 
+def train_cmd(folders, out, *extra) -> list:
+    """train/run.py on two image folders with networks small enough for a CPU step in milliseconds."""
+    return [sys.executable, str(REPO / "train" / "run.py"), "--data-a", str(folders[0]), "--data-b", str(folders[1]),
+            "--out", str(out), "--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--image-size", "32", "--precision",
+            "fp32", "--no-compile", *extra]
+
+
 def test_push_cli_argument_errors(pair_dir, tmp_path):
     result = push(None, tmp_path, pair_dir, "alice/b2b")
     assert result.returncode == 2
@@ -215,11 +222,8 @@ def test_push_cli_argument_errors(pair_dir, tmp_path):
 
 
 def test_training_run_publishes_when_it_finishes(hub, image_folders, tmp_path):
-    a, b = image_folders
     out = tmp_path / "run"
-    cmd = [sys.executable, str(REPO / "train" / "run.py"), "--data-a", str(a), "--data-b", str(b), "--out", str(out),
-           "--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--image-size", "32", "--precision", "fp32",
-           "--no-compile", "--max-steps", "2", "--push-to-hub", "--hub-repo-id", "alice/a2b", "--no-sample"]
+    cmd = train_cmd(image_folders, out, "--max-steps", "2", "--push-to-hub", "--hub-repo-id", "alice/a2b", "--no-sample")
     result = subprocess.run(cmd, env=hf_env(hub, tmp_path / "home", HF_TOKEN=TOKEN), capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -230,11 +234,8 @@ def test_training_run_publishes_when_it_finishes(hub, image_folders, tmp_path):
 
 
 def test_training_publishes_to_the_token_users_namespace_by_default(hub, image_folders, tmp_path):
-    a, b = image_folders
     out = tmp_path / "run"
-    cmd = [sys.executable, str(REPO / "train" / "run.py"), "--data-a", str(a), "--data-b", str(b), "--out", str(out),
-           "--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--image-size", "32", "--precision", "fp32",
-           "--no-compile", "--max-steps", "1", "--push-to-hub", "--no-sample"]
+    cmd = train_cmd(image_folders, out, "--max-steps", "1", "--push-to-hub", "--no-sample")
     result = subprocess.run(cmd, env=hf_env(hub, tmp_path / "home", HF_TOKEN=TOKEN), capture_output=True,
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr

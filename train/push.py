@@ -82,13 +82,9 @@ def main(argv=None) -> int:
         parser.error("give WEIGHTS and REPO_ID to publish a pair, --space to deploy the page, or both")
     models = args.models
     if args.repo_id:
-        status = push_weights(args)
+        status, models = push_weights(args)
         if status:
             return status
-        config = json.loads((args.weights / (args.direction or args.repo_id.rsplit("/", 1)[-1]) / "config.json")
-                            .read_text())
-        models = [args.repo_id, args.reverse_repo_id or reverse_repo_id(args.repo_id, config["source_domain"],
-                                                                        config["target_domain"])]
     if args.space:
         try:
             url = push_space(args.space, REPO, models, private=args.private or None, token=args.token,
@@ -100,21 +96,23 @@ def main(argv=None) -> int:
     return 0
 
 
-def push_weights(args: argparse.Namespace) -> int:
-    """The pair in args.weights to args.repo_id and its mirror; the exit status."""
+def push_weights(args: argparse.Namespace) -> tuple:
+    """The pair in args.weights to args.repo_id and its mirror: (exit status, the two repo ids)."""
     direction = args.direction or args.repo_id.rsplit("/", 1)[-1]
     forward = args.weights / direction
     available = sorted(p.parent.name for p in args.weights.glob("*/config.json"))
     if not (forward / "config.json").is_file():
         print(f"error: no generator folder {forward} (with config.json); {args.weights} holds "
               f"{available or 'no generator folders'}; pass --direction", file=sys.stderr)
-        return 2
+        return 2, []
     config = json.loads((forward / "config.json").read_text())
     backward = args.weights / f"{config['target_domain']}2{config['source_domain']}"
     if not (backward / "config.json").is_file():
         print(f"error: no generator folder {backward} for the opposite direction", file=sys.stderr)
-        return 2
-    return push((forward, backward), args.repo_id, args.eval or args.weights / "eval.json", args)
+        return 2, []
+    reverse = args.reverse_repo_id or reverse_repo_id(args.repo_id, config["source_domain"], config["target_domain"])
+    status = push((forward, backward), args.repo_id, args.eval or args.weights / "eval.json", args)
+    return status, [args.repo_id, reverse]
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from cyclegan.reports import loss_curves, samples_gif  # noqa: E402
+from cyclegan.reports import write_reports  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -23,15 +23,13 @@ def main(argv=None) -> int:
     if not (args.run_dir / "losses.csv").is_file():
         print(f"error: {args.run_dir} has no losses.csv; is it a train/run.py output folder?", file=sys.stderr)
         return 2
-    drawn = 0
-    for name, draw in (("losses.png", lambda: loss_curves(args.run_dir / "losses.csv", args.run_dir / "losses.png")),
-                       ("samples.gif", lambda: samples_gif(args.run_dir / "samples", args.run_dir / "samples.gif"))):
-        try:
-            print(f"wrote {draw()}")
-            drawn += 1
-        except ValueError as e:  # draw what the run has: e.g. no sample grid yet
-            print(f"no {name}: {e}")
-    return 0 if drawn else 2
+    written = write_reports(args.run_dir)  # what the run has: e.g. no sample grid yet
+    for path in written:
+        print(f"wrote {path}")
+    for name, source in (("losses.png", "no rows in losses.csv"), ("samples.gif", "no sample grids in samples/")):
+        if args.run_dir / name not in written:
+            print(f"no {name}: {source}")
+    return 0 if written else 2
 
 
 if __name__ == "__main__":
