@@ -257,7 +257,7 @@ def test_selection_breaks_ties_within_the_standard_error_by_face_psnr():
     # the same rates measured on 30,000 faces (standard error 0.18 points) are a real difference
     many = {name: {d: {**v, "n": 30_000} for d, v in r.items()} for name, r in reports.items()}
     assert evaluate.select(many, 26.0, 0.93) == ("step9000", True)
-    # ties are judged on the weaker direction's face PSNR, not the mean of both
+    # ties are judged on the lower of a pair's two face PSNRs, not their mean (40 and 27 lose to 30 and 30)
     lopsided = {"a": figures(0.90, 0.90, n=300), "b": figures(0.90, 0.90, n=300)}
     lopsided["a"]["black2blond"]["model"]["face_psnr"] = 40.0
     lopsided["a"]["blond2black"]["model"]["face_psnr"] = 27.0

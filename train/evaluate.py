@@ -23,9 +23,9 @@ baselines) and picks by this rule: among the snapshots whose face PSNR is at lea
 (default 93%) in both directions (when none meets both floors: among all), take the
 highest success rate of the weaker direction; every snapshot within one standard error
 of it (sqrt(p(1 - p) / n) of that success rate: 1.8 points for p = 0.9 on 300 faces)
-ties with it, and of those the one whose weaker face PSNR is highest wins: a difference
-the sample cannot tell from noise does not pay for a face changed more. Writes
-<out>/selection.json (every snapshot's figures and the choice).
+ties with it, and of those the one whose lower face PSNR (of its two directions) is
+highest wins: a difference the sample cannot tell from noise does not pay for a face
+changed more. Writes <out>/selection.json (every snapshot's figures and the choice).
 """
 
 import argparse
@@ -120,21 +120,19 @@ def select(reports: dict, min_face_psnr: float, min_gender_kept: float) -> tuple
     def directions(report):
         return [v for v in report.values() if isinstance(v, dict) and "model" in v]
 
-    def weaker(name):  # the direction with the lower success rate: (its success, its sample size)
-        d = min(directions(reports[name]), key=lambda d: d["model"]["success_rate"])
-        return d["model"]["success_rate"], d["n"]
-
-    def weaker_face_psnr(name):
+    def lowest_face_psnr(name):  # of its two directions
         return min(d["model"]["face_psnr"] for d in directions(reports[name]))
 
     qualified = [name for name, r in reports.items()
                  if all(d["model"]["face_psnr"] >= min_face_psnr and d["model"]["gender_kept"] >= min_gender_kept
                         for d in directions(r))]
-    candidates = qualified or list(reports)
-    p, n = max((weaker(name) for name in candidates), key=lambda s: s[0])
+    weaker = {name: min(directions(reports[name]), key=lambda d: d["model"]["success_rate"])  # its weaker direction
+              for name in qualified or reports}
+    best = max(weaker.values(), key=lambda d: d["model"]["success_rate"])
+    p, n = best["model"]["success_rate"], best["n"]
     standard_error = (p * (1 - p) / n) ** 0.5
-    tied = [name for name in candidates if weaker(name)[0] >= p - standard_error]
-    return max(tied, key=weaker_face_psnr), bool(qualified)
+    tied = [name for name, d in weaker.items() if d["model"]["success_rate"] >= p - standard_error]
+    return max(tied, key=lowest_face_psnr), bool(qualified)
 
 
 def load_generators(folder: Path, a, b, args):
