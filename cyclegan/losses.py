@@ -6,6 +6,8 @@ All losses take float tensors and return a scalar; images are (N, C, H, W) in [-
 import torch
 import torch.nn.functional as F
 
+from .evaluation import face_region
+
 
 def gan_loss(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
     """Least-squares GAN loss (Mao et al. 2017), which the paper uses instead of the log loss (sec. 4).
@@ -71,3 +73,19 @@ def mask_smoothness_loss(mask: torch.Tensor) -> torch.Tensor:
     """
     m = mask.float()
     return (m[..., 1:, :] - m[..., :-1, :]).abs().mean() + (m[..., :, 1:] - m[..., :, :-1]).abs().mean()
+
+
+def mask_face_loss(mask: torch.Tensor) -> torch.Tensor:
+    """Mean of an attention mask over the central face box (evaluation.FACE_BOX): mean(M[face]).
+
+    A prior for aligned faces (CelebA): hair colour never needs the eyes, nose or mouth
+    changed, yet late in training the masks spread onto them (darkened eye sockets, face
+    PSNR falling step after step). Unlike the L1 sparsity it leaves the hair free, so it
+    does not charge the changes that make the translation. Only meaningful where the
+    training crops are aligned as CelebA's (the app crops faces the same way). The caller
+    weights it by lambda_mask_face.
+
+    Args:
+        mask (`torch.Tensor`): (N, 1, H, W) in [0, 1], CelebA-aligned.
+    """
+    return face_region(mask.float()).mean()

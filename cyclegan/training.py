@@ -19,8 +19,8 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
 from . import distributed
-from .losses import (cycle_loss, discriminator_loss, gan_loss, identity_loss, mask_smoothness_loss,
-                     mask_sparsity_loss)
+from .losses import (cycle_loss, discriminator_loss, gan_loss, identity_loss, mask_face_loss,
+                     mask_smoothness_loss, mask_sparsity_loss)
 from .networks import Discriminator, Generator, blend
 from .device import autocast, maybe_compile, resolve_device, resolve_precision, use_channels_last
 
@@ -59,10 +59,12 @@ class TrainConfig:
     pool_size: int = 50  # history of generated images shown to D (Shrivastava et al. 2017)
     lambda_mask: float = 0.0  # attention only: weight of the mask's L1 sparsity (0 = off; see losses)
     lambda_mask_tv: float = 0.0  # attention only: weight of the mask's total variation (0 = off)
+    lambda_mask_face: float = 0.0  # attention only: weight of the mask's mean on the face box (aligned faces; 0 = off)
     mask_warmup: int = 0  # attention only: steps over which the mask's floor falls from 1 to 0 (0 = none; see Trainer)
     detach_mask_in_cycle: bool = False  # attention only: the cycle loss trains the content, not the forward mask
     detach_mask_in_identity: bool = False  # attention only: the identity loss trains the content, not the mask
     d_negatives: bool = False  # D_B also learns real A images as fakes, D_A real B ones: an unchanged image is no translation
+    d_warmup: int = 0  # steps at the start that train only the discriminators (for --init-from; 0 = none)
     ema_decay: float = 0.999  # generator weight averaging (Yazici et al. 2019); 0 = off. Saved models are the average
     # optimisation (sec. 4)
     lr: float = 2e-4  # Adam learning rate
@@ -300,8 +302,11 @@ class Trainer:
         if c.init_from:
             for G in (self.G_AB, self.G_BA):
                 init_generator(G, Path(c.init_from) / f"{G.source_domain}2{G.target_domain}")
-        if (c.lambda_mask or c.lambda_mask_tv) and not c.attention:
-            raise ValueError("lambda_mask and lambda_mask_tv regularise the attention mask: they need attention")
+        if (c.lambda_mask or c.lambda_mask_tv or c.lambda_mask_face) and not c.attention:
+            raise ValueError("lambda_mask, lambda_mask_tv and lambda_mask_face regularise the attention mask: "
+                             "they need attention")
+        if c.d_warmup < 0:
+            raise ValueError(f"d_warmup must be >= 0, got {c.d_warmup}")
         self.D_A = Discriminator(ndf=c.ndf, n_layers=c.n_layers_d)
         self.D_B = Discriminator(ndf=c.ndf, n_layers=c.n_layers_d)
         if c.channels_last not in ("auto", "on", "off"):
@@ -371,10 +376,12 @@ class Trainer:
         c = self.config
         D_A, D_B = self.fwd["D_A"], self.fwd["D_B"]  # the generator step uses them frozen, outside DDP
         real_A, real_B = self._to_device(real_A), self._to_device(real_B)
+        # during d_warmup the generators only make fakes: fresh discriminators learn before they teach
+        train_G = self.step >= c.d_warmup
 
         # 1. fakes and reconstructions: A -> B -> A and B -> A -> B; with the identity loss,
         # G_AB also maps real_B (it should change nothing) and G_BA real_A (see Generators)
-        with self.autocast():
+        with self.autocast(), torch.set_grad_enabled(train_G):
             fake_B, fake_A, rec_A, rec_B, idt_B, idt_A, mask_B, mask_A = self.generators(
                 real_A, real_B, mask_floor=self.mask_floor())
 
@@ -395,21 +402,23 @@ class Trainer:
             w = c.lambda_cycle * c.lambda_identity
             losses["idt_A"] = w * identity_loss(real_A, idt_A)
             losses["idt_B"] = w * identity_loss(real_B, idt_B)
-        if c.lambda_mask or c.lambda_mask_tv:
+        if c.lambda_mask or c.lambda_mask_tv or c.lambda_mask_face:
             for name, mask in (("mask_A", mask_A), ("mask_B", mask_B)):
-                losses[name] = c.lambda_mask * mask_sparsity_loss(mask) + c.lambda_mask_tv * mask_smoothness_loss(mask)
+                losses[name] = (c.lambda_mask * mask_sparsity_loss(mask) + c.lambda_mask_tv * mask_smoothness_loss(mask)
+                                + c.lambda_mask_face * mask_face_loss(mask))
         loss_G = sum(losses.values())
         losses["G"] = loss_G
         if c.attention:
             losses["M_A"], losses["M_B"] = mask_A.detach().float().mean(), mask_B.detach().float().mean()
         self._check_finite(losses)
-        self.opt_G.zero_grad(set_to_none=True)
-        self.scaler_G.scale(loss_G).backward()
-        self.scaler_G.step(self.opt_G)
-        self.scaler_G.update()
-        if self.ema:
-            for name, ema in self.ema.items():
-                ema.update(self.nets[name], self.step)
+        if train_G:
+            self.opt_G.zero_grad(set_to_none=True)
+            self.scaler_G.scale(loss_G).backward()
+            self.scaler_G.step(self.opt_G)
+            self.scaler_G.update()
+            if self.ema:
+                for name, ema in self.ema.items():
+                    ema.update(self.nets[name], self.step)
 
         # 4. unfreeze the discriminators
         set_requires_grad([self.D_A, self.D_B], True)

@@ -8,7 +8,8 @@ import torch
 
 from conftest import REPO, TINY, assert_same_networks
 from cyclegan.inference import sample_grid, translate
-from cyclegan.losses import mask_smoothness_loss, mask_sparsity_loss
+from cyclegan.losses import mask_face_loss, mask_smoothness_loss, mask_sparsity_loss
+from cyclegan.evaluation import face_region
 from cyclegan.networks import Generator, blend
 from cyclegan.training import EMA, TrainConfig, Trainer, read_checkpoint
 
@@ -132,6 +133,54 @@ def test_mask_sparsity_pulls_the_mask_down():
 def test_mask_losses_without_attention_are_refused():
     with pytest.raises(ValueError, match="need attention"):
         make_trainer(attention=False, lambda_mask=1.0)
+    with pytest.raises(ValueError, match="need attention"):
+        make_trainer(attention=False, lambda_mask_face=1.0)
+
+
+def test_mask_face_loss_counts_only_the_face_box():
+    on_face = torch.zeros(2, 1, 50, 50)
+    face_region(on_face).fill_(1.0)  # a view: fills the box in place
+    assert mask_face_loss(on_face) == 1.0
+    assert mask_face_loss(1 - on_face) == 0.0  # all of the hair and background on, the face off
+    assert 0 < mask_sparsity_loss(on_face) < 0.2  # the box is a small part of the picture
+
+
+def test_mask_face_prior_takes_the_mask_off_the_face_more_than_off_the_rest():
+    x, y = image(1, n=1), image(2, n=1)
+    masks = {}
+    for lam in (0.0, 50.0):
+        trainer = make_trainer(lambda_mask_face=lam, lr=1e-3)
+        for _ in range(10):
+            losses = trainer.train_step(x, y)
+        assert ("mask_A" in losses) == (lam > 0)
+        with torch.no_grad():
+            _, mask = trainer.G_AB(x, return_mask=True)
+        masks[lam] = mask
+    face_drop = face_region(masks[0.0]).mean() - face_region(masks[50.0]).mean()
+    assert face_drop > 0.1
+    outside = lambda m: (m.sum() - face_region(m).sum()) / (m.numel() - face_region(m).numel())
+    assert outside(masks[0.0]) - outside(masks[50.0]) < face_drop / 2
+
+
+def test_d_warmup_trains_only_the_discriminators_first():
+    x, y = image(1, n=1), image(2, n=1)
+    trainer = make_trainer(d_warmup=2)
+    weights = lambda name: torch.cat([p.detach().flatten().clone() for p in trainer.nets[name].parameters()])
+    averaged = lambda: torch.cat([p.flatten().clone() for p in trainer.ema["G_AB"].average.parameters()])
+    before = {name: weights(name) for name in trainer.nets}
+    ema_before = averaged()
+    for _ in range(2):
+        losses = trainer.train_step(x, y)
+        assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    for name in ("G_AB", "G_BA"):
+        assert torch.equal(weights(name), before[name])
+    assert torch.equal(averaged(), ema_before)
+    for name in ("D_A", "D_B"):
+        assert not torch.equal(weights(name), before[name])
+    trainer.train_step(x, y)  # step 3: the generators train
+    assert not torch.equal(weights("G_AB"), before["G_AB"]) and not torch.equal(averaged(), ema_before)
+    with pytest.raises(ValueError, match="d_warmup"):
+        make_trainer(d_warmup=-1)
 
 
 def test_ema_follows_the_weights_with_the_warmup_decay():

@@ -89,6 +89,9 @@ HELP = {
                    "(default %(default)s)",
     "lambda_mask_tv": "attention only: weight of the mask's total variation, which keeps it in smooth regions "
                       "(default %(default)s)",
+    "lambda_mask_face": "attention only: weight of the mask's mean on the central face box (eyes, nose, mouth of "
+                        "CelebA-aligned crops), which keeps the edit off the face without charging the hair; only "
+                        "for aligned faces (default %(default)s)",
     "mask_warmup": "attention only: steps over which the mask's floor falls linearly from 1 (the output is the "
                    "content, as the paper's generator) to 0 (the mask decides), so the mask does not close before "
                    "the discriminators have learnt; 0 = none (default %(default)s)",
@@ -102,6 +105,9 @@ HELP = {
     "d_negatives": "the discriminators also learn the other domain's real photos as fakes (D_B: an unchanged "
                    "black-haired photo is no blond one), so a generator cannot win by changing nothing, which an "
                    "attention generator otherwise learns within 100 steps (default %(default)s)",
+    "d_warmup": "steps at the start in which only the discriminators train, the generators frozen: for "
+                "starting trained generators (--init-from) against fresh discriminators, whose first random "
+                "verdicts would otherwise undo them; 0 = none (default %(default)s)",
     "ema_decay": "keep an exponential moving average of the generator weights with this decay and save it as the "
                  "models (Yazici et al. 2019; the trained weights also go to raw/); 0 = off (default %(default)s)",
     "lr": "Adam learning rate (paper: 2e-4)",
