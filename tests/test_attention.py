@@ -118,13 +118,21 @@ def make_trainer(**kwargs):
     return Trainer(TrainConfig(**{**TINY, "precision": "fp32", "image_size": 32, "attention": True, **kwargs}))
 
 
-def test_mask_sparsity_pulls_the_mask_down():
+def train_ten_steps(**kwargs):
+    """A tiny attention pair after 10 steps on one image pair: (the last losses, G_AB's mask on that image)."""
     x, y = image(1, n=1), image(2, n=1)
+    trainer = make_trainer(lr=1e-3, **kwargs)
+    for _ in range(10):
+        losses = trainer.train_step(x, y)
+    with torch.no_grad():
+        _, mask = trainer.G_AB(x, return_mask=True)
+    return losses, mask
+
+
+def test_mask_sparsity_pulls_the_mask_down():
     means = {}
     for lam in (0.0, 50.0):
-        trainer = make_trainer(lambda_mask=lam, lr=1e-3)
-        for _ in range(10):
-            losses = trainer.train_step(x, y)
+        losses, _ = train_ten_steps(lambda_mask=lam)
         means[lam] = losses["M_A"] + losses["M_B"]
         assert ("mask_A" in losses) == (lam > 0)
     assert means[50.0] < means[0.0] - 0.1
@@ -146,16 +154,10 @@ def test_mask_face_loss_counts_only_the_face_box():
 
 
 def test_mask_face_prior_takes_the_mask_off_the_face_more_than_off_the_rest():
-    x, y = image(1, n=1), image(2, n=1)
     masks = {}
     for lam in (0.0, 50.0):
-        trainer = make_trainer(lambda_mask_face=lam, lr=1e-3)
-        for _ in range(10):
-            losses = trainer.train_step(x, y)
+        losses, masks[lam] = train_ten_steps(lambda_mask_face=lam)
         assert ("mask_A" in losses) == (lam > 0)
-        with torch.no_grad():
-            _, mask = trainer.G_AB(x, return_mask=True)
-        masks[lam] = mask
     face_drop = face_region(masks[0.0]).mean() - face_region(masks[50.0]).mean()
     assert face_drop > 0.1
     outside = lambda m: (m.sum() - face_region(m).sum()) / (m.numel() - face_region(m).numel())
