@@ -56,6 +56,7 @@ class TrainConfig:
     # objective (sec. 3, 4, 5.2)
     lambda_cycle: float = 10.0  # weight of the cycle loss (Eq. 3)
     lambda_identity: float = 0.5  # identity loss weight, as a fraction of lambda_cycle (reference: 0.5)
+    cycle_noise: float = 0.0  # std of noise on the translations before they are translated back (0 = off, the paper)
     pool_size: int = 50  # history of generated images shown to D (Shrivastava et al. 2017)
     lambda_mask: float = 0.0  # attention only: weight of the mask's L1 sparsity (0 = off; see losses)
     lambda_mask_tv: float = 0.0  # attention only: weight of the mask's total variation (0 = off)
@@ -219,7 +220,9 @@ class Generators(nn.Module):
     None without attention). With detach_mask the reconstructions start from the same
     translations with their masks detached: the cycle loss then trains the content and the
     reverse generator but cannot close the forward mask; with detach_idt_mask the identity
-    mappings do not train the masks either. With both, the masks' only teachers are the
+    mappings do not train the masks either. With cycle_noise the translations are
+    translated back with Gaussian noise of that standard deviation added where their masks
+    are on (everywhere for the paper's generator; Bashkirova et al. 2019). With both, the masks' only teachers are the
     adversarial loss and the mask priors. Every generator call has the same batch size, so
     torch.compile builds one graph per image size (batching real_A with real_B for the
     identity mapping compiled twice as long and ran no faster). Using each generator
@@ -228,10 +231,10 @@ class Generators(nn.Module):
     """
 
     def __init__(self, G_AB: nn.Module, G_BA: nn.Module, identity: bool = True, attention: bool = False,
-                 detach_mask: bool = False, detach_idt_mask: bool = False):
+                 detach_mask: bool = False, detach_idt_mask: bool = False, cycle_noise: float = 0.0):
         super().__init__()
         self.G_AB, self.G_BA, self.identity, self.attention = G_AB, G_BA, identity, attention
-        self.detach_mask, self.detach_idt_mask = detach_mask, detach_idt_mask
+        self.detach_mask, self.detach_idt_mask, self.cycle_noise = detach_mask, detach_idt_mask, cycle_noise
 
     def forward(self, real_A: torch.Tensor, real_B: torch.Tensor, mask_floor=None):
         mask_B = mask_A = None
@@ -244,16 +247,22 @@ class Generators(nn.Module):
             G_AB, G_BA = self.G_AB, self.G_BA
             fake_B, fake_A = G_AB(real_A), G_BA(real_B)
         if self.attention and self.detach_mask:  # the same values, without the path to the masks
-            rec_A = G_BA(blend(content_B, mask_B.detach(), real_A))
-            rec_B = G_AB(blend(content_A, mask_A.detach(), real_B))
+            seen_B, seen_A = blend(content_B, mask_B.detach(), real_A), blend(content_A, mask_A.detach(), real_B)
         else:
-            rec_A, rec_B = G_BA(fake_B), G_AB(fake_A)
+            seen_B, seen_A = fake_B, fake_A
+        if self.cycle_noise:  # no room to hide the input in faint patterns where the translation changed the photo
+            seen_B, seen_A = self._add_noise(seen_B, mask_B), self._add_noise(seen_A, mask_A)
+        rec_A, rec_B = G_BA(seen_B), G_AB(seen_A)
         idt_B = idt_A = None
         if self.identity and self.attention and self.detach_idt_mask:
             idt_B, idt_A = self._identity(G_AB, real_B), self._identity(G_BA, real_A)
         elif self.identity:
             idt_B, idt_A = G_AB(real_B), G_BA(real_A)
         return fake_B, fake_A, rec_A, rec_B, idt_B, idt_A, mask_B, mask_A
+
+    def _add_noise(self, x, mask):
+        """x + N(0, cycle_noise^2) where the mask is on (everywhere without one)."""
+        return x + self.cycle_noise * torch.randn_like(x) * (1 if mask is None else mask.detach())
 
     @staticmethod
     def _identity(G, x):
@@ -305,6 +314,8 @@ class Trainer:
         if (c.lambda_mask or c.lambda_mask_tv or c.lambda_mask_face) and not c.attention:
             raise ValueError("lambda_mask, lambda_mask_tv and lambda_mask_face regularise the attention mask: "
                              "they need attention")
+        if c.cycle_noise < 0:
+            raise ValueError(f"cycle_noise must be >= 0, got {c.cycle_noise}")
         if c.d_warmup < 0:
             raise ValueError(f"d_warmup must be >= 0, got {c.d_warmup}")
         self.D_A = Discriminator(ndf=c.ndf, n_layers=c.n_layers_d)
@@ -328,7 +339,7 @@ class Trainer:
         # forward and one backward per step and averages the gradients across the ranks
         self.generators = Generators(self.fwd["G_AB"], self.fwd["G_BA"], identity=c.lambda_identity > 0,
                                      attention=c.attention, detach_mask=c.detach_mask_in_cycle,
-                                     detach_idt_mask=c.detach_mask_in_identity)
+                                     detach_idt_mask=c.detach_mask_in_identity, cycle_noise=c.cycle_noise)
         self.discriminators = Discriminators(self.fwd["D_A"], self.fwd["D_B"])
         self.world_size, self.rank = distributed.world_size(), distributed.rank()
         if self.world_size > 1:

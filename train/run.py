@@ -84,6 +84,11 @@ HELP = {
     "n_layers_d": "discriminator stride-2 layers; 3 = the 70x70 PatchGAN (default %(default)s)",
     "lambda_cycle": "weight of the cycle-consistency loss (paper: 10)",
     "lambda_identity": "identity loss weight as a fraction of lambda-cycle, 0 turns it off (default %(default)s)",
+    "cycle_noise": "standard deviation of Gaussian noise added to each translation (in [-1, 1] units; where the "
+                   "mask is on, for attention generators) before it is translated back for the cycle loss: the "
+                   "generators can then no longer hide the input in faint high-frequency patterns to pass the "
+                   "cycle loss (Chu et al. 2017), the woven texture in blond hair; the remedy of Bashkirova et al. "
+                   "2019; 0 = off, as the paper (default %(default)s)",
     "pool_size": "generated images kept to train the discriminators, 0 = no pool (paper: 50)",
     "lambda_mask": "attention only: weight of the mask's L1 sparsity, which charges every changed pixel "
                    "(default %(default)s)",
