@@ -11,7 +11,7 @@ from cyclegan.inference import sample_grid, translate
 from cyclegan.losses import mask_face_loss, mask_smoothness_loss, mask_sparsity_loss
 from cyclegan.evaluation import face_region
 from cyclegan.networks import Generator, blend
-from cyclegan.training import EMA, TrainConfig, Trainer, read_checkpoint
+from cyclegan.training import EMA, Generators, TrainConfig, Trainer, read_checkpoint
 
 sys.path.insert(0, str(REPO / "train"))
 import evaluate  # noqa: E402
@@ -341,7 +341,6 @@ def test_d_negatives_show_the_other_domains_real_images_to_each_discriminator_as
 
 @pytest.mark.parametrize("detach", [False, True])
 def test_detach_mask_in_cycle_keeps_the_cycle_loss_from_training_the_forward_mask(detach):
-    from cyclegan.training import Generators
     G_AB, G_BA = tiny_generator(attention=True), tiny_generator(attention=True)
     real_A, real_B = image(0, n=1), image(1, n=1)
     fake_B, fake_A, rec_A, *_ = Generators(G_AB, G_BA, attention=True, detach_mask=detach)(real_A, real_B)
@@ -354,7 +353,6 @@ def test_detach_mask_in_cycle_keeps_the_cycle_loss_from_training_the_forward_mas
 
 @pytest.mark.parametrize("detach", [False, True])
 def test_detach_mask_in_identity_keeps_the_identity_loss_from_training_the_mask(detach):
-    from cyclegan.training import Generators
     G_AB, G_BA = tiny_generator(attention=True), tiny_generator(attention=True)
     real_A, real_B = image(0, n=1), image(1, n=1)
     *_, idt_B, idt_A, _, _ = Generators(G_AB, G_BA, attention=True, detach_idt_mask=detach)(real_A, real_B)
@@ -362,3 +360,20 @@ def test_detach_mask_in_identity_keeps_the_identity_loss_from_training_the_mask(
     (idt_B - real_B).abs().mean().backward()  # idt_B: G_AB(real_B) should be real_B
     assert (G_AB.model[-1].weight.grad[-1].abs().sum() == 0) == detach
     assert G_AB.model[-1].weight.grad[:-1].abs().sum() > 0
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_cycle_noise_reaches_the_reverse_generator_only_where_the_mask_is_on(detach):
+    G_AB, G_BA = tiny_generator(attention=True), tiny_generator(attention=True)
+    real_A, real_B = image(0, n=1), image(1, n=1)
+
+    def rec_A(noise):
+        torch.manual_seed(0)
+        with torch.no_grad():
+            return Generators(G_AB, G_BA, attention=True, detach_mask=detach, cycle_noise=noise)(real_A, real_B)[2]
+
+    assert not torch.allclose(rec_A(0.5), rec_A(0.0), atol=1e-3)  # the mask is partly on: noise gets through
+    set_mask_logit(G_AB, -200.0)  # G_AB changes nothing: there is nowhere to put noise
+    assert torch.equal(rec_A(0.5), rec_A(0.0))
+    with pytest.raises(ValueError, match="cycle_noise"):
+        make_trainer(cycle_noise=-0.1)
