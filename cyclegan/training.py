@@ -155,24 +155,27 @@ class EMA:
 
     After each generator step: average <- d * average + (1 - d) * weights, with
     d = min(decay, (1 + step) / (10 + step)), so the first steps, when the average would
-    mostly remember the initialisation, are not over-weighted. GAN weights orbit their
+    mostly remember a random initialisation, are not over-weighted; with warmup=False
+    d = decay from the first step, for weights that start trained (--init-from), whose
+    average should remember them. GAN weights orbit their
     equilibrium rather than settle; the average sits nearer the middle, which shows as
     fewer artefacts that come and go from one step to the next.
 
     Args:
         net (`nn.Module`): the network to average; the average starts as a copy of it.
         decay (`float`): d, e.g. 0.999 (a horizon of about 1,000 steps).
+        warmup (`bool`, defaults to True): the lower d of the first steps, for a random start.
     """
 
-    def __init__(self, net: nn.Module, decay: float):
+    def __init__(self, net: nn.Module, decay: float, warmup: bool = True):
         if not 0 < decay < 1:
             raise ValueError(f"ema_decay must be in (0, 1), got {decay}")
-        self.decay = decay
+        self.decay, self.warmup = decay, warmup
         self.average = copy.deepcopy(net).eval().requires_grad_(False)
 
     @torch.no_grad()
     def update(self, net: nn.Module, step: int) -> None:
-        d = min(self.decay, (1 + step) / (10 + step))
+        d = min(self.decay, (1 + step) / (10 + step)) if self.warmup else self.decay
         averages, weights = list(self.average.parameters()), [p.detach() for p in net.parameters()]
         torch._foreach_lerp_(averages, weights, 1 - d)
 
@@ -327,7 +330,9 @@ class Trainer:
         for net in self.nets.values():
             net.to(self.device, memory_format=self.memory_format).train()
         # the averaged generators, which checkpoints keep and save_pretrained ships (None: ema_decay 0)
-        self.ema = {name: EMA(self.nets[name], c.ema_decay) for name in ("G_AB", "G_BA")} if c.ema_decay else None
+        # generators started from trained weights are averaged at the full decay from the first step
+        self.ema = ({name: EMA(self.nets[name], c.ema_decay, warmup=not c.init_from) for name in ("G_AB", "G_BA")}
+                    if c.ema_decay else None)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed image sizes: let cuDNN time its algorithms once
         # what train_step calls: wrappers sharing the parameters of self.nets. Only the

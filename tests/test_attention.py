@@ -200,6 +200,16 @@ def test_ema_follows_the_weights_with_the_warmup_decay():
         EMA(net, decay=1.0)
 
 
+def test_ema_of_trained_weights_keeps_the_full_decay_from_the_first_step():
+    net = torch.nn.Linear(2, 1)
+    ema = EMA(net, decay=0.9, warmup=False)
+    before = ema.average.weight.clone()
+    with torch.no_grad():
+        net.weight.fill_(1.0)
+    ema.update(net, step=0)  # d = 0.9: the average moves only 10% of the way
+    assert torch.allclose(ema.average.weight, 0.9 * before + 0.1, atol=1e-6)
+
+
 def test_saved_generators_are_the_average_and_raw_ones_are_kept(image_folders, tmp_path):
     a, b = image_folders
     out = tmp_path / "run"
@@ -257,6 +267,7 @@ def test_init_from_a_paper_pair_starts_an_attention_pair(tmp_path):
     for k, v in theirs.items():
         assert torch.equal(ours[k][:3] if k in (last_w, last_b) else ours[k], v), k
     assert ours[last_w].shape[0] == 4
+    assert not trainer.ema["G_AB"].warmup and make_trainer().ema["G_AB"].warmup  # averaged from trained weights
     # with the mask forced to 1 the attention generator is exactly the paper generator
     set_mask_logit(trainer.G_AB, 200.0)
     x = image()
