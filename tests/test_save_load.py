@@ -121,6 +121,10 @@ def test_a_local_folder_gets_a_true_card_the_same_push_pair_publishes(tmp_path):
     assert "pushed to the Hub" not in card and "More Information Needed" not in card  # the mixin's default card
     assert "the generator folder `blond2black` next to this one" in card and "huggingface.co" not in card
     assert "12 steps" in card and "moving average" in card and "M * C + (1 - M) * x" in card
+    assert "Started from" not in card
+    warm = {**training, "config": {**training["config"], "init_from": "weights", "d_warmup": 5}}
+    assert ("Started from an already trained pair (`weights`); its first 5 steps trained only the fresh "
+            "discriminators." in model_card(config, training=warm))
     assert "reverse_model" not in metadata_load(tmp_path / "black2blond" / "README.md")  # load_pair uses the sibling
     G, G_back = load_pair(str(tmp_path / "black2blond"))
     assert (G_back.source_domain, G_back.target_domain) == ("blond", "black")
