@@ -157,9 +157,9 @@ class EMA:
     d = min(decay, (1 + step) / (10 + step)), so the first steps, when the average would
     mostly remember a random initialisation, are not over-weighted; with warmup=False
     d = decay from the first step, for weights that start trained (--init-from), whose
-    average should remember them. GAN weights orbit their
-    equilibrium rather than settle; the average sits nearer the middle, which shows as
-    fewer artefacts that come and go from one step to the next.
+    average should remember them. GAN weights orbit their equilibrium rather than settle;
+    the average sits nearer the middle, which shows as fewer artefacts that come and go
+    from one step to the next.
 
     Args:
         net (`nn.Module`): the network to average; the average starts as a copy of it.
@@ -223,10 +223,10 @@ class Generators(nn.Module):
     None without attention). With detach_mask the reconstructions start from the same
     translations with their masks detached: the cycle loss then trains the content and the
     reverse generator but cannot close the forward mask; with detach_idt_mask the identity
-    mappings do not train the masks either. With cycle_noise the translations are
-    translated back with Gaussian noise of that standard deviation added where their masks
-    are on (everywhere for the paper's generator; Bashkirova et al. 2019). With both, the masks' only teachers are the
-    adversarial loss and the mask priors. Every generator call has the same batch size, so
+    mappings do not train the masks either. With both, the masks' only teachers are the
+    adversarial loss and the mask priors. With cycle_noise the translations are translated
+    back with Gaussian noise of that standard deviation added where their masks are on
+    (everywhere for the paper's generator; Bashkirova et al. 2019). Every generator call has the same batch size, so
     torch.compile builds one graph per image size (batching real_A with real_B for the
     identity mapping compiled twice as long and ran no faster). Using each generator
     several times in one forward is fine for DDP: a parameter's gradients are summed
