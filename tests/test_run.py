@@ -166,7 +166,7 @@ def test_prepare_celeba_materialises_the_selection(mini_celeba, tmp_path):
 def test_defaults_fit_the_device_and_the_run_says_how_long_it_takes(image_folders, tmp_path, capsys):
     assert run.main(folder_args(image_folders, tmp_path / "auto", "--max-steps", "12")) == 0
     printed = capsys.readouterr().out
-    # no GPU here: the CPU recipe of the shipped weights, its settings said; flags given win (ngf 4)
+    # no GPU here: the CPU recipe (the shipped weights' first stage), its settings said; flags given win (ngf 4)
     assert "recipe cpu: upsample=resize_conv, attention=True" in printed and "ngf=32" not in printed
     config = json.loads((tmp_path / "auto" / "train_config.json").read_text())
     assert (config["attention"], config["d_negatives"], config["epoch_size"], config["epochs"], config["ngf"]) == (

@@ -4,8 +4,8 @@
     python train/run.py --data-a photos/black --data-b photos/blond --image-size 256 --n-blocks 9
     python train/run.py --out runs/black2blond --resume          # continue a stopped run
 
-The defaults fit the machine (--recipe): on a CPU the recipe of the shipped weights, 20,000
-steps, about 6 hours on 2 cores; on a GPU the paper's 100 + 100 epochs. The run prints the
+The defaults fit the machine (--recipe): on a CPU the recipe of the shipped weights' first
+stage, 20,000 steps, about 6 hours on 2 cores; on a GPU the paper's 100 + 100 epochs. The run prints the
 settings it chose and, after its first steps, how long it will take.
 
 Writes into --out: checkpoint.pt (everything needed to resume, replaced atomically),
@@ -145,7 +145,7 @@ HELP = {
 ATTENTION = dict(upsample="resize_conv", attention=True, mask_warmup=300, d_negatives=True,
                  detach_mask_in_cycle=True, detach_mask_in_identity=True, lambda_mask_tv=0.5)
 RECIPES = {
-    # the recipe of the shipped weights (weights/README.md): 20 epochs of 1,000 image pairs = 20,000 steps,
+    # the shipped weights' first stage (weights/README.md): 20 epochs of 1,000 image pairs = 20,000 steps,
     # about 1 s a step on 2 CPU cores
     "cpu": dict(ATTENTION, ngf=32, n_blocks=6, epoch_size=1000, epochs=10, epochs_decay=10, sample_every=250,
                 checkpoint_every=250, snapshot_every=500),
@@ -179,8 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
             parser.add_argument(flag, type=type(default), help=text)
     parser.add_argument("--recipe", choices=["auto", *RECIPES],
                         help="defaults that fit the machine, overridden by the flags you give: cpu = the recipe "
-                             "of the shipped weights (attention generator, ngf 32, 20 epochs of 1,000 images: "
-                             "20,000 steps, about 6 hours on 2 CPU cores); gpu = the paper's width and schedule "
+                             "of the shipped weights' first stage (attention generator, ngf 32, 20 epochs of 1,000 "
+                             "images: 20,000 steps, about 6 hours on 2 CPU cores); gpu = the paper's width and schedule "
                              "(ngf 64, 100 + 100 epochs of the whole data set: about 1.8 million steps on CelebA's "
                              "black/blond images, days on a GPU) with the same attention generator; paper = Zhu et "
                              "al. 2017 exactly (the defaults shown above); auto = gpu when a CUDA GPU is found, else "
