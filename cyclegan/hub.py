@@ -247,12 +247,14 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
                 else f"the image folders {Path(c['data_a']).name}/ and {Path(c['data_b']).name}/")
         averaged = (" These weights are the exponential moving average of the trained ones (Yazici et al. 2019)."
                     if training.get("averaged") else "")
-        start = (f" Started from an already trained pair (`{c['init_from']}`)" if c.get("init_from") else "")
-        if start and c.get("d_warmup"):
-            start += f"; its first {c['d_warmup']} steps trained only the fresh discriminators"
+        start = ""
+        if c.get("init_from"):
+            warmup = (f"; its first {c['d_warmup']} steps trained only the fresh discriminators"
+                      if c.get("d_warmup") else "")
+            start = f" Started from an already trained pair (`{c['init_from']}`){warmup}."
         lines += ["## Training", "",
                   f"{training.get('steps', '?')} steps of the CycleGAN objective (LSGAN, cycle loss, identity loss, "
-                  f"50-image history pool, Adam) on {data}.{start + '.' if start else ''}{averaged}", "",
+                  f"50-image history pool, Adam) on {data}.{start}{averaged}", "",
                   "| setting | value |", "| --- | --- |"]
         lines += [f"| {k} | {c[k]} |" for k in keys if k in c] + [""]
     ev = (evaluation or {}).get(name)

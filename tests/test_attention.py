@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from conftest import REPO, TINY, assert_same_networks
+from cyclegan.evaluation import face_region
 from cyclegan.inference import sample_grid, translate
 from cyclegan.losses import mask_face_loss, mask_smoothness_loss, mask_sparsity_loss
-from cyclegan.evaluation import face_region
 from cyclegan.networks import Generator, blend
 from cyclegan.training import EMA, Generators, TrainConfig, Trainer, read_checkpoint
 
@@ -167,8 +167,9 @@ def test_mask_face_prior_takes_the_mask_off_the_face_more_than_off_the_rest():
 def test_d_warmup_trains_only_the_discriminators_first():
     x, y = image(1, n=1), image(2, n=1)
     trainer = make_trainer(d_warmup=2)
-    weights = lambda name: torch.cat([p.detach().flatten().clone() for p in trainer.nets[name].parameters()])
-    averaged = lambda: torch.cat([p.flatten().clone() for p in trainer.ema["G_AB"].average.parameters()])
+    flat = lambda net: torch.cat([p.detach().flatten() for p in net.parameters()])  # a copy
+    weights = lambda name: flat(trainer.nets[name])
+    averaged = lambda: flat(trainer.ema["G_AB"].average)
     before = {name: weights(name) for name in trainer.nets}
     ema_before = averaged()
     for _ in range(2):
