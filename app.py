@@ -81,7 +81,7 @@ class PhotoInput(gr.Image):
 
 
 @gpu
-def translate(photo_path, direction: str, crop_face: bool):
+def translate(photo_path, direction: str, crop_face: bool, detail: bool = True):
     """Gradio handler: (model input, translation, mask heat map, reconstruction, composite, message)."""
     if not photo_path:
         raise refuse("Upload a photo first (or click one of the examples).")
@@ -93,7 +93,7 @@ def translate(photo_path, direction: str, crop_face: bool):
         raise refuse(f"Cannot use this image: {str(e).replace(str(photo_path), Path(photo_path).name)}")
     G, G_back = MODELS[direction]
     with torch.no_grad():
-        r = translate_photo(photo, G, G_back, crop_face=crop_face, precision=SETTINGS["precision"])
+        r = translate_photo(photo, G, G_back, crop_face=crop_face, precision=SETTINGS["precision"], detail=detail)
     changed = f"; the model changed {r.fraction_changed:.0%} of the crop" if getattr(G, "attention", False) else ""
     return (r.model_input, r.translation, mask_overlay(r.model_input, r.mask), r.reconstruction, r.composite,
             f"{r.message}{changed}.")
@@ -139,6 +139,8 @@ def build_demo(model_name: str) -> gr.Blocks:
                                      label="Direction")
                 crop_face = gr.Checkbox(value=True, label="Find the face and crop around it "
                                                           "(off: use the central square)")
+                detail = gr.Checkbox(value=True, label="Keep the photo's hair texture: colour from the model, "
+                                                       "strands from the photo (off: the model's own texture)")
                 button = gr.Button("Translate", variant="primary")
             with gr.Column(min_width=300):
                 status = gr.Textbox(label="What was done", interactive=False, elem_id="status", lines=2)
@@ -160,7 +162,7 @@ def build_demo(model_name: str) -> gr.Blocks:
             "when the translation is poor: CycleGANs learn to hide information about the input in their "
             f"outputs. CelebA is licensed for non-commercial research only. Model card: {card}.")
         outputs = [seen, fake, mask, rec, composite, status]
-        button.click(translate, [photo, direction, crop_face], outputs, api_name="translate")
+        button.click(translate, [photo, direction, crop_face, detail], outputs, api_name="translate")
         with controls:  # below the button; made here, once the outputs exist, so a click shows the result
             gr.Examples([[str(EXAMPLES / "astronaut.jpg"), "BA"], [str(EXAMPLES / "grace_hopper.jpg"), "AB"]],
                         inputs=[photo, direction], outputs=outputs, fn=translate_example, run_on_click=True,

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .inference import image_to_tensor, tensor_to_image, translate
+import torch
+
+from .inference import DETAIL_SIGMA, image_to_tensor, keep_detail, tensor_to_image, translate
 
 # where a CelebA training crop has its face: Haar box centre (x, y) and width, as fractions of the crop side
 FACE_CENTRE_X, FACE_CENTRE_Y, FACE_WIDTH = 0.499, 0.582, 0.565
@@ -104,7 +106,7 @@ def mask_weight(mask: Image.Image, side: int) -> np.ndarray:
 
 
 def paste_back(photo: Image.Image, crop: Image.Image, box: tuple, model_input: Image.Image = None,
-               mask: Image.Image = None) -> Image.Image:
+               mask: Image.Image = None, detail: bool = False) -> Image.Image:
     """`photo` with `crop` blended in over `box` (feathered edges); pixels outside the box are untouched.
 
     With `model_input` (what the model was given, the crop's size), only the change the
@@ -112,7 +114,9 @@ def paste_back(photo: Image.Image, crop: Image.Image, box: tuple, model_input: I
     photo's own detail at full resolution instead of pasting a blurry upscaled crop.
     With `mask` (an attention generator's, L, the crop's size) the change is added only
     where the mask is on (see mask_weight) instead of over a feathered square, so the
-    photo keeps every pixel the model left alone.
+    photo keeps every pixel the model left alone. With `detail` (and `model_input`), the
+    changed region keeps the photo's texture at its full resolution: the upscaled change gives
+    the colour, the photo the strands (cyclegan.inference.keep_detail, its blur scaled to the box).
     """
     side = box[2] - box[0]
     region = photo.crop(box)
@@ -122,9 +126,15 @@ def paste_back(photo: Image.Image, crop: Image.Image, box: tuple, model_input: I
         change = np.asarray(crop, dtype=np.float32) - np.asarray(model_input, dtype=np.float32)  # (h, w, 3)
         change = np.stack([np.asarray(Image.fromarray(c).resize((side, side), Image.BICUBIC)) for c in
                            change.transpose(2, 0, 1)], axis=-1)  # per channel: mode F resizes floats
+        original = np.asarray(region, dtype=np.float32)
+        if detail:  # the change's colour over the photo's own texture, before the mask weighs it
+            as_float = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None] / 127.5 - 1
+            changed = as_float(np.clip(original + change, 0, 255))
+            changed = keep_detail(as_float(original), changed, torch.ones_like(changed[:, :1]), DETAIL_SIGMA * side)
+            change = (changed[0].permute(1, 2, 0).numpy() + 1) * 127.5 - original
         if mask is not None:
             change = change * mask_weight(mask, side)[..., None]
-        new = np.clip(np.asarray(region, dtype=np.float32) + change, 0, 255).round().astype(np.uint8)
+        new = np.clip(original + change, 0, 255).round().astype(np.uint8)
         pasted = Image.fromarray(new) if mask is not None else Image.composite(Image.fromarray(new), region,
                                                                               feather_mask(side))
     out = photo.copy()
@@ -141,7 +151,8 @@ def mask_overlay(image: Image.Image, mask: Image.Image) -> Image.Image:
     return Image.fromarray((grey * (1 - 0.75 * m) + heat * 0.75 * m).round().astype(np.uint8))
 
 
-def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, precision: str = "auto") -> PhotoResult:
+def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, precision: str = "auto",
+                    detail: bool = False) -> PhotoResult:
     """Translate the face of a photo with G and back with G_back (e.g. G_AB, G_BA).
 
     Args:
@@ -150,6 +161,8 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
         crop_face (`bool`, defaults to True): find the largest face and crop around it as
             CelebA is cropped; with False, or when no face is found, use the central square.
         precision (`str`): as in cyclegan.inference.translate.
+        detail (`bool`, defaults to False): keep the photo's fine detail (hair strands) under
+            the translation's colours, at the crop's size and in the full photo (keep_detail).
     """
     faces = detect_faces(photo) if crop_face else []
     if faces:
@@ -162,10 +175,10 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
     size = G.image_size
     model_input = photo.crop(box).resize((size, size), Image.LANCZOS)
     x = image_to_tensor(model_input)  # (1, 3, size, size) in [-1, 1]
-    fake, mask = translate(G, x, precision, return_mask=True)
-    rec = translate(G_back, fake, precision)
+    fake, mask = translate(G, x, precision, return_mask=True, detail=detail)
+    rec = translate(G_back, fake, precision, detail=detail)
     translation = tensor_to_image(fake)
     mask = Image.fromarray((mask[0, 0].cpu().numpy() * 255).round().astype(np.uint8))
     attention = getattr(G, "attention", False)
-    composite = paste_back(photo, translation, box, model_input, mask if attention else None)
+    composite = paste_back(photo, translation, box, model_input, mask if attention else None, detail)
     return PhotoResult(model_input, translation, tensor_to_image(rec), composite, box, message, mask)

@@ -8,6 +8,12 @@ from PIL import Image
 from .data import to_float
 from .device import autocast, maybe_compile, resolve_device, resolve_precision, use_channels_last
 
+# keep_detail: the blur that splits colour from texture, as a share of the image's shorter side
+# (3 px at the models' 128 px, a little above the ~10 px period of the lattice the generators paint
+# in hair), and the ratio image's guards: EPS (luminance in [0, 1]) keeps the noise of dark hair from
+# being amplified, RATIO bounds how much brighter or darker than its surroundings a pixel may become
+DETAIL_SIGMA, DETAIL_EPS, DETAIL_RATIO = 3 / 128, 0.04, (0.5, 2.0)
+
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = 4, minimum: int = 8):
     """Pad (N, C, H, W) on the bottom/right to sides divisible by `multiple` and at least `minimum`.
@@ -40,14 +46,54 @@ def optimize_for_inference(generator: torch.nn.Module, device: str = "auto", pre
     return maybe_compile(generator, compile)
 
 
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """(N, C, H, W) blurred by a Gaussian of std `sigma` pixels (separable; reflected borders,
+    replicated where the image is smaller than the kernel)."""
+    radius = max(1, int(3 * sigma + 0.5))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-t ** 2 / (2 * sigma ** 2))
+    k = k / k.sum()
+    c = x.shape[1]
+    mode = "reflect" if radius < min(x.shape[-2:]) else "replicate"
+    x = F.pad(x, (radius, radius, radius, radius), mode=mode)
+    x = F.conv2d(x, k.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, k.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
 @torch.no_grad()
-def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "auto", return_mask: bool = False):
+def keep_detail(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, sigma: float = None) -> torch.Tensor:
+    """The translation `y` of the photo `x` with the photo's own fine detail, where `mask` is on.
+
+    Colour from the translation, texture from the photo: y blurred at `sigma` pixels (default
+    DETAIL_SIGMA of the shorter side) times the photo's luminance ratio image, (L + eps) /
+    (blur(L) + eps) scaled to a local mean of one, which carries its hair strands and edges but
+    not its colour or brightness (the quotient-image idea of Shashua and Riklin-Raviv 2001, as in
+    detail-preserving recolouring). Why: the generators paint hair with a woven lattice of their
+    own, which this replaces with the photo's strands; but the attribute classifier of
+    train/evaluate.py reads blond partly from that texture, so it calls fewer translations blond
+    with it (weights/README.md). Blended as lerp(x, ., mask): x exactly where the mask is 0.
+
+    x, y: (N, 3, H, W) in [-1, 1]; mask: (N, 1, H, W) in [0, 1] (all ones: everywhere).
+    """
+    sigma = sigma or DETAIL_SIGMA * min(x.shape[-2:])
+    x, y = x.float(), y.float()
+    luminance = ((x + 1) / 2 * x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    ratio = ((luminance + DETAIL_EPS) / (gaussian_blur(luminance, sigma) + DETAIL_EPS)).clamp(*DETAIL_RATIO)
+    ratio = ratio / gaussian_blur(ratio, sigma)  # local mean one: the translation's brightness is kept
+    detailed = ((gaussian_blur((y + 1) / 2, sigma) * ratio).clamp(0, 1) * 2 - 1)
+    return torch.lerp(x, detailed, mask.float().expand_as(x))
+
+
+@torch.no_grad()
+def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "auto", return_mask: bool = False,
+              detail: bool = False):
     """Run `generator` on (N, 3, H, W) in [-1, 1] of any H, W; returns float32 of the same shape.
 
     Pads to a multiple of 4 and crops back, runs under the precision's autocast on the
     generator's device, and clamps to [-1, 1]. With return_mask=True, returns
     (translation, mask), mask (N, 1, H, W) float32 in [0, 1]: where the generator changed
-    the picture (all ones for the paper's generator, see Generator.forward).
+    the picture (all ones for the paper's generator, see Generator.forward). With
+    detail=True the translation keeps the input's fine detail under the mask (keep_detail).
     """
     if x.ndim == 3:
         raise ValueError(f"translate expects a batch (N, C, H, W), got {tuple(x.shape)}; use x[None]")
@@ -55,11 +101,11 @@ def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "aut
     precision = resolve_precision(precision, device)
     padded, (h, w) = pad_to_multiple(x.to(device, torch.float32))
     with autocast(device, precision):
-        y = generator(padded, return_mask=True) if return_mask else generator(padded)
-    if return_mask:
-        y, mask = y
-        return y[..., :h, :w].float().clamp(-1, 1), mask[..., :h, :w].float()
-    return y[..., :h, :w].float().clamp(-1, 1)
+        y, mask = generator(padded, return_mask=True)
+    y, mask = y[..., :h, :w].float().clamp(-1, 1), mask[..., :h, :w].float()
+    if detail:
+        y = keep_detail(x.to(device), y, mask)
+    return (y, mask) if return_mask else y
 
 
 def image_to_tensor(image: Image.Image) -> torch.Tensor:
@@ -79,14 +125,15 @@ def tensor_to_image(x: torch.Tensor) -> Image.Image:
     return Image.fromarray(arr)
 
 
-def translate_image(image: Image.Image, G: torch.nn.Module, F_inv: torch.nn.Module, precision: str = "auto"):
+def translate_image(image: Image.Image, G: torch.nn.Module, F_inv: torch.nn.Module, precision: str = "auto",
+                    detail: bool = False):
     """Translate a PIL image with G and back with F_inv (e.g. G_AB then G_BA).
 
     Returns (translation, reconstruction) as PIL images of the input's size.
     """
     x = image_to_tensor(image)
-    fake = translate(G, x, precision)
-    rec = translate(F_inv, fake, precision)
+    fake = translate(G, x, precision, detail=detail)
+    rec = translate(F_inv, fake, precision, detail=detail)
     return tensor_to_image(fake), tensor_to_image(rec)
 
 
@@ -95,7 +142,8 @@ def mask_to_image_tensor(mask: torch.Tensor) -> torch.Tensor:
     return (mask * 2 - 1).expand(-1, 3, -1, -1)
 
 
-def sample_grid(G_AB, G_BA, real_A: torch.Tensor, real_B: torch.Tensor, precision: str = "auto") -> Image.Image:
+def sample_grid(G_AB, G_BA, real_A: torch.Tensor, real_B: torch.Tensor, precision: str = "auto",
+                detail: bool = False) -> Image.Image:
     """A picture of both directions: rows of real | translated | reconstructed, and with
     attention generators real | translated | mask | reconstructed (the mask in grey, white
     where the generator changed the picture).
@@ -106,8 +154,8 @@ def sample_grid(G_AB, G_BA, real_A: torch.Tensor, real_B: torch.Tensor, precisio
     show_mask = getattr(G_AB, "attention", False) or getattr(G_BA, "attention", False)
     rows = []
     for real, G, F_inv in ((real_A, G_AB, G_BA), (real_B, G_BA, G_AB)):
-        fake, mask = translate(G, real, precision, return_mask=True)
-        rec = translate(F_inv, fake, precision)
+        fake, mask = translate(G, real, precision, return_mask=True, detail=detail)
+        rec = translate(F_inv, fake, precision, detail=detail)
         columns = [real.float().cpu(), fake.cpu()] + ([mask_to_image_tensor(mask).cpu()] if show_mask else []) + [
             rec.cpu()]
         rows += [torch.cat(images, dim=-1) for images in zip(*columns)]

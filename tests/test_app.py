@@ -96,8 +96,9 @@ def test_no_photo_and_unknown_direction_are_clear_errors(models):
         app.translate(str(ASTRONAUT), "XY", True)
 
 
+@pytest.mark.parametrize("detail", [False, True])
 @pytest.mark.parametrize("name", ["astronaut.jpg", "grace_hopper.jpg", "no_face"])
-def test_composite_differs_from_the_photo_only_where_the_mask_is_on(models, tmp_path, name):
+def test_composite_differs_from_the_photo_only_where_the_mask_is_on(models, tmp_path, name, detail):
     from cyclegan.faces import MASK_OFF, translate_photo
     G, G_back = models["AB"]
     assert G.attention, "the shipped models are attention generators"
@@ -108,7 +109,7 @@ def test_composite_differs_from_the_photo_only_where_the_mask_is_on(models, tmp_
         photo = Image.fromarray(arr)
     else:
         photo = Image.open(REPO / "examples" / name).convert("RGB")
-    r = translate_photo(photo, G, G_back, precision="fp32")
+    r = translate_photo(photo, G, G_back, precision="fp32", detail=detail)
     assert r.message.startswith("no face" if name == "no_face" else "1 face")
     before, after = np.asarray(photo, dtype=int), np.asarray(r.composite, dtype=int)
     left, top, right, bottom = r.box

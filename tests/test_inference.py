@@ -1,11 +1,12 @@
-"""The inference helpers: any image size, conversions, the sample grid."""
+"""The inference helpers: any image size, conversions, the sample grid, keeping the photo's detail."""
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
-from cyclegan.inference import image_to_tensor, pad_to_multiple, sample_grid, tensor_to_image, translate, translate_image
+from cyclegan.inference import gaussian_blur, image_to_tensor, keep_detail, pad_to_multiple, sample_grid, \
+    tensor_to_image, translate, translate_image
 from cyclegan.networks import Generator
 
 
@@ -57,3 +58,53 @@ def test_sample_grid_layout(G):
     grid = sample_grid(G, G, real, real, precision="fp32")
     assert grid.size == (3 * 16, 4 * 16)  # real | fake | rec, two rows per direction
     assert np.array_equal(np.asarray(grid)[:16, :16], np.asarray(tensor_to_image(real[0])))
+
+
+def lattice(size=128, period=10, amplitude=0.3):
+    """(1, 1, size, size): a woven-looking grid of bumps, like the one the generators paint in hair."""
+    t = torch.arange(size, dtype=torch.float32) * 2 * np.pi / period
+    return amplitude * (torch.sin(t)[None, :] * torch.sin(t)[:, None])[None, None]
+
+
+def test_keep_detail_takes_the_colour_from_the_translation_and_the_texture_from_the_photo():
+    strands = 0.1 * torch.sin(torch.arange(128.0) * 2 * np.pi / 4).view(1, 1, 1, -1).expand(1, 3, 128, 128)
+    photo = -0.6 + strands  # dark hair with fine vertical strands (4 px period)
+    blond = torch.tensor([0.6, 0.3, -0.2]).view(1, 3, 1, 1)
+    translation = blond + lattice()  # blond, with the generators' own 10 px lattice on top
+    out = keep_detail(photo, translation, torch.ones(1, 1, 128, 128))
+    inner = (..., slice(16, -16), slice(16, -16))  # away from the borders
+    # the colour: the translation's, on average
+    assert torch.allclose(out[inner].mean(dim=(2, 3)), blond.view(1, 3), atol=0.03)
+    # the lattice is gone: along a column (the strands run vertically) it varies < 1/10 as much
+    assert out[inner].std(dim=2).mean() < 0.1 * translation[inner].std(dim=2).mean()
+    # the strands are the photo's: brighter where the photo is brighter
+    row = out[0, 0, 64, 16:-16] - out[0, 0, 64, 16:-16].mean()
+    assert torch.corrcoef(torch.stack([row, strands[0, 0, 64, 16:-16]]))[0, 1] > 0.95
+
+
+def test_keep_detail_leaves_the_photo_exactly_where_the_mask_is_off():
+    photo, translation = torch.rand(1, 3, 40, 50) * 2 - 1, torch.rand(1, 3, 40, 50) * 2 - 1
+    mask = torch.zeros(1, 1, 40, 50)
+    mask[..., 10:30, 10:30] = 1
+    out = keep_detail(photo, translation, mask)
+    assert torch.equal(out[..., ~mask[0, 0].bool()], photo[..., ~mask[0, 0].bool()])
+    assert (out - photo).abs()[..., 10:30, 10:30].mean() > 0.1
+    assert out.min() >= -1 and out.max() <= 1
+
+
+@pytest.mark.parametrize("h,w", [(1, 1), (3, 7), (128, 128)])
+def test_gaussian_blur_keeps_the_size_and_the_mean_of_a_flat_image(h, w):
+    x = torch.full((1, 3, h, w), 0.25)
+    y = gaussian_blur(x, 3.0)
+    assert y.shape == x.shape and torch.allclose(y, x)
+
+
+def test_translate_with_detail_applies_keep_detail_under_the_generators_mask():
+    torch.manual_seed(0)
+    G = Generator(ngf=4, n_blocks=1, attention=True).eval()
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    fake, mask = translate(G, x, "fp32", return_mask=True)
+    detailed, same_mask = translate(G, x, "fp32", return_mask=True, detail=True)
+    assert torch.equal(mask, same_mask)
+    assert torch.allclose(detailed, keep_detail(x, fake, mask))
+    assert not torch.allclose(detailed, fake, atol=1e-3)

@@ -9,6 +9,8 @@ import torch
 from PIL import Image
 
 from conftest import REPO, write_images
+from cyclegan.inference import image_to_tensor, keep_detail, tensor_to_image
+from cyclegan.inference import translate as run_generator
 from cyclegan.networks import Generator
 from cyclegan.reports import loss_curves, read_losses, samples_gif, smooth
 
@@ -134,6 +136,16 @@ def test_triptychs_of_attention_generators_show_the_mask(tmp_path):
                            str(REPO / "examples" / "grace_hopper.jpg"), "--out", str(tmp_path / "faces"),
                            "--face-crop", "--triptych"]) == 0
     assert Image.open(tmp_path / "faces" / "black2blond2black" / "grace_hopper.png").size == (4 * 32, 32)
+    # --detail: the model's colours over the photo's texture, as keep_detail makes them
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    photo.save(single)
+    assert translate.main(["--model", str(weights / "black2blond"), "--input", str(single), "--out",
+                           str(tmp_path / "detail"), "--detail", "--precision", "fp32"]) == 0
+    x = image_to_tensor(photo)
+    y, mask = run_generator(G, x, "fp32", return_mask=True)
+    expected, plain = np.asarray(tensor_to_image(keep_detail(x, y, mask)), int), np.asarray(tensor_to_image(y), int)
+    written = np.asarray(Image.open(tmp_path / "detail" / "one.png"), int)
+    assert np.abs(written - expected).max() <= 1 and np.abs(written - plain).mean() > 3
 
 
 def test_batch_translation_keeps_sizes_skips_bad_files_and_writes_triptychs(pair_dir, tmp_path, capsys):

@@ -60,14 +60,14 @@ def mean(x: torch.Tensor) -> float:
 
 @torch.no_grad()
 def evaluate_direction(images, male, G, F_inv, classifier, source_attr, target_attr, shift, batch_size, precision,
-                       baselines: bool = True):
+                       baselines: bool = True, detail: bool = False):
     """Figures of one direction (e.g. black -> blond) for the model and the two useless baselines."""
     outputs = ["model", "identity", "colour_shift"] if baselines else ["model"]
     records = {k: {"target": [], "male": [], "face_psnr": [], "face_ssim": [], "cycle_psnr": []} for k in outputs}
     for i in tqdm(range(0, len(images), batch_size), desc=f"{G.source_domain} -> {G.target_domain}"):
         real = to_float(images[i:i + batch_size])
-        fake = translate(G, real, precision)
-        rec = translate(F_inv, fake, precision)
+        fake = translate(G, real, precision, detail=detail)
+        rec = translate(F_inv, fake, precision, detail=detail)
         shifted = (real + shift).clamp(-1, 1)
         candidates = {  # (translation, reconstruction)
             "model": (fake, rec),
@@ -104,14 +104,14 @@ def evaluate_pair(G_AB, G_BA, images, male, classifier, args, baselines: bool = 
     """Both directions' figures of one generator pair on the decoded images of both domains."""
     # the useless colour shift: move every pixel by the difference of the domains' mean colours
     mean_colour = {k: to_float(v).mean(dim=(0, 2, 3)).view(1, 3, 1, 1) for k, v in images.items()}
-    report = {"split": args.split, "image_size": G_AB.image_size}
+    report = {"split": args.split, "image_size": G_AB.image_size, "detail": args.detail}
     for (src, dst, G, F_inv, source_attr, target_attr) in (
         ("A", "B", G_AB, G_BA, args.attr_a, args.attr_b),
         ("B", "A", G_BA, G_AB, args.attr_b, args.attr_a),
     ):
         report[f"{G.source_domain}2{G.target_domain}"] = evaluate_direction(
             images[src], male[src], G, F_inv, classifier, source_attr, target_attr,
-            mean_colour[dst] - mean_colour[src], args.batch_size, args.precision, baselines)
+            mean_colour[dst] - mean_colour[src], args.batch_size, args.precision, baselines, args.detail)
     return report
 
 
@@ -156,6 +156,9 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default %(default)s)")
     parser.add_argument("--precision", default="fp32", help="auto | bf16 | fp16 | fp32 (default %(default)s)")
+    parser.add_argument("--detail", action="store_true",
+                        help="score the translations as the page shows them by default: with the photo's fine "
+                             "detail kept under the mask (cyclegan.inference.keep_detail), both ways of the cycle")
     parser.add_argument("--snapshots", action="store_true",
                         help="--weights is a train/run.py folder: evaluate its snapshots/step*/ and final generators "
                              "and choose one (see above); writes selection.json")
@@ -204,7 +207,8 @@ def main(argv=None) -> int:
 
     report = {"weights": str(weights), **evaluate_pair(G_AB, G_BA, images, male, classifier, args)}
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
-    sheet = sample_grid(G_AB, G_BA, to_float(images["A"][:N_SHEET]), to_float(images["B"][:N_SHEET]), args.precision)
+    sheet = sample_grid(G_AB, G_BA, to_float(images["A"][:N_SHEET]), to_float(images["B"][:N_SHEET]), args.precision,
+                        args.detail)
     sheet.save(out / "contact_sheet.png")
     print(json.dumps(report, indent=2))
     print(f"wrote {out / 'eval.json'} and {out / 'contact_sheet.png'}")

@@ -51,7 +51,7 @@ def translate_one(path: Path, G, G_back, args, precision: str):
     photo = load_image(path, max_pixels=args.max_megapixels * 1e6)
     attention = getattr(G, "attention", False)
     if args.face_crop:
-        r = translate_photo(photo, G, G_back, crop_face=True, precision=precision)
+        r = translate_photo(photo, G, G_back, crop_face=True, precision=precision, detail=args.detail)
         sheet = [r.model_input, r.translation] + ([r.mask.convert("RGB")] if attention else []) + [r.reconstruction]
         return r.composite, sheet
     if args.celeba_crop:
@@ -59,9 +59,9 @@ def translate_one(path: Path, G, G_back, args, precision: str):
     if args.resize:
         photo = photo.resize((G.image_size, G.image_size), Image.LANCZOS)
     if G_back is None:
-        return tensor_to_image(translate(G, image_to_tensor(photo), precision)), None
-    fake, mask = translate(G, image_to_tensor(photo), precision, return_mask=True)
-    rec = translate(G_back, fake, precision)
+        return tensor_to_image(translate(G, image_to_tensor(photo), precision, detail=args.detail)), None
+    fake, mask = translate(G, image_to_tensor(photo), precision, return_mask=True, detail=args.detail)
+    rec = translate(G_back, fake, precision, detail=args.detail)
     translation = tensor_to_image(fake)
     sheet = [photo, translation] + ([tensor_to_image(mask_to_image_tensor(mask))] if attention else [])
     return translation, sheet + [tensor_to_image(rec)]
@@ -89,6 +89,9 @@ def main(argv=None) -> int:
                                                               "translating at the image's own size")
     parser.add_argument("--triptych", action="store_true", help="also write real | translated | reconstructed "
                                                                 "sheets (needs the reverse generator)")
+    parser.add_argument("--detail", action=argparse.BooleanOptionalAction, default=False,
+                        help="keep the photo's fine detail (hair strands) under the model's colours where its mask "
+                             "is on, as the web page does (cyclegan.inference.keep_detail; default %(default)s)")
     parser.add_argument("--max-megapixels", type=float, default=4.0, help="skip larger images: translating them "
                         "whole takes gigabytes of memory (default %(default)s; use --resize or crop for photos)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default %(default)s)")
