@@ -73,6 +73,14 @@ def test_evaluate_writes_figures_and_a_contact_sheet(mini_celeba, tmp_path):
     assert d["identity"]["gender_kept"] == 1.0 and d["identity"]["cycle_psnr"] == PSNR_CAP
     assert 0 <= d["model"]["success_rate"] <= 1 and d["model"]["face_psnr"] < PSNR_CAP
     assert (out / "contact_sheet.png").is_file()
+    # --detail scores the translations with the photo's texture: other model figures, same baselines
+    assert evaluate.main(["--weights", str(weights), "--celeba-root", str(mini_celeba), "--split", "train",
+                          "--classifier", str(weights / "classifier"), "--out", str(tmp_path / "detail"),
+                          "--detail"]) == 0
+    detailed = json.loads((tmp_path / "detail" / "eval.json").read_text())
+    assert (report["detail"], detailed["detail"]) == (False, True)
+    assert detailed["black2blond"]["identity"] == d["identity"]
+    assert detailed["black2blond"]["model"]["face_psnr"] != d["model"]["face_psnr"]
 
 
 def test_evaluate_reports_missing_weights(mini_celeba, tmp_path, capsys):

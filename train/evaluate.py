@@ -12,6 +12,8 @@ next to the same figures for two useless models: the identity (output = input) a
 global colour shift (input + the mean colour difference between the domains).
 Writes <out>/eval.json and <out>/contact_sheet.png (input | translation | reconstruction,
 and the mask of attention generators). PSNR of identical images is capped at 100 dB.
+--detail scores what the web page shows by default instead of the model's own output: the
+translations with the photo's texture kept under the mask (cyclegan.inference.keep_detail).
 
 Choosing the model to ship from a run (train/run.py --snapshot-every):
 
@@ -157,8 +159,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default %(default)s)")
     parser.add_argument("--precision", default="fp32", help="auto | bf16 | fp16 | fp32 (default %(default)s)")
     parser.add_argument("--detail", action="store_true",
-                        help="score the translations as the page shows them by default: with the photo's fine "
-                             "detail kept under the mask (cyclegan.inference.keep_detail), both ways of the cycle")
+                        help="score the translations as the web page shows them by default: with the photo's "
+                             "texture kept under the mask (cyclegan.inference.keep_detail), both ways of the cycle")
     parser.add_argument("--snapshots", action="store_true",
                         help="--weights is a train/run.py folder: evaluate its snapshots/step*/ and final generators "
                              "and choose one (see above); writes selection.json")
