@@ -20,9 +20,8 @@ crop of side w / 0.565 placed the same way: face centred, hair above, a little n
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
-
 import torch
+from PIL import Image
 
 from .inference import DETAIL_SIGMA, image_to_tensor, keep_detail, tensor_to_image, translate
 

@@ -9,9 +9,9 @@ from .data import to_float
 from .device import autocast, maybe_compile, resolve_device, resolve_precision, use_channels_last
 
 # keep_detail: the blur that splits colour from texture, as a share of the image's shorter side
-# (3 px at the models' 128 px, a little above the ~10 px period of the lattice the generators paint
-# in hair), and the ratio image's guards: EPS (luminance in [0, 1]) keeps the noise of dark hair from
-# being amplified, RATIO bounds how much brighter or darker than its surroundings a pixel may become
+# (3 px at the models' 128 px: it leaves a sixth of the ~10 px lattice the generators paint in hair),
+# and the ratio image's guards: EPS (luminance in [0, 1]) keeps the noise of dark hair from being
+# amplified, RATIO bounds how much brighter or darker than its surroundings a pixel may become
 DETAIL_SIGMA, DETAIL_EPS, DETAIL_RATIO = 3 / 128, 0.04, (0.5, 2.0)
 
 
@@ -129,7 +129,7 @@ def translate_image(image: Image.Image, G: torch.nn.Module, F_inv: torch.nn.Modu
                     detail: bool = False):
     """Translate a PIL image with G and back with F_inv (e.g. G_AB then G_BA).
 
-    Returns (translation, reconstruction) as PIL images of the input's size.
+    Returns (translation, reconstruction) as PIL images of the input's size; detail as in translate.
     """
     x = image_to_tensor(image)
     fake = translate(G, x, precision, detail=detail)
@@ -149,7 +149,7 @@ def sample_grid(G_AB, G_BA, real_A: torch.Tensor, real_B: torch.Tensor, precisio
     where the generator changed the picture).
 
     real_A, real_B: (N, 3, H, W) in [-1, 1]. The first N rows are A -> B -> A, the
-    next N are B -> A -> B.
+    next N are B -> A -> B. detail: as in translate, both ways.
     """
     show_mask = getattr(G_AB, "attention", False) or getattr(G_BA, "attention", False)
     rows = []
