@@ -99,6 +99,15 @@ def test_gaussian_blur_keeps_the_size_and_the_mean_of_a_flat_image(h, w):
     assert y.shape == x.shape and torch.allclose(y, x)
 
 
+def test_gaussian_blur_spreads_a_point_by_sigma():
+    x = torch.zeros(1, 1, 65, 65)
+    x[..., 32, 32] = 1
+    y = gaussian_blur(x, 3.0)[0, 0]
+    offsets = (torch.arange(65.0) - 32) ** 2
+    assert y.sum().item() == pytest.approx(1, abs=1e-5)
+    assert (y.sum(0) * offsets).sum().item() == pytest.approx(9, rel=0.02)  # variance sigma^2 along x
+
+
 def test_translate_with_detail_applies_keep_detail_under_the_generators_mask():
     torch.manual_seed(0)
     G = Generator(ngf=4, n_blocks=1, attention=True).eval()
