@@ -89,3 +89,21 @@ def mask_face_loss(mask: torch.Tensor) -> torch.Tensor:
         mask (`torch.Tensor`): (N, 1, H, W) in [0, 1], CelebA-aligned.
     """
     return face_region(mask.float()).mean()
+
+
+def mask_edge_loss(real: torch.Tensor, fake: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The change a translation makes where its mask is only partly on: mean((1 - M) |G(x) - x|).
+
+    With G(x) = x + M (C - x) this is mean(M (1 - M) |C - x|): nothing where the mask is off
+    (M = 0) or fully on (M = 1), most at its soft edge. There the content shows through at half
+    strength, and the content of the skin next to the hair is not the photo's (the generators
+    recolour everything, then the mask picks): a pink line along the hairline, a glow past the
+    hair. The term asks for the photo in the content wherever the mask is unsure, or a mask that
+    is sure (its gradient pushes M below 1/2 towards 0 and above towards 1). The caller weights
+    it by lambda_mask_edge.
+
+    Args:
+        real, fake (`torch.Tensor`): (N, C, H, W), the photo x and its translation G(x).
+        mask (`torch.Tensor`): (N, 1, H, W) in [0, 1], G's mask for x.
+    """
+    return ((1 - mask.float()) * (fake.float() - real.float()).abs()).mean()

@@ -19,7 +19,7 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
 from . import distributed
-from .losses import (cycle_loss, discriminator_loss, gan_loss, identity_loss, mask_face_loss,
+from .losses import (cycle_loss, discriminator_loss, gan_loss, identity_loss, mask_edge_loss, mask_face_loss,
                      mask_smoothness_loss, mask_sparsity_loss)
 from .networks import Discriminator, Generator, blend
 from .device import autocast, maybe_compile, resolve_device, resolve_precision, use_channels_last
@@ -61,6 +61,7 @@ class TrainConfig:
     lambda_mask: float = 0.0  # attention only: weight of the mask's L1 sparsity (0 = off; see losses)
     lambda_mask_tv: float = 0.0  # attention only: weight of the mask's total variation (0 = off)
     lambda_mask_face: float = 0.0  # attention only: weight of the mask's mean on the face box (aligned faces; 0 = off)
+    lambda_mask_edge: float = 0.0  # attention only: weight of the change made where the mask is partly on (0 = off)
     mask_warmup: int = 0  # attention only: steps over which the mask's floor falls from 1 to 0 (0 = none; see Trainer)
     detach_mask_in_cycle: bool = False  # attention only: the cycle loss trains the content, not the forward mask
     detach_mask_in_identity: bool = False  # attention only: the identity loss trains the content, not the mask
@@ -314,9 +315,9 @@ class Trainer:
         if c.init_from:
             for G in (self.G_AB, self.G_BA):
                 init_generator(G, Path(c.init_from) / f"{G.source_domain}2{G.target_domain}")
-        if (c.lambda_mask or c.lambda_mask_tv or c.lambda_mask_face) and not c.attention:
-            raise ValueError("lambda_mask, lambda_mask_tv and lambda_mask_face regularise the attention mask: "
-                             "they need attention")
+        if (c.lambda_mask or c.lambda_mask_tv or c.lambda_mask_face or c.lambda_mask_edge) and not c.attention:
+            raise ValueError("lambda_mask, lambda_mask_tv, lambda_mask_face and lambda_mask_edge regularise the "
+                             "attention mask: they need attention")
         if c.cycle_noise < 0:
             raise ValueError(f"cycle_noise must be >= 0, got {c.cycle_noise}")
         if c.d_warmup < 0:
@@ -418,10 +419,11 @@ class Trainer:
             w = c.lambda_cycle * c.lambda_identity
             losses["idt_A"] = w * identity_loss(real_A, idt_A)
             losses["idt_B"] = w * identity_loss(real_B, idt_B)
-        if c.lambda_mask or c.lambda_mask_tv or c.lambda_mask_face:
-            for name, mask in (("mask_A", mask_A), ("mask_B", mask_B)):
+        if c.lambda_mask or c.lambda_mask_tv or c.lambda_mask_face or c.lambda_mask_edge:
+            for name, mask, real, fake in (("mask_A", mask_A, real_B, fake_A), ("mask_B", mask_B, real_A, fake_B)):
                 losses[name] = (c.lambda_mask * mask_sparsity_loss(mask) + c.lambda_mask_tv * mask_smoothness_loss(mask)
-                                + c.lambda_mask_face * mask_face_loss(mask))
+                                + c.lambda_mask_face * mask_face_loss(mask)
+                                + c.lambda_mask_edge * mask_edge_loss(real, fake, mask))
         loss_G = sum(losses.values())
         losses["G"] = loss_G
         if c.attention:

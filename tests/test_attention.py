@@ -9,7 +9,7 @@ import torch
 from conftest import REPO, TINY, assert_same_networks
 from cyclegan.evaluation import face_region
 from cyclegan.inference import sample_grid, translate
-from cyclegan.losses import mask_face_loss, mask_smoothness_loss, mask_sparsity_loss
+from cyclegan.losses import mask_edge_loss, mask_face_loss, mask_smoothness_loss, mask_sparsity_loss
 from cyclegan.networks import Generator, blend
 from cyclegan.training import EMA, Generators, TrainConfig, Trainer, read_checkpoint
 
@@ -139,10 +139,34 @@ def test_mask_sparsity_pulls_the_mask_down():
 
 
 def test_mask_losses_without_attention_are_refused():
-    with pytest.raises(ValueError, match="need attention"):
-        make_trainer(attention=False, lambda_mask=1.0)
-    with pytest.raises(ValueError, match="need attention"):
-        make_trainer(attention=False, lambda_mask_face=1.0)
+    for name in ("lambda_mask", "lambda_mask_face", "lambda_mask_edge"):
+        with pytest.raises(ValueError, match="need attention"):
+            make_trainer(attention=False, **{name: 1.0})
+
+
+def test_mask_edge_loss_is_the_change_where_the_mask_is_unsure():
+    x, content = image(3, n=1), image(4, n=1)
+    ramp = torch.linspace(0, 1, 32).view(1, 1, 1, 32).expand(1, 1, 32, 32)  # off, unsure, on from left to right
+    for mask in (torch.zeros(1, 1, 32, 32), torch.ones(1, 1, 32, 32)):  # sure: nothing to charge
+        assert mask_edge_loss(x, blend(content, mask, x), mask) == 0
+    expected = (ramp * (1 - ramp) * (content - x).abs()).mean()
+    assert torch.allclose(mask_edge_loss(x, blend(content, ramp, x), ramp), expected)
+    assert expected > 0.05
+    assert mask_edge_loss(x, blend(x, ramp, x), ramp) == 0  # content = the photo: free at any mask
+
+
+def test_mask_edge_term_shrinks_the_change_at_the_masks_edge():
+    edge = {}
+    for lam in (0.0, 50.0):
+        x, y = image(1, n=1), image(2, n=1)
+        trainer = make_trainer(lr=1e-3, lambda_mask_edge=lam)
+        for _ in range(20):
+            losses = trainer.train_step(x, y)
+        assert ("mask_A" in losses) == (lam > 0)
+        with torch.no_grad():
+            fake, mask = trainer.G_AB(x, return_mask=True)
+        edge[lam] = mask_edge_loss(x, fake, mask)
+    assert edge[50.0] < edge[0.0] / 2
 
 
 def test_mask_face_loss_counts_only_the_face_box():
