@@ -261,6 +261,7 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
     ev = (evaluation or {}).get(name)
     if ev:
         rows = [("success: the classifier sees the target hair colour", "success_rate", "%"),
+                ("success (men)", "success_rate_male", "%"), ("success (women)", "success_rate_female", "%"),
                 ("gender kept (all)", "gender_kept", "%"), ("gender kept (men)", "gender_kept_male", "%"),
                 ("gender kept (women)", "gender_kept_female", "%"), ("face PSNR (dB)", "face_psnr", ""),
                 ("face SSIM", "face_ssim", ""), ("cycle PSNR (dB)", "cycle_psnr", "")]

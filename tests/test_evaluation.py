@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from conftest import REPO
+from cyclegan.data import celeba_domains, to_float
 from cyclegan.evaluation import PSNR_CAP, AttributeClassifier, face_region, psnr, ssim
 from cyclegan.networks import Generator
 
@@ -72,6 +73,15 @@ def test_evaluate_writes_figures_and_a_contact_sheet(mini_celeba, tmp_path):
     assert d["identity"]["face_psnr"] == PSNR_CAP and d["identity"]["face_ssim"] == pytest.approx(1.0, abs=1e-4)
     assert d["identity"]["gender_kept"] == 1.0 and d["identity"]["cycle_psnr"] == PSNR_CAP
     assert 0 <= d["model"]["success_rate"] <= 1 and d["model"]["face_psnr"] < PSNR_CAP
+    # one man and one woman: the overall success is the mean of theirs
+    assert d["model"]["success_rate"] == pytest.approx(
+        (d["model"]["success_rate_male"] + d["model"]["success_rate_female"]) / 2)
+    # the real blond photos, scored as a translation would be
+    photos = d["target_photos"]
+    classifier = AttributeClassifier.from_pretrained(weights / "classifier").eval()
+    blond = evaluate.domain_images(celeba_domains(mini_celeba, split="train")[1], 32)[0]
+    assert photos["n"] == len(blond) and photos["success_rate"] == pytest.approx(
+        classifier.predict(to_float(blond))["Blond_Hair"].float().mean().item(), abs=1e-4)
     assert (out / "contact_sheet.png").is_file()
     # --detail scores the translations with the photo's texture: other model figures, same baselines
     assert evaluate.main(["--weights", str(weights), "--celeba-root", str(mini_celeba), "--split", "train",
