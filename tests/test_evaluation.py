@@ -63,7 +63,12 @@ def test_evaluate_writes_figures_and_a_contact_sheet(mini_celeba, tmp_path):
     for source, target in (("black", "blond"), ("blond", "black")):
         Generator(ngf=4, n_blocks=1, image_size=32, source_domain=source, target_domain=target).save_pretrained(
             weights / f"{source}2{target}")
-    AttributeClassifier(image_size=32, width=4).save_pretrained(weights / "classifier")
+    classifier = AttributeClassifier(image_size=32, width=4)
+    male = classifier.attributes.index("Male")
+    with torch.no_grad():  # it calls everyone a man
+        classifier.head[1].weight[male] = 0.0
+        classifier.head[1].bias[male] = 10.0
+    classifier.save_pretrained(weights / "classifier")
     out = tmp_path / "eval"
     assert evaluate.main(["--weights", str(weights), "--celeba-root", str(mini_celeba), "--split", "train",
                           "--classifier", str(weights / "classifier"), "--out", str(out)]) == 0
@@ -76,10 +81,14 @@ def test_evaluate_writes_figures_and_a_contact_sheet(mini_celeba, tmp_path):
     # one man and one woman: the overall success is the mean of theirs
     assert d["model"]["success_rate"] == pytest.approx(
         (d["model"]["success_rate_male"] + d["model"]["success_rate_female"]) / 2)
-    # the real blond photos, scored as a translation would be
-    photos = d["target_photos"]
     classifier = AttributeClassifier.from_pretrained(weights / "classifier").eval()
     blond = evaluate.domain_images(celeba_domains(mini_celeba, split="train")[1], 32)[0]
+    # gender as labelled, against CelebA's labels: right for the man, wrong for the woman, whatever the image
+    for name in ("model", "identity", "colour_shift"):
+        assert (d[name]["gender_as_labelled_male"], d[name]["gender_as_labelled_female"]) == (1.0, 0.0)
+        assert d[name]["gender_kept"] == 1.0  # while nobody's gender changes
+    # the real blond photos, scored as a translation would be
+    photos = d["target_photos"]
     assert photos["n"] == len(blond) and photos["success_rate"] == pytest.approx(
         classifier.predict(to_float(blond))["Blond_Hair"].float().mean().item(), abs=1e-4)
     assert (out / "contact_sheet.png").is_file()

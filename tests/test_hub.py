@@ -43,7 +43,8 @@ def pair_dir(tmp_path):
         torch.manual_seed(seed)
         Generator(source_domain=src, target_domain=tgt, **SMALL).save_pretrained(weights / f"{src}2{tgt}")
     (weights / "black2blond" / "training.json").write_text(json.dumps({"steps": 7, "config": {"lambda_cycle": 10.0}}))
-    figures = {"success_rate": 0.5, "gender_kept": 0.9, "face_psnr": 20.0, "face_ssim": 0.5, "cycle_psnr": 22.0}
+    figures = {"success_rate": 0.5, "success_rate_male": 0.25, "gender_kept": 0.9, "face_psnr": 20.0, "face_ssim": 0.5,
+               "cycle_psnr": 22.0}
     (weights / "eval.json").write_text(json.dumps({"split": "val", "black2blond": {
         "n": 3, "model": figures, "identity": figures, "colour_shift": figures}}))
     return weights
@@ -150,6 +151,7 @@ def test_the_card_has_valid_metadata_and_its_code_runs(hub, pair_dir, tmp_path):
         "reverse_model"] == "alice/black2blond"
     assert "https://huggingface.co/alice/blond2black" in card and "![input, translation, reconstruction](sample.png)" in card
     assert "| success: the classifier sees the target hair colour | 50.0% |" in card  # from eval.json
+    assert "| success (men) | 25.0% |" in card and "success (women)" not in card  # only the figures it has
     assert "7 steps" in card and "| lambda_cycle | 10.0 |" in card  # from training.json
     assert "non-commercial research" in card
     assert Image.open(__import__("io").BytesIO(hub.files("alice/black2blond")["sample.png"])).size == (96, 32)
