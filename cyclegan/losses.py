@@ -97,8 +97,8 @@ def mask_edge_loss(real: torch.Tensor, fake: torch.Tensor, mask: torch.Tensor) -
     With G(x) = x + M (C - x) this is mean(M (1 - M) |C - x|): nothing where the mask is off
     (M = 0) or fully on (M = 1), most at its soft edge. There the content shows through at half
     strength, and the content of the skin next to the hair is not the photo's (the generators
-    recolour everything, then the mask picks): a pink line along the hairline, a glow past the
-    hair. The term asks for the photo in the content wherever the mask is unsure, or a mask that
+    recolour everything, lightening skin too, then the mask picks): a pink line along the
+    hairline. The term asks for the photo in the content wherever the mask is unsure, or a mask that
     is sure (its gradient pushes M below 1/2 towards 0 and above towards 1). The caller weights
     it by lambda_mask_edge.
 

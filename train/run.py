@@ -99,8 +99,8 @@ HELP = {
                         "CelebA-aligned crops), which keeps the edit off the face without charging the hair; only "
                         "for aligned faces (default %(default)s)",
     "lambda_mask_edge": "attention only: weight of the change a translation makes where its mask is only partly on, "
-                        "mean((1 - M) |G(x) - x|): against the pink line along the hairline and the glow past the "
-                        "hair, where the content's recoloured skin shows through the mask's soft edge (default "
+                        "mean((1 - M) |G(x) - x|): against the pink line along the hairline, where the content's "
+                        "recoloured skin shows through the mask's soft edge; 10 for the shipped pair (default "
                         "%(default)s)",
     "mask_warmup": "attention only: steps over which the mask's floor falls linearly from 1 (the output is the "
                    "content, as the paper's generator) to 0 (the mask decides), so the mask does not close before "
