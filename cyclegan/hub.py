@@ -240,9 +240,10 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
     if training:
         c = training.get("config", {})
         keys = ["image_size", "ngf", "n_blocks", "upsample", "attention", "ndf", "n_layers_d", "lambda_cycle",
-                "lambda_identity", "lambda_mask", "lambda_mask_tv", "lambda_mask_face", "lambda_mask_edge",
-                "cycle_noise", "mask_warmup", "d_warmup", "d_negatives", "pool_size", "lr", "beta1", "batch_size",
-                "epochs", "epochs_decay", "epoch_size", "balance_male", "ema_decay", "precision", "seed"]
+                "lambda_cycle_b", "lambda_identity", "lambda_mask", "lambda_mask_tv", "lambda_mask_face",
+                "lambda_mask_edge", "cycle_noise", "mask_warmup", "d_warmup", "d_negatives", "pool_size", "lr",
+                "beta1", "batch_size", "epochs", "epochs_decay", "epoch_size", "balance_male", "ema_decay",
+                "precision", "seed"]
         data = ("the CelebA train partition" if c.get("celeba_root") or not c.get("data_a")
                 else f"the image folders {Path(c['data_a']).name}/ and {Path(c['data_b']).name}/")
         averaged = (" These weights are the exponential moving average of the trained ones (Yazici et al. 2019)."
@@ -256,7 +257,8 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
                   f"{training.get('steps', '?')} steps of the CycleGAN objective (LSGAN, cycle loss, identity loss, "
                   f"50-image history pool, Adam) on {data}.{start}{averaged}", "",
                   "| setting | value |", "| --- | --- |"]
-        lines += [f"| {k} | {c[k]} |" for k in keys if k in c] + [""]
+        shown = [k for k in keys if k in c and not (k == "lambda_cycle_b" and not c[k])]  # 0 = lambda_cycle
+        lines += [f"| {k} | {c[k]} |" for k in shown] + [""]
     ev = (evaluation or {}).get(name)
     if ev:
         rows = [("success: the classifier sees the target hair colour", "success_rate", "%"),

@@ -55,6 +55,7 @@ class TrainConfig:
     n_layers_d: int = 3  # 3 gives the 70x70 PatchGAN
     # objective (sec. 3, 4, 5.2)
     lambda_cycle: float = 10.0  # weight of the cycle loss (Eq. 3)
+    lambda_cycle_b: float = 0.0  # weight of the B -> A -> B cycle alone (the reference's lambda_B); 0 = lambda_cycle
     lambda_identity: float = 0.5  # identity loss weight, as a fraction of lambda_cycle (reference: 0.5)
     cycle_noise: float = 0.0  # std of noise on the translations before they are translated back (0 = off, the paper)
     pool_size: int = 50  # history of generated images shown to D (Shrivastava et al. 2017)
@@ -413,7 +414,7 @@ class Trainer:
             "G_AB": gan_loss(pred_fake_B, True),
             "G_BA": gan_loss(pred_fake_A, True),
             "cycle_A": c.lambda_cycle * cycle_loss(real_A, rec_A),
-            "cycle_B": c.lambda_cycle * cycle_loss(real_B, rec_B),
+            "cycle_B": (c.lambda_cycle_b or c.lambda_cycle) * cycle_loss(real_B, rec_B),
         }
         if c.lambda_identity > 0:
             w = c.lambda_cycle * c.lambda_identity

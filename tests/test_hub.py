@@ -328,3 +328,12 @@ def test_deploy_refusals(hub, tmp_path):
     assert result.returncode == 1 and "cannot deploy to bob/demo" in result.stderr
     result = push(hub, tmp_path, "weights")
     assert result.returncode == 2 and "give WEIGHTS and REPO_ID" in result.stderr
+
+
+def test_the_card_shows_lambda_cycle_b_only_when_it_differs_from_lambda_cycle():
+    from cyclegan.hub import model_card
+    config = dict(Generator(ngf=8, n_blocks=1)._hub_mixin_config)
+    same = model_card(config, training={"steps": 1, "config": {"lambda_cycle": 10.0, "lambda_cycle_b": 0.0}})
+    own = model_card(config, training={"steps": 1, "config": {"lambda_cycle": 10.0, "lambda_cycle_b": 15.0}})
+    assert "| lambda_cycle | 10.0 |" in same and "lambda_cycle_b" not in same
+    assert "| lambda_cycle_b | 15.0 |" in own

@@ -56,6 +56,13 @@ def test_identity_weight_is_lambda_identity_times_lambda_cycle():
     assert a["idt_A"] / b["idt_A"] == pytest.approx(5.0, rel=1e-4)
 
 
+def test_lambda_cycle_b_weights_the_b_cycle_alone():
+    a = make_trainer(lambda_cycle=10.0).train_step(*batch(0))
+    b = make_trainer(lambda_cycle=10.0, lambda_cycle_b=15.0).train_step(*batch(0))
+    assert b["cycle_B"] / a["cycle_B"] == pytest.approx(1.5, rel=1e-4)
+    assert b["cycle_A"] == pytest.approx(a["cycle_A"], rel=1e-6) and b["idt_B"] == pytest.approx(a["idt_B"], rel=1e-6)
+
+
 def test_bf16_step_is_finite_and_close_to_fp32():
     a, b = batch(0)
     fp32 = make_trainer(precision="fp32").train_step(a, b)

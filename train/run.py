@@ -83,6 +83,9 @@ HELP = {
     "ndf": "discriminator filters in the first layer (paper: 64)",
     "n_layers_d": "discriminator stride-2 layers; 3 = the 70x70 PatchGAN (default %(default)s)",
     "lambda_cycle": "weight of the cycle-consistency loss (paper: 10)",
+    "lambda_cycle_b": "weight of the B -> A -> B cycle alone, when it should differ from --lambda-cycle (the "
+                      "reference implementation's --lambda_B; the identity loss keeps --lambda-cycle); 0 = "
+                      "--lambda-cycle (default %(default)s)",
     "lambda_identity": "identity loss weight as a fraction of lambda-cycle, 0 turns it off (default %(default)s)",
     "cycle_noise": "standard deviation of Gaussian noise added to each translation (in [-1, 1] units; where the "
                    "mask is on, for attention generators) before it is translated back for the cycle loss, so the "
