@@ -6,8 +6,9 @@
 
 The face is found in the photo, cropped the way the CelebA training images are, translated
 at the model's size, translated back, and the change pasted into the photo where the model's
-attention mask is on (cyclegan/faces.py). On a GPU (a ZeroGPU Space included) the translation runs in fp16/bf16,
-on the CPU in the fastest precision the CPU has (cyclegan/device.py).
+attention mask is on, leaving out the mask's small specks away from the hair (cyclegan/faces.py).
+On a GPU (a ZeroGPU Space included) the translation runs in fp16/bf16, on the CPU in the fastest
+precision the CPU has (cyclegan/device.py).
 """
 
 import argparse

@@ -5,7 +5,8 @@ cropped, translate, and paste the result back into the photo.
     result.composite                               # the photo with the translated face blended in
     result.mask                                    # where the model changed the picture
 
-An attention generator's change is pasted where its mask is on, and nowhere else; a
+An attention generator's change is pasted where its mask is on, and nowhere else (by default
+not on the mask's small islands away from the hair either: cyclegan.inference.mask_islands); a
 paper generator's (which repaints everything) over the crop box with feathered edges.
 
 Faces are found with OpenCV's bundled Haar cascade "frontalface_alt2" (shipped inside the
@@ -151,7 +152,7 @@ def mask_overlay(image: Image.Image, mask: Image.Image) -> Image.Image:
 
 
 def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, precision: str = "auto",
-                    detail: bool = False) -> PhotoResult:
+                    detail: bool = False, drop_islands: bool = True) -> PhotoResult:
     """Translate the face of a photo with G and back with G_back (e.g. G_AB, G_BA).
 
     Args:
@@ -162,6 +163,8 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
         precision (`str`): as in cyclegan.inference.translate.
         detail (`bool`, defaults to False): keep the photo's fine detail (hair strands) under
             the translation's colours, at the crop's size and in the full photo (keep_detail).
+        drop_islands (`bool`, defaults to True): leave the photo alone on the mask's small specks
+            away from the hair, both ways (cyclegan.inference.mask_islands).
     """
     faces = detect_faces(photo) if crop_face else []
     if faces:
@@ -174,8 +177,8 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
     size = G.image_size
     model_input = photo.crop(box).resize((size, size), Image.LANCZOS)
     x = image_to_tensor(model_input)  # (1, 3, size, size) in [-1, 1]
-    fake, mask = translate(G, x, precision, return_mask=True, detail=detail)
-    rec = translate(G_back, fake, precision, detail=detail)
+    fake, mask = translate(G, x, precision, return_mask=True, detail=detail, drop_islands=drop_islands)
+    rec = translate(G_back, fake, precision, detail=detail, drop_islands=drop_islands)
     translation = tensor_to_image(fake)
     mask = Image.fromarray((mask[0, 0].cpu().numpy() * 255).round().astype(np.uint8))
     attention = getattr(G, "attention", False)

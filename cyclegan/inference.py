@@ -13,6 +13,9 @@ from .device import autocast, maybe_compile, resolve_device, resolve_precision, 
 # and the ratio image's guards: EPS (luminance in [0, 1]) keeps the noise of dark hair from being
 # amplified, RATIO bounds how much brighter or darker than its surroundings a pixel may become
 DETAIL_SIGMA, DETAIL_EPS, DETAIL_RATIO = 3 / 128, 0.04, (0.5, 2.0)
+# drop_islands: a connected piece of the mask (8-connected pixels >= ISLAND_LEVEL) smaller than
+# ISLAND_SHARE of the picture, other than the largest piece, is an island (weights/README.md)
+ISLAND_LEVEL, ISLAND_SHARE = 0.02, 0.01
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = 4, minimum: int = 8):
@@ -84,9 +87,29 @@ def keep_detail(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, sigma: flo
     return torch.lerp(x, detailed, mask.float().expand_as(x))
 
 
+def mask_islands(mask: torch.Tensor, level: float = ISLAND_LEVEL, share: float = ISLAND_SHARE) -> torch.Tensor:
+    """(N, 1, H, W) bool, True on the mask's islands: its connected pieces (8-connected pixels
+    >= `level`) smaller than `share` of the picture, except each image's largest piece.
+
+    Why: the attention generators leave small specks of mask away from the hair (on a chin, a
+    shoulder, beside an eye) where they paint a blotch; the hair is one large piece.
+    """
+    import cv2  # imported here: only inference needs it, not training
+
+    on = (mask >= level).cpu().numpy().astype(np.uint8)
+    islands = np.zeros(on.shape, dtype=bool)
+    min_area = share * on.shape[-2] * on.shape[-1]
+    for i, image in enumerate(on[:, 0]):
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(image, connectivity=8)
+        areas = stats[1:, cv2.CC_STAT_AREA]  # label 0 is the background
+        small = [k + 1 for k, area in enumerate(areas) if area < min_area and k != areas.argmax()]
+        islands[i, 0] = np.isin(labels, small)
+    return torch.from_numpy(islands).to(mask.device)
+
+
 @torch.no_grad()
 def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "auto", return_mask: bool = False,
-              detail: bool = False):
+              detail: bool = False, drop_islands: bool = False):
     """Run `generator` on (N, 3, H, W) in [-1, 1] of any H, W; returns float32 of the same shape.
 
     Pads to a multiple of 4 and crops back, runs under the precision's autocast on the
@@ -94,6 +117,8 @@ def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "aut
     (translation, mask), mask (N, 1, H, W) float32 in [0, 1]: where the generator changed
     the picture (all ones for the paper's generator, see Generator.forward). With
     detail=True the translation keeps the input's fine detail under the mask (keep_detail).
+    With drop_islands=True the mask's islands (mask_islands) are taken off: the input is
+    returned there, and the returned mask is 0 there.
     """
     if x.ndim == 3:
         raise ValueError(f"translate expects a batch (N, C, H, W), got {tuple(x.shape)}; use x[None]")
@@ -103,6 +128,9 @@ def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "aut
     with autocast(device, precision):
         y, mask = generator(padded, return_mask=True)
     y, mask = y[..., :h, :w].float().clamp(-1, 1), mask[..., :h, :w].float()
+    if drop_islands:
+        islands = mask_islands(mask)
+        y, mask = torch.where(islands, x.to(device, torch.float32), y), mask.masked_fill(islands, 0)
     if detail:
         y = keep_detail(x.to(device), y, mask)
     return (y, mask) if return_mask else y
@@ -126,7 +154,7 @@ def tensor_to_image(x: torch.Tensor) -> Image.Image:
 
 
 def translate_image(image: Image.Image, G: torch.nn.Module, F_inv: torch.nn.Module, precision: str = "auto",
-                    detail: bool = False):
+                    detail: bool = False, drop_islands: bool = False):
     """Translate a PIL image with G and back with F_inv (e.g. G_AB then G_BA).
 
     Returns (translation, reconstruction) as PIL images of the input's size; detail as in translate.
@@ -143,19 +171,19 @@ def mask_to_image_tensor(mask: torch.Tensor) -> torch.Tensor:
 
 
 def sample_grid(G_AB, G_BA, real_A: torch.Tensor, real_B: torch.Tensor, precision: str = "auto",
-                detail: bool = False) -> Image.Image:
+                detail: bool = False, drop_islands: bool = False) -> Image.Image:
     """A picture of both directions: rows of real | translated | reconstructed, and with
     attention generators real | translated | mask | reconstructed (the mask in grey, white
     where the generator changed the picture).
 
     real_A, real_B: (N, 3, H, W) in [-1, 1]. The first N rows are A -> B -> A, the
-    next N are B -> A -> B. detail: as in translate, both ways.
+    next N are B -> A -> B. detail, drop_islands: as in translate, both ways.
     """
     show_mask = getattr(G_AB, "attention", False) or getattr(G_BA, "attention", False)
     rows = []
     for real, G, F_inv in ((real_A, G_AB, G_BA), (real_B, G_BA, G_AB)):
-        fake, mask = translate(G, real, precision, return_mask=True, detail=detail)
-        rec = translate(F_inv, fake, precision, detail=detail)
+        fake, mask = translate(G, real, precision, return_mask=True, detail=detail, drop_islands=drop_islands)
+        rec = translate(F_inv, fake, precision, detail=detail, drop_islands=drop_islands)
         columns = [real.float().cpu(), fake.cpu()] + ([mask_to_image_tensor(mask).cpu()] if show_mask else []) + [
             rec.cpu()]
         rows += [torch.cat(images, dim=-1) for images in zip(*columns)]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
@@ -97,3 +98,28 @@ def celeba_root():
     if not (SHARED_CELEBA / "list_attr_celeba.csv").is_file():
         pytest.skip(f"real CelebA images not found at {SHARED_CELEBA}")
     return SHARED_CELEBA
+
+
+class Painter(torch.nn.Module):
+    """A stand-in attention generator: paints 0.5 wherever a fixed (H, W) mask is on."""
+    attention, image_size = True, 32
+
+    def __init__(self, mask):
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(()))  # translate finds the device from a parameter
+        self.register_buffer("mask", mask[None, None].float())
+
+    def forward(self, x, return_mask=False):
+        mask = self.mask.expand(len(x), 1, -1, -1)
+        y = torch.lerp(x, torch.full_like(x, 0.5), mask)
+        return (y, mask) if return_mask else y
+
+
+def pieces(size=32):
+    """A mask of a 10x10 block (the hair), a 2x2 speck (an island) and a soft 4x4 patch at 0.3."""
+    mask = torch.zeros(size, size)
+    mask[2:12, 2:12] = 1
+    mask[20:22, 25:27] = 1
+    mask[25:29, 4:8] = 0.3
+    return mask
+

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import REPO
+from conftest import REPO, Painter, pieces
 from cyclegan.faces import FACE_CENTRE_Y, FACE_WIDTH, centre_box, detect_faces, face_box, feather_mask, paste_back, \
     translate_photo
 from cyclegan.networks import Generator
@@ -76,6 +76,19 @@ def test_outputs_have_the_models_size_and_the_photo_outside_the_box_is_untouched
     model_change = (np.asarray(result.translation, dtype=float) - np.asarray(result.model_input, dtype=float))[
         q:-q, q:-q].mean(axis=(0, 1))
     assert np.abs(change - model_change).max() < 2.0 and np.abs(model_change).max() > 3
+
+
+@pytest.mark.parametrize("drop_islands", [True, False])
+def test_the_photo_keeps_its_pixels_on_the_masks_islands_by_default(drop_islands):
+    rng = np.random.default_rng(0)
+    photo = Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8))  # the box is the whole photo
+    G = Painter(pieces())
+    r = translate_photo(photo, G, G, crop_face=False, precision="fp32", drop_islands=drop_islands)
+    change = np.abs(np.asarray(r.composite, dtype=int) - np.asarray(photo, dtype=int)).max(-1)
+    speck = change[20:22, 25:27]  # the island of pieces(): away from the 10x10 block, under 1% of the crop
+    assert (speck.max() == 0) if drop_islands else (speck.min() > 10)
+    assert (np.asarray(r.mask)[20:22, 25:27].max() == 0) == drop_islands
+    assert change[4:10, 4:10].min() > 10  # the block is painted either way
 
 
 def test_feather_mask_is_opaque_inside_and_fades_at_the_edges():

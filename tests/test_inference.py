@@ -5,8 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
-from cyclegan.inference import gaussian_blur, image_to_tensor, keep_detail, pad_to_multiple, sample_grid, \
-    tensor_to_image, translate, translate_image
+from cyclegan.inference import gaussian_blur, image_to_tensor, keep_detail, mask_islands, pad_to_multiple, \
+    sample_grid, tensor_to_image, translate, translate_image
+from conftest import Painter, pieces
 from cyclegan.networks import Generator
 
 
@@ -117,3 +118,31 @@ def test_translate_with_detail_applies_keep_detail_under_the_generators_mask():
     assert torch.equal(mask, same_mask)
     assert torch.allclose(detailed, keep_detail(x, fake, mask))
     assert not torch.allclose(detailed, fake, atol=1e-3)
+
+
+def test_mask_islands_are_the_small_pieces_but_never_the_largest():
+    mask = pieces()[None, None]
+    islands = mask_islands(mask, share=20 / 32 ** 2)  # pieces under 20 px: the speck (4), the patch (16)
+    assert islands.shape == mask.shape and islands.dtype == torch.bool
+    assert islands[0, 0, 20:22, 25:27].all() and islands[0, 0, 25:29, 4:8].all()
+    assert islands.sum() == 4 + 16
+    assert not mask_islands(mask, share=10 / 32 ** 2)[0, 0, 25:29, 4:8].any()  # 16 px is not under 10
+    alone = torch.zeros(1, 1, 32, 32)
+    alone[0, 0, 5:7, 5:7] = 1  # a single small piece is the largest: kept
+    assert not mask_islands(torch.cat([alone, torch.zeros_like(alone)])).any()
+    assert not mask_islands(torch.ones(1, 1, 32, 32)).any()  # the paper generator's all-ones mask
+
+
+def test_translate_drop_islands_gives_the_input_back_on_the_islands_only():
+    torch.manual_seed(0)
+    G = Painter(pieces())
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    y, mask = translate(G, x, "fp32", return_mask=True)
+    kept, kept_mask = translate(G, x, "fp32", return_mask=True, drop_islands=True)
+    islands = mask_islands(mask)
+    assert islands.sum() == 2 * 4  # of the pieces under the largest only the speck is under 1% (10 px), in each image
+    on_islands = islands.expand_as(x)
+    assert torch.equal(kept[on_islands], x[on_islands])
+    assert torch.equal(kept[~on_islands], y[~on_islands])
+    assert torch.equal(kept_mask, mask.masked_fill(islands, 0))
+    assert not torch.equal(y[on_islands], x[on_islands])  # without the option the islands are painted

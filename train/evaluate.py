@@ -17,7 +17,9 @@ real photos of the target domain: what a translation as convincing as a real pho
 Writes <out>/eval.json and <out>/contact_sheet.png (input | translation | reconstruction,
 and the mask of attention generators). PSNR of identical images is capped at 100 dB.
 --detail scores what the web page shows by default instead of the model's own output: the
-translations with the photo's texture kept under the mask (cyclegan.inference.keep_detail).
+translations with the photo's texture kept under the mask (cyclegan.inference.keep_detail);
+--drop-islands without the mask's small specks away from the hair (cyclegan.inference.mask_islands),
+which the page also leaves out: the page's default output is --detail --drop-islands.
 
 Choosing the model to ship from a run (train/run.py --snapshot-every):
 
@@ -66,15 +68,15 @@ def mean(x: torch.Tensor) -> float:
 
 @torch.no_grad()
 def evaluate_direction(images, male, G, F_inv, classifier, source_attr, target_attr, shift, batch_size, precision,
-                       baselines: bool = True, detail: bool = False):
+                       baselines: bool = True, detail: bool = False, drop_islands: bool = False):
     """Figures of one direction (e.g. black -> blond) for the model and the two useless baselines."""
     outputs = ["model", "identity", "colour_shift"] if baselines else ["model"]
     records = {k: {"target": [], "male": [], "male_pred": [], "face_psnr": [], "face_ssim": [], "cycle_psnr": []}
                for k in outputs}
     for i in tqdm(range(0, len(images), batch_size), desc=f"{G.source_domain} -> {G.target_domain}"):
         real = to_float(images[i:i + batch_size])
-        fake = translate(G, real, precision, detail=detail)
-        rec = translate(F_inv, fake, precision, detail=detail)
+        fake = translate(G, real, precision, detail=detail, drop_islands=drop_islands)
+        rec = translate(F_inv, fake, precision, detail=detail, drop_islands=drop_islands)
         shifted = (real + shift).clamp(-1, 1)
         candidates = {  # (translation, reconstruction)
             "model": (fake, rec),
@@ -116,14 +118,15 @@ def evaluate_pair(G_AB, G_BA, images, male, classifier, args, baselines: bool = 
     """Both directions' figures of one generator pair on the decoded images of both domains."""
     # the useless colour shift: move every pixel by the difference of the domains' mean colours
     mean_colour = {k: to_float(v).mean(dim=(0, 2, 3)).view(1, 3, 1, 1) for k, v in images.items()}
-    report = {"split": args.split, "image_size": G_AB.image_size, "detail": args.detail}
+    report = {"split": args.split, "image_size": G_AB.image_size, "detail": args.detail,
+              "drop_islands": args.drop_islands}
     for (src, dst, G, F_inv, source_attr, target_attr) in (
         ("A", "B", G_AB, G_BA, args.attr_a, args.attr_b),
         ("B", "A", G_BA, G_AB, args.attr_b, args.attr_a),
     ):
         result = evaluate_direction(images[src], male[src], G, F_inv, classifier, source_attr, target_attr,
                                     mean_colour[dst] - mean_colour[src], args.batch_size, args.precision, baselines,
-                                    args.detail)
+                                    args.detail, args.drop_islands)
         if baselines:
             result["target_photos"] = classifier_rate(classifier, images[dst], male[dst], target_attr, args.batch_size)
         report[f"{G.source_domain}2{G.target_domain}"] = result
@@ -186,6 +189,9 @@ def main(argv=None) -> int:
     parser.add_argument("--detail", action="store_true",
                         help="score the translations as the web page shows them by default: with the photo's "
                              "texture kept under the mask (cyclegan.inference.keep_detail), both ways of the cycle")
+    parser.add_argument("--drop-islands", action="store_true",
+                        help="score the translations without the mask's small specks away from the hair, as the web "
+                             "page shows them (cyclegan.inference.mask_islands), both ways of the cycle")
     parser.add_argument("--snapshots", action="store_true",
                         help="--weights is a train/run.py folder: evaluate its snapshots/step*/ and final generators "
                              "and choose one (see above); writes selection.json")
@@ -235,7 +241,7 @@ def main(argv=None) -> int:
     report = {"weights": str(weights), **evaluate_pair(G_AB, G_BA, images, male, classifier, args)}
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     sheet = sample_grid(G_AB, G_BA, to_float(images["A"][:N_SHEET]), to_float(images["B"][:N_SHEET]), args.precision,
-                        args.detail)
+                        args.detail, args.drop_islands)
     sheet.save(out / "contact_sheet.png")
     print(json.dumps(report, indent=2))
     print(f"wrote {out / 'eval.json'} and {out / 'contact_sheet.png'}")

@@ -51,17 +51,19 @@ def translate_one(path: Path, G, G_back, args, precision: str):
     photo = load_image(path, max_pixels=args.max_megapixels * 1e6)
     attention = getattr(G, "attention", False)
     if args.face_crop:
-        r = translate_photo(photo, G, G_back, crop_face=True, precision=precision, detail=args.detail)
+        r = translate_photo(photo, G, G_back, crop_face=True, precision=precision, detail=args.detail,
+                            drop_islands=args.drop_islands)
         sheet = [r.model_input, r.translation] + ([r.mask.convert("RGB")] if attention else []) + [r.reconstruction]
         return r.composite, sheet
     if args.celeba_crop:
         photo = celeba_crop(photo)
     if args.resize:
         photo = photo.resize((G.image_size, G.image_size), Image.LANCZOS)
+    options = {"detail": args.detail, "drop_islands": args.drop_islands}
     if G_back is None:
-        return tensor_to_image(translate(G, image_to_tensor(photo), precision, detail=args.detail)), None
-    fake, mask = translate(G, image_to_tensor(photo), precision, return_mask=True, detail=args.detail)
-    rec = translate(G_back, fake, precision, detail=args.detail)
+        return tensor_to_image(translate(G, image_to_tensor(photo), precision, **options)), None
+    fake, mask = translate(G, image_to_tensor(photo), precision, return_mask=True, **options)
+    rec = translate(G_back, fake, precision, **options)
     translation = tensor_to_image(fake)
     sheet = [photo, translation] + ([tensor_to_image(mask_to_image_tensor(mask))] if attention else [])
     return translation, sheet + [tensor_to_image(rec)]
@@ -92,6 +94,9 @@ def main(argv=None) -> int:
     parser.add_argument("--detail", action=argparse.BooleanOptionalAction, default=False,
                         help="keep the photo's fine detail (hair strands) under the model's colours where its mask "
                              "is on, as the web page does (cyclegan.inference.keep_detail; default %(default)s)")
+    parser.add_argument("--drop-islands", action=argparse.BooleanOptionalAction, default=True,
+                        help="leave the picture alone on the mask's small specks away from the hair, as the web page "
+                             "does (cyclegan.inference.mask_islands; default %(default)s)")
     parser.add_argument("--max-megapixels", type=float, default=4.0, help="skip larger images: translating them "
                         "whole takes gigabytes of memory (default %(default)s; use --resize or crop for photos)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default %(default)s)")
