@@ -100,7 +100,7 @@ def mask_islands(mask: torch.Tensor, level: float = ISLAND_LEVEL, share: float =
     islands = np.zeros(on.shape, dtype=bool)
     min_area = share * on.shape[-2] * on.shape[-1]
     for i, image in enumerate(on[:, 0]):
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(image, connectivity=8)
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(image, connectivity=8)
         areas = stats[1:, cv2.CC_STAT_AREA]  # label 0 is the background
         small = [k + 1 for k, area in enumerate(areas) if area < min_area and k != areas.argmax()]
         islands[i, 0] = np.isin(labels, small)
@@ -154,7 +154,7 @@ def tensor_to_image(x: torch.Tensor) -> Image.Image:
 
 
 def translate_image(image: Image.Image, G: torch.nn.Module, F_inv: torch.nn.Module, precision: str = "auto",
-                    detail: bool = False, drop_islands: bool = False):
+                    detail: bool = False):
     """Translate a PIL image with G and back with F_inv (e.g. G_AB then G_BA).
 
     Returns (translation, reconstruction) as PIL images of the input's size; detail as in translate.

@@ -122,4 +122,3 @@ def pieces(size=32):
     mask[20:22, 25:27] = 1
     mask[25:29, 4:8] = 0.3
     return mask
-

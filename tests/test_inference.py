@@ -5,9 +5,9 @@ import pytest
 import torch
 from PIL import Image
 
+from conftest import Painter, pieces
 from cyclegan.inference import gaussian_blur, image_to_tensor, keep_detail, mask_islands, pad_to_multiple, \
     sample_grid, tensor_to_image, translate, translate_image
-from conftest import Painter, pieces
 from cyclegan.networks import Generator
 
 
