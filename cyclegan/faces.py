@@ -24,14 +24,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .inference import DETAIL_SIGMA, image_to_tensor, keep_detail, tensor_to_image, translate
+from .inference import DETAIL_SIGMA, MASK_OFF, image_to_tensor, keep_detail, tensor_to_image, translate
 
 # where a CelebA training crop has its face: Haar box centre (x, y) and width, as fractions of the crop side
 FACE_CENTRE_X, FACE_CENTRE_Y, FACE_WIDTH = 0.499, 0.582, 0.565
 DETECT_SIDE = 640  # detect on a copy at most this large: the cascade's time grows with the pixels
 FEATHER = 0.12  # share of the crop side over which the pasted crop fades into the photo
-# attention generators: below MASK_OFF the photo is left exactly as it was; the change fades in up to MASK_ON
-MASK_OFF, MASK_ON = 0.02, 0.1
+# attention generators: below MASK_OFF (cyclegan.inference) the photo is left exactly as it was; the change
+# fades in up to MASK_ON
+MASK_ON = 0.1
 
 
 @dataclass

@@ -13,9 +13,10 @@ from .device import autocast, maybe_compile, resolve_device, resolve_precision, 
 # and the ratio image's guards: EPS (luminance in [0, 1]) keeps the noise of dark hair from being
 # amplified, RATIO bounds how much brighter or darker than its surroundings a pixel may become
 DETAIL_SIGMA, DETAIL_EPS, DETAIL_RATIO = 3 / 128, 0.04, (0.5, 2.0)
-# drop_islands: a connected piece of the mask (8-connected pixels >= ISLAND_LEVEL) smaller than
+# MASK_OFF: an attention mask below it counts as off (the page pastes nothing there, cyclegan/faces.py);
+# drop_islands: a connected piece of the mask (8-connected pixels >= MASK_OFF) smaller than
 # ISLAND_SHARE of the picture, other than the largest piece, is an island (weights/README.md)
-ISLAND_LEVEL, ISLAND_SHARE = 0.02, 0.01
+MASK_OFF, ISLAND_SHARE = 0.02, 0.01
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = 4, minimum: int = 8):
@@ -87,7 +88,7 @@ def keep_detail(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, sigma: flo
     return torch.lerp(x, detailed, mask.float().expand_as(x))
 
 
-def mask_islands(mask: torch.Tensor, level: float = ISLAND_LEVEL, share: float = ISLAND_SHARE) -> torch.Tensor:
+def mask_islands(mask: torch.Tensor, level: float = MASK_OFF, share: float = ISLAND_SHARE) -> torch.Tensor:
     """(N, 1, H, W) bool, True on the mask's islands: its connected pieces (8-connected pixels
     >= `level`) smaller than `share` of the picture, except each image's largest piece.
 

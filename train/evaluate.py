@@ -16,8 +16,8 @@ also given for men and women apart, and "target_photos" is the classifier's succ
 real photos of the target domain: what a translation as convincing as a real photo would get.
 Writes <out>/eval.json and <out>/contact_sheet.png (input | translation | reconstruction,
 and the mask of attention generators). PSNR of identical images is capped at 100 dB.
---detail scores what the web page shows by default instead of the model's own output: the
-translations with the photo's texture kept under the mask (cyclegan.inference.keep_detail);
+--detail scores the translations as the web page shows them instead of the model's own output:
+with the photo's texture kept under the mask (cyclegan.inference.keep_detail);
 --drop-islands without the mask's small specks away from the hair (cyclegan.inference.mask_islands),
 which the page also leaves out: the page's default output is --detail --drop-islands.
 
@@ -187,8 +187,9 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default %(default)s)")
     parser.add_argument("--precision", default="fp32", help="auto | bf16 | fp16 | fp32 (default %(default)s)")
     parser.add_argument("--detail", action="store_true",
-                        help="score the translations as the web page shows them by default: with the photo's "
-                             "texture kept under the mask (cyclegan.inference.keep_detail), both ways of the cycle")
+                        help="score the translations with the photo's texture kept under the mask, as the web page "
+                             "shows them by default (cyclegan.inference.keep_detail; the page also drops the mask's "
+                             "islands: add --drop-islands), both ways of the cycle")
     parser.add_argument("--drop-islands", action="store_true",
                         help="score the translations without the mask's small specks away from the hair, as the web "
                              "page shows them (cyclegan.inference.mask_islands), both ways of the cycle")
