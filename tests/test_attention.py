@@ -365,6 +365,24 @@ def test_mask_warmup_floor_falls_from_one_to_zero():
     assert mask.min() >= 0.5
 
 
+def test_mask_start_holds_the_mask_at_one_and_untrained_then_the_warmup_follows():
+    trainer = make_trainer(mask_start=2, mask_warmup=2, lambda_mask_tv=0.5, lambda_mask_face=1.0)
+    last = trainer.G_AB.model[-1]  # the c7s1-4 layer: content filters, then the mask's
+    before, bias = last.weight.detach().clone(), last.bias[-1].item()
+    floors = []
+    for i in range(5):
+        floors.append(float(trainer.mask_floor()))
+        trainer.train_step(image(i, n=1), image(i + 10, n=1))
+        if i == 1:  # after the two held steps: the content trained, the mask filter (and its bias) not at all
+            assert torch.equal(last.weight[-1], before[-1]) and float(last.bias[-1]) == float(bias)
+            assert not torch.equal(last.weight[:-1], before[:-1])
+    assert floors == [1.0, 1.0, 1.0, 0.5, 0.0]
+    assert not torch.equal(last.weight[-1], before[-1])  # trained once the floor falls
+    assert float(make_trainer(mask_start=3).mask_floor()) == 1.0 and make_trainer(mask_start=0).mask_floor() is None
+    with pytest.raises(ValueError, match="mask_start"):
+        make_trainer(mask_start=-1)
+
+
 @pytest.mark.parametrize("negatives,judged", [(False, [1, 2]), (True, [1, 3])])
 def test_d_negatives_show_the_other_domains_real_images_to_each_discriminator_as_fakes(negatives, judged):
     trainer = make_trainer(attention=False, d_negatives=negatives)

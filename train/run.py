@@ -105,6 +105,10 @@ HELP = {
                         "mean((1 - M) |G(x) - x|): against the pink line along the hairline, where the content's "
                         "recoloured skin shows through the mask's soft edge; 10 for the shipped pair (default "
                         "%(default)s)",
+    "mask_start": "attention only: steps at the start in which the mask is held at 1 and not trained, so the "
+                  "generators first learn as the paper's; from random weights the content must look like a photo "
+                  "before the mask may choose between them, else the masks close for good within 300 steps (the "
+                  "identity); --mask-warmup follows it; 0 = none (default %(default)s)",
     "mask_warmup": "attention only: steps over which the mask's floor falls linearly from 1 (the output is the "
                    "content, as the paper's generator) to 0 (the mask decides), so the mask does not close before "
                    "the discriminators have learnt; 0 = none (default %(default)s)",
@@ -150,8 +154,8 @@ HELP = {
 }
 # Defaults that fit the machine (--recipe); flags given on the command line override them.
 # "paper" is TrainConfig's own defaults: Zhu et al. 2017 at 128x128.
-ATTENTION = dict(upsample="resize_conv", attention=True, mask_warmup=300, d_negatives=True,
-                 detach_mask_in_cycle=True, detach_mask_in_identity=True, lambda_mask_tv=0.5)
+ATTENTION = dict(upsample="resize_conv", attention=True, mask_start=3000, mask_warmup=300,
+                 d_negatives=True, detach_mask_in_cycle=True, detach_mask_in_identity=True, lambda_mask_tv=0.5)
 RECIPES = {
     # the shipped weights' first stage (weights/README.md): 20 epochs of 1,000 image pairs = 20,000 steps,
     # about 1 s a step on 2 CPU cores
