@@ -108,7 +108,8 @@ HELP = {
     "mask_start": "attention only: steps at the start in which the mask is held at 1 and not trained, so the "
                   "generators first learn as the paper's; from random weights the content must look like a photo "
                   "before the mask may choose between them, else the masks close for good within 300 steps (the "
-                  "identity); --mask-warmup follows it; 0 = none (default %(default)s)",
+                  "identity); --mask-warmup follows it; give 0 with --init-from a trained pair; 0 = none (default "
+                  "%(default)s)",
     "mask_warmup": "attention only: steps over which the mask's floor falls linearly from 1 (the output is the "
                    "content, as the paper's generator) to 0 (the mask decides), so the mask does not close before "
                    "the discriminators have learnt; 0 = none (default %(default)s)",
@@ -157,8 +158,9 @@ HELP = {
 ATTENTION = dict(upsample="resize_conv", attention=True, mask_start=3000, mask_warmup=300,
                  d_negatives=True, detach_mask_in_cycle=True, detach_mask_in_identity=True, lambda_mask_tv=0.5)
 RECIPES = {
-    # the shipped weights' first stage (weights/README.md): 20 epochs of 1,000 image pairs = 20,000 steps,
-    # about 1 s a step on 2 CPU cores
+    # the shipped weights' first stage (weights/README.md), which started from trained paper generators, with
+    # mask_start for a start from random weights: 20 epochs of 1,000 image pairs = 20,000 steps, 0.4-1 s a step
+    # on 2 CPU cores (with / without AMX)
     "cpu": dict(ATTENTION, ngf=32, n_blocks=6, epoch_size=1000, epochs=10, epochs_decay=10, sample_every=250,
                 checkpoint_every=250, snapshot_every=500),
     # the paper's network width and schedule (100 + 100 epochs of the whole data set) with the same generator
