@@ -194,7 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--recipe", choices=["auto", *RECIPES],
                         help="defaults that fit the machine, overridden by the flags you give: cpu = the recipe "
                              "of the shipped weights' first stage (attention generator, ngf 32, 20 epochs of 1,000 "
-                             "images: 20,000 steps, about 6 hours on 2 CPU cores); gpu = the paper's width and schedule "
+                             "images: 20,000 steps, about 6 hours on 2 CPU cores, 2 with AMX; the mask held for the first "
+                             "3,000, --mask-start); gpu = the paper's width and schedule "
                              "(ngf 64, 100 + 100 epochs of the whole data set: about 1.8 million steps on CelebA's "
                              "black/blond images, days on a GPU) with the same attention generator; paper = Zhu et "
                              "al. 2017 exactly (the defaults shown above); auto = gpu when a CUDA GPU is found, else "
