@@ -18,13 +18,16 @@ its side wide (std 0.009, 0.010, 0.039), so a detected face of width w gets a sq
 crop of side w / 0.565 placed the same way: face centred, hair above, a little neck.
 """
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
-from .inference import DETAIL_SIGMA, MASK_OFF, image_to_tensor, keep_detail, tensor_to_image, translate
+from .inference import DETAIL_EPS, DETAIL_RATIO, DETAIL_SIGMA, MASK_OFF, gaussian_blur, image_to_tensor, \
+    tensor_to_image, translate
 
 # where a CelebA training crop has its face: Haar box centre (x, y) and width, as fractions of the crop side
 FACE_CENTRE_X, FACE_CENTRE_Y, FACE_WIDTH = 0.499, 0.582, 0.565
@@ -33,6 +36,9 @@ FEATHER = 0.12  # share of the crop side over which the pasted crop fades into t
 # attention generators: below MASK_OFF (cyclegan.inference) the photo is left exactly as it was; the change
 # fades in up to MASK_ON
 MASK_ON = 0.1
+# paste_back: the smooth fields are computed at WORK_SIDE to twice it, the full-size pixels in strips of about
+# STRIP_PIXELS (about 1 MB a channel as floats: they stay in the CPU's cache between the steps of a strip)
+WORK_SIDE, STRIP_PIXELS = 256, 1 << 18
 
 
 @dataclass
@@ -91,21 +97,116 @@ def centre_box(photo_size: tuple) -> tuple:
 
 def feather_mask(side: int) -> Image.Image:
     """An L mask of side x side: 255 inside, fading linearly to 0 over FEATHER of the side at the edges."""
+    edge = feather(side)
+    return Image.fromarray((torch.minimum(edge[:, None], edge[None, :]).numpy() * 255).round().astype(np.uint8))
+
+
+def feather(side: int) -> torch.Tensor:
+    """(side,) float in [0, 1]: 1 inside, falling linearly to 0 over FEATHER of the side at both ends;
+    the square's feather is the outer minimum of it with itself."""
     ramp = max(1, round(side * FEATHER))
-    d = np.minimum(np.arange(side), np.arange(side)[::-1]).astype(np.float32)  # distance to the nearest edge
-    edge = np.clip((d + 0.5) / ramp, 0, 1)
-    return Image.fromarray((np.minimum.outer(edge, edge) * 255).round().astype(np.uint8))
+    d = torch.minimum(torch.arange(side), torch.arange(side).flip(0)).float()  # distance to the nearest edge
+    return ((d + 0.5) / ramp).clamp(0, 1)
 
 
-def mask_weight(mask: Image.Image, side: int) -> np.ndarray:
-    """(side, side) float weights in [0, 1] from an attention mask (L image): exactly 0 where the
-    upsampled mask is below MASK_OFF, rising linearly to 1 at MASK_ON, times the square's feather
-    so that a mask reaching the crop's edge fades out instead of ending in a straight line."""
-    up = np.asarray(mask.resize((side, side), Image.BILINEAR), dtype=np.float32) / 255
-    weight = np.clip((up - MASK_OFF) / (MASK_ON - MASK_OFF), 0, 1)
-    return weight * np.asarray(feather_mask(side), dtype=np.float32) / 255
+def mask_weight(mask: torch.Tensor) -> torch.Tensor:
+    """Paste-back weights in [0, 1] from an attention mask (any shape) in [0, 1]: exactly 0 below
+    MASK_OFF, rising linearly to 1 at MASK_ON."""
+    return ((mask - MASK_OFF) / (MASK_ON - MASK_OFF)).clamp_(0, 1)
 
 
+def pil_taps(n_in: int, n_out: int, kernel: str) -> torch.Tensor:
+    """How PIL scales one axis up from n_in to n_out samples with "bilinear" or "bicubic" (a = -0.5), as
+    an (n_out, n_in) matrix: out = taps @ in (Resample.c: the taps are normalised and stop at the borders)."""
+    support = {"bilinear": 1.0, "bicubic": 2.0}[kernel] * max(n_in / n_out, 1.0)
+    centre = (np.arange(n_out) + 0.5) * n_in / n_out
+    lo = np.maximum((centre - support + 0.5).astype(int), 0)  # int() truncates, as C does
+    index = lo[:, None] + np.arange(int(np.ceil(2 * support)) + 1)
+    t = np.abs(index + 0.5 - centre[:, None]) / max(n_in / n_out, 1.0)
+    if kernel == "bilinear":
+        weight = np.clip(1 - t, 0, None)
+    else:  # Keys' cubic with a = -0.5
+        a = -0.5
+        weight = np.where(t < 1, ((a + 2) * t - (a + 3)) * t * t + 1,
+                          np.where(t < 2, (((t - 5) * t + 8) * t - 4) * a, 0))
+    weight = np.where(index < np.minimum((centre + support + 0.5).astype(int), n_in)[:, None], weight, 0)
+    taps = np.zeros((n_out, n_in + index.shape[1]), np.float32)
+    np.put_along_axis(taps, index, weight / weight.sum(1, keepdims=True), axis=1)
+    return torch.from_numpy(taps[:, :n_in])
+
+
+def resample_rows(field: torch.Tensor, taps: torch.Tensor, y0: int = 0, y1: int = None) -> torch.Tensor:
+    """Rows y0:y1 of `field` (h, ...) resampled along its first axis by `taps` (pil_taps), as a small
+    matrix product over the few rows of the field that they read."""
+    taps = taps[y0:y1]
+    used = torch.nonzero(taps.any(0)).flatten()
+    lo, hi = int(used[0]), int(used[-1]) + 1
+    return (taps[:, lo:hi] @ field[lo:hi].reshape(hi - lo, -1)).view(len(taps), *field.shape[1:])
+
+
+def widen(field: torch.Tensor, side: int, kernel: str = "bilinear", scale: int = None) -> torch.Tensor:
+    """(C, h, w) -> (h, side, C): resampled to `side` columns as PIL would (with `scale`: the first
+    `side` of w * scale columns, for fields of blocks of exactly `scale` pixels); rows are left to resample_rows."""
+    taps = pil_taps(field.shape[2], field.shape[2] * scale if scale else side, kernel)[:side]
+    return (field.reshape(-1, field.shape[2]) @ taps.T).view(field.shape[0], field.shape[1], side) \
+        .permute(1, 2, 0).contiguous()
+
+
+def reduced_blur(small: torch.Tensor, sigma: float, reduce: int) -> torch.Tensor:
+    """A Gaussian blur of `sigma` full-size pixels on (N, C, h, w) already averaged down `reduce` times.
+
+    Why: a field blurred at sigma is smooth, so it can be computed small and scaled back up. The
+    averaging ((reduce² - 1)/12 of variance) and the bilinear scaling up (about twice that) blur too, so
+    the Gaussian here is narrowed to keep the total at sigma²: within half a grey level of the blur at
+    full size away from the borders, while sigma / reduce stays above about 5.
+    """
+    sigma_small = math.sqrt(max(sigma ** 2 - (reduce ** 2 - 1) / 4, sigma ** 2 / 4)) / reduce
+    return gaussian_blur(small, sigma_small)
+
+
+def mask_span(mask: torch.Tensor, side: int) -> tuple:
+    """(top, bottom, left, right) in a box of `side` pixels that holds every pixel where the mask (h, w),
+    scaled up to the box, can reach MASK_OFF; None when it reaches it nowhere."""
+    rows, cols = [torch.nonzero((mask >= MASK_OFF).any(dim)).flatten() for dim in (1, 0)]
+    if not len(rows):
+        return None
+    (h, w), pad = mask.shape, 2  # a bilinear tap reaches one pixel of the mask further; one more for rounding
+    return (max(0, (int(rows[0]) - pad) * side // h), min(side, -(-(int(rows[-1]) + 1 + pad) * side // h)),
+            max(0, (int(cols[0]) - pad) * side // w), min(side, -(-(int(cols[-1]) + 1 + pad) * side // w)))
+
+
+def detail_fields(region: Image.Image, pixels: torch.Tensor, change: torch.Tensor, change_taps: tuple) -> tuple:
+    """keep_detail (cyclegan.inference) at the size of a photo's box, where it computed every blur at full
+    size: the colour of photo + change blurred at DETAIL_SIGMA of the side, the photo's luminance ratio
+    image and its local mean, the smooth two as small fields to scale up (widened; with their row taps).
+
+    pixels: (side, side, 3) uint8, the box of the photo (region); change: (h, side, 3) the model's change
+    in [0, 1] units, widened to the box, with `change_taps` to scale its rows. Returns (colour, ratio,
+    mean, row_taps): colour (work, side, 3), ratio (side, side), mean (work, side, 1).
+    """
+    side = pixels.shape[0]
+    reduce = max(1, side // WORK_SIDE)
+    work, sigma, luma = -(-side // reduce), DETAIL_SIGMA * side, torch.tensor([0.299, 0.587, 0.114])
+    small = torch.from_numpy(np.asarray(region.reduce(reduce), np.float32) / 255)  # (work, work, 3): box means
+    blur_l = widen(reduced_blur((small @ luma)[None, None], sigma, reduce)[0], side, scale=reduce)
+    row_taps = pil_taps(work, work * reduce, "bilinear")
+    ratio, colour = torch.empty(side, side), torch.empty(1, 3, work, work)  # colour: means of photo + change
+    strip = reduce * max(1, STRIP_PIXELS // side // reduce)  # whole blocks of the reduction in each strip
+    for y0 in range(0, side, strip):
+        y1 = min(y0 + strip, side)
+        x = pixels[y0:y1].float().div_(255)  # (rows, side, 3) in [0, 1]
+        lum = x @ luma
+        ratio[y0:y1] = ((lum + DETAIL_EPS) / (resample_rows(blur_l, row_taps, y0, y1)[..., 0] + DETAIL_EPS)) \
+            .clamp_(*DETAIL_RATIO)
+        changed = x.add_(resample_rows(change, change_taps, y0, y1)).clamp_(0, 1).permute(2, 0, 1)[None]
+        colour[..., y0 // reduce:-(-y1 // reduce), :] = F.avg_pool2d(changed, reduce, ceil_mode=True)
+    colour = widen(reduced_blur(colour, sigma, reduce)[0], side, scale=reduce)
+    mean = F.avg_pool2d(ratio[None, None], reduce, ceil_mode=True)  # partial blocks at the ends, as reduce()
+    mean = widen(reduced_blur(mean, sigma, reduce)[0], side, scale=reduce)
+    return colour, ratio, mean, row_taps
+
+
+@torch.no_grad()
 def paste_back(photo: Image.Image, crop: Image.Image, box: tuple, model_input: Image.Image = None,
                mask: Image.Image = None, detail: bool = False) -> Image.Image:
     """`photo` with `crop` blended in over `box` (feathered edges); pixels outside the box are untouched.
@@ -118,28 +219,49 @@ def paste_back(photo: Image.Image, crop: Image.Image, box: tuple, model_input: I
     photo keeps every pixel the model left alone. With `detail` (and `model_input`), the
     changed region keeps the photo's texture at its full resolution: the upscaled change gives
     the colour, the photo the strands (cyclegan.inference.keep_detail, its blur scaled to the box).
+
+    Cost: the blurred fields are computed at WORK_SIDE to twice it and scaled up, the change is
+    scaled up as PIL's bicubic does, and the full-size pixels are visited in strips of STRIP_PIXELS
+    that stay in the CPU's cache, only where the mask is on: a 12 MP photo's box costs a few tenths
+    of a second instead of 15 s, the same within 2/255 (tested against the full-size computation).
     """
     side = box[2] - box[0]
     region = photo.crop(box)
     if model_input is None:
-        pasted = Image.composite(crop.resize((side, side), Image.BICUBIC), region, feather_mask(side))
-    else:
-        change = np.asarray(crop, dtype=np.float32) - np.asarray(model_input, dtype=np.float32)  # (h, w, 3)
-        change = np.stack([np.asarray(Image.fromarray(c).resize((side, side), Image.BICUBIC)) for c in
-                           change.transpose(2, 0, 1)], axis=-1)  # per channel: mode F resizes floats
-        original = np.asarray(region, dtype=np.float32)
-        if detail:  # the change's colour over the photo's own texture, before the mask weighs it
-            as_float = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None] / 127.5 - 1
-            changed = as_float(np.clip(original + change, 0, 255))
-            changed = keep_detail(as_float(original), changed, torch.ones_like(changed[:, :1]), DETAIL_SIGMA * side)
-            change = (changed[0].permute(1, 2, 0).numpy() + 1) * 127.5 - original
+        out = photo.copy()
+        out.paste(Image.composite(crop.resize((side, side), Image.BICUBIC), region, feather_mask(side)), box[:2])
+        return out
+    span = (0, side, 0, side)
+    if mask is not None:
+        span = mask_span(torch.from_numpy(np.asarray(mask, np.float32) / 255), side)
+        if span is None:
+            return photo.copy()
+        mask = torch.from_numpy(np.array(mask.resize((side, side), Image.BILINEAR)))  # uint8: cheap at any size
+    top, bottom, left, right = span
+    pixels = torch.from_numpy(np.array(region))  # (side, side, 3) uint8, written back strip by strip
+    change = torch.from_numpy(np.asarray(crop, np.float32) - np.asarray(model_input, np.float32)) / 255
+    change_taps = pil_taps(change.shape[0], side, "bicubic")
+    change = widen(change.permute(2, 0, 1), side, "bicubic")  # (h, side, 3): PIL's bicubic scaling of the change
+    if detail:
+        colour, ratio, mean, row_taps = detail_fields(region, pixels, change, change_taps)
+    edge = feather(side)  # (side,): the square's feather is its outer minimum
+
+    strip = max(1, STRIP_PIXELS // (right - left))
+    for y0 in range(top, bottom, strip):  # the full-size pixels under the mask, once each, in cache-sized strips
+        y1 = min(y0 + strip, bottom)
+        x = pixels[y0:y1, left:right].float().div_(255)  # (rows, cols, 3) in [0, 1]
+        if detail:
+            target = resample_rows(colour[:, left:right], row_taps, y0, y1)
+            target *= ratio[y0:y1, left:right, None] / resample_rows(mean[:, left:right], row_taps, y0, y1)
+            delta = target.clamp_(0, 1).sub_(x)
+        else:
+            delta = resample_rows(change[:, left:right], change_taps, y0, y1)
+        weight = torch.minimum(edge[y0:y1].view(-1, 1, 1), edge[left:right].view(1, -1, 1))
         if mask is not None:
-            change = change * mask_weight(mask, side)[..., None]
-        new = np.clip(original + change, 0, 255).round().astype(np.uint8)
-        pasted = Image.fromarray(new) if mask is not None else Image.composite(Image.fromarray(new), region,
-                                                                              feather_mask(side))
+            weight = weight * mask_weight(mask[y0:y1, left:right, None].float().div_(255))
+        pixels[y0:y1, left:right] = x.add_(delta.mul_(weight)).mul_(255).clamp_(0, 255).round_().to(torch.uint8)
     out = photo.copy()
-    out.paste(pasted, box[:2])
+    out.paste(Image.fromarray(pixels.numpy()), box[:2])
     return out
 
 

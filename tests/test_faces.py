@@ -6,8 +6,9 @@ import torch
 from PIL import Image
 
 from conftest import REPO, Painter, pieces
-from cyclegan.faces import FACE_CENTRE_Y, FACE_WIDTH, centre_box, detect_faces, face_box, feather_mask, paste_back, \
-    translate_photo
+from cyclegan.faces import FACE_CENTRE_Y, FACE_WIDTH, MASK_ON, centre_box, detect_faces, face_box, feather_mask, \
+    paste_back, translate_photo
+from cyclegan.inference import DETAIL_SIGMA, MASK_OFF, keep_detail
 from cyclegan.networks import Generator
 
 ASTRONAUT = REPO / "examples" / "astronaut.jpg"
@@ -109,3 +110,51 @@ def test_paste_back_on_tiny_photos(pair):
     photo = Image.new("RGB", (10, 10), (100, 100, 240))
     out = paste_back(photo, Image.new("RGB", (4, 4), (60, 60, 60)), (2, 2, 6, 6), Image.new("RGB", (4, 4), (10, 10, 10)))
     assert tuple(np.asarray(out)[4, 4]) == (150, 150, 255) and tuple(np.asarray(out)[0, 0]) == (100, 100, 240)
+
+
+def reference_paste_back(photo, crop, box, model_input, mask, detail):
+    """The composite as it was defined before paste_back was made fast: every step at the box's full
+    size (the change scaled up by PIL's bicubic, keep_detail's blurs at full size, the mask by PIL)."""
+    side = box[2] - box[0]
+    original = np.asarray(photo.crop(box), np.float32)
+    change = np.asarray(crop, np.float32) - np.asarray(model_input, np.float32)
+    change = np.stack([np.asarray(Image.fromarray(np.ascontiguousarray(c)).resize((side, side), Image.BICUBIC))
+                       for c in change.transpose(2, 0, 1)], axis=-1)
+    if detail:
+        def as_float(a):
+            return torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None] / 127.5 - 1
+        changed = as_float(np.clip(original + change, 0, 255))
+        changed = keep_detail(as_float(original), changed, torch.ones_like(changed[:, :1]), DETAIL_SIGMA * side)
+        change = (changed[0].permute(1, 2, 0).numpy() + 1) * 127.5 - original
+    up = np.asarray(mask.resize((side, side), Image.BILINEAR), np.float32) / 255
+    weight = np.clip((up - MASK_OFF) / (MASK_ON - MASK_OFF), 0, 1) * np.asarray(feather_mask(side), np.float32) / 255
+    out = photo.copy()
+    out.paste(Image.fromarray(np.clip(original + change * weight[..., None], 0, 255).round().astype(np.uint8)), box[:2])
+    return out
+
+
+@pytest.mark.parametrize("side", [300, 777])  # the smooth fields at full size, and at a third of it
+@pytest.mark.parametrize("detail", [True, False])
+def test_fast_paste_back_is_the_full_size_computation_within_two_grey_levels(side, detail):
+    rng = np.random.default_rng(side)
+    h, w = side + 60, side + 90
+    yy, xx = np.mgrid[:h, :w]
+    # a photo with a smooth shading, fine strands of high contrast and saturated highlights
+    photo = 90 + 60 * np.sin(xx / 40.0)[..., None] + 70 * (np.sin(xx * 1.7 + yy * 0.3) > 0.6)[..., None]
+    photo = np.clip(photo + rng.normal(0, 12, (h, w, 3)) + [0, 10, -20], 0, 255)
+    photo[100:140, 50:400] = 255
+    photo = Image.fromarray(photo.astype(np.uint8))
+    box = (50, 20, 50 + side, 20 + side)
+    model_input = photo.crop(box).resize((128, 128), Image.LANCZOS)
+    # the model's change: a bright lattice over a blob, dark elsewhere; the mask a soft blob and a speck
+    y, x = np.mgrid[:128, :128]
+    blob = np.clip(1.3 - np.hypot(y - 50, x - 60) / 40, 0, 1)
+    change = np.where(blob[..., None] > 0, 110 + 40 * np.sin(x / 2.0)[..., None], -60) * [1, 0.9, 0.4]
+    crop = Image.fromarray(np.clip(np.asarray(model_input, float) + change, 0, 255).astype(np.uint8))
+    mask = blob.copy()
+    mask[100:104, 20:24] = 0.6
+    mask = Image.fromarray((mask * 255).round().astype(np.uint8))
+    fast = np.asarray(paste_back(photo, crop, box, model_input, mask, detail), int)
+    full = np.asarray(reference_paste_back(photo, crop, box, model_input, mask, detail), int)
+    assert np.abs(fast - full).max() <= 2
+    assert np.abs(fast - np.asarray(photo, int)).max() > 60  # the change is there to compare
