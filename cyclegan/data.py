@@ -144,12 +144,12 @@ def load_image(path, max_pixels: int = None) -> Image.Image:
         with Image.open(path) as im:
             size = im.size
             if not max_pixels or size[0] * size[1] <= max_pixels:
-                im = ImageOps.exif_transpose(im)
                 im.load()
+                ImageOps.exif_transpose(im, in_place=True)  # in place: a phone photo is not copied twice
                 if im.mode in ("I;16", "I;16B", "I;16L", "I"):  # 16/32-bit greyscale: scale to 8 bits
                     arr = np.asarray(im, dtype=np.float64)
                     im = Image.fromarray((arr / max(arr.max(), 1) * 255).round().astype(np.uint8))
-                return im.convert("RGB")
+                return im if im.mode == "RGB" else im.convert("RGB")
     except Image.DecompressionBombError as e:  # raised by Image.open itself past twice PIL's limit
         raise ValueError(f"image {path} has too many pixels to decode safely: {e}") from e
     except IMAGE_ERRORS as e:

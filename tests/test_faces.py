@@ -6,8 +6,8 @@ import torch
 from PIL import Image
 
 from conftest import REPO, Painter, pieces
-from cyclegan.faces import FACE_CENTRE_Y, FACE_WIDTH, MASK_ON, centre_box, detect_faces, face_box, feather_mask, \
-    paste_back, translate_photo
+from cyclegan.faces import FACE_CENTRE_Y, FACE_WIDTH, MASK_ON, NO_FACE, centre_box, detect_faces, face_box, \
+    feather_mask, paste_back, translate_photo
 from cyclegan.inference import DETAIL_SIGMA, MASK_OFF, keep_detail
 from cyclegan.networks import Generator
 
@@ -50,13 +50,25 @@ def test_the_largest_of_several_faces_is_used_and_the_message_says_so(pair):
     assert result.box[0] > 700
 
 
-def test_no_face_uses_the_central_square_and_says_so(pair):
+def test_no_face_leaves_the_photo_as_it_was_and_says_how_to_translate_the_centre(pair):
     rng = np.random.default_rng(0)
     photo = Image.fromarray(rng.integers(0, 256, (90, 160, 3), dtype=np.uint8))
     result = translate_photo(photo, *pair)
-    assert result.box == centre_box(photo.size) == (35, 0, 125, 90)
-    assert result.message.startswith("no face found")
+    assert result.message == NO_FACE == "no face found; turn off face cropping to translate the centre anyway"
+    assert np.array_equal(np.asarray(result.composite), np.asarray(photo)) and result.composite is not photo
+    assert not result.translated and result.translation is None and result.fraction_changed == 0.0
+    # with cropping off, the central square is translated
+    result = translate_photo(photo, *pair, crop_face=False)
+    assert result.translated and result.box == centre_box(photo.size) == (35, 0, 125, 90)
+    assert result.message == "face cropping off: translated the central square of the photo"
     assert translate_photo(Image.open(ASTRONAUT).convert("RGB"), *pair, crop_face=False).box == (0, 0, 512, 512)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (31, 200), (200, 31)])
+def test_photos_smaller_than_the_model_are_refused_with_the_minimum(pair, size):
+    with pytest.raises(ValueError, match=rf"the photo is {size[0]}x{size[1]} pixels, too small .* at least 32 pixels"):
+        translate_photo(Image.new("RGB", size), *pair)
+    assert translate_photo(Image.new("RGB", (32, 40)), *pair, crop_face=False).composite.size == (32, 40)
 
 
 def test_outputs_have_the_models_size_and_the_photo_outside_the_box_is_untouched(pair):
@@ -71,7 +83,7 @@ def test_outputs_have_the_models_size_and_the_photo_outside_the_box_is_untouched
     assert np.array_equal(before[outside], after[outside])
     # inside, the photo changed by what the model changed: the mean change over the box's opaque
     # centre equals the mean of translation - model input over the same part of the crop
-    side, m = right - left, (right - left) // 4
+    m = (right - left) // 4
     change = (after - before)[top + m:bottom - m, left + m:right - m].mean(axis=(0, 1))
     q = 32 // 4
     model_change = (np.asarray(result.translation, dtype=float) - np.asarray(result.model_input, dtype=float))[
@@ -99,16 +111,13 @@ def test_feather_mask_is_opaque_inside_and_fades_at_the_edges():
     assert np.array_equal(mask, mask.T) and np.array_equal(mask, mask[::-1, ::-1])
 
 
-def test_paste_back_on_tiny_photos(pair):
-    for size in ((1, 1), (3, 7)):
-        photo = Image.new("RGB", size, (10, 20, 30))
-        result = translate_photo(photo, *pair)
-        assert result.composite.size == size and result.translation.size == (32, 32)
+def test_paste_back_on_tiny_photos():
     out = paste_back(Image.new("RGB", (10, 10)), Image.new("RGB", (4, 4), (255, 255, 255)), (2, 2, 6, 6))
     assert np.asarray(out)[:2].max() == 0 and np.asarray(out)[4, 4].min() == 255
     # with the model's input: the change (+50) lands on the photo's own pixels (100 -> 150), clipped at 255
     photo = Image.new("RGB", (10, 10), (100, 100, 240))
-    out = paste_back(photo, Image.new("RGB", (4, 4), (60, 60, 60)), (2, 2, 6, 6), Image.new("RGB", (4, 4), (10, 10, 10)))
+    out = paste_back(photo, Image.new("RGB", (4, 4), (60, 60, 60)), (2, 2, 6, 6),
+                     Image.new("RGB", (4, 4), (10, 10, 10)))
     assert tuple(np.asarray(out)[4, 4]) == (150, 150, 255) and tuple(np.asarray(out)[0, 0]) == (100, 100, 240)
 
 
