@@ -13,6 +13,7 @@ precision the CPU has (cyclegan/device.py).
 
 import argparse
 import os
+import secrets
 import sys
 from pathlib import Path
 
@@ -39,6 +40,17 @@ DEFAULT_MODEL = str(REPO / "weights" / "black2blond")
 EXAMPLES = REPO / "examples"
 MAX_PIXELS = 25_000_000  # larger uploads get a message, not minutes of work and gigabytes of memory
 
+# the examples, each in the direction that shows what the model does (examples/README.md: where they come from)
+EXAMPLE_PHOTOS = [("astronaut.jpg", "BA")]
+# after a translation: bring the result into view when it is cut off (on a phone it is under the controls)
+SHOW_RESULT = """() => {
+    const status = document.getElementById('status'), result = document.getElementById('composite');
+    if (!status || !result) return;
+    const top = status.getBoundingClientRect().top, bottom = result.getBoundingClientRect().bottom;
+    if (top < 0 || (bottom > window.innerHeight && top > 60))
+        status.scrollIntoView({behavior: 'smooth', block: 'start'});
+}"""
+
 # filled once by load_models(): direction value -> (generator, reverse generator)
 MODELS = {}
 SETTINGS = {"precision": "fp32", "labels": {}}
@@ -56,18 +68,24 @@ def load_models(model: str, device: str = "auto", precision: str = "auto") -> No
     SETTINGS["image_size"] = G_AB.image_size
 
 
-def refuse(message: str) -> gr.Error:
-    """A request the page turns down (no photo, an unreadable or too large file): the user sees
-    `message`; the server log gets one line instead of a traceback, which stays for real faults."""
+class Refused(str):
+    """An upload the page cannot use, as the message that says why (PhotoInput hands it to translate)."""
+
+
+def refuse(message: str) -> tuple:
+    """What the page shows for a request it turns down (no photo, an unreadable, too large or too small
+    image): the message in the status box, where it stays until the next request, and as a toast;
+    empty panels. The server log gets one line instead of a traceback, which stays for real faults."""
     print(f"refused a request: {message}", file=sys.stderr, flush=True)
-    return gr.Error(message, print_exception=False)
+    gr.Warning(message)
+    return (None,) * 5 + (message,)
 
 
 class PhotoInput(gr.Image):
     """gr.Image whose decoding errors reach the page as a message a person can act on.
 
     Gradio opens the upload before calling our function; an unreadable file or a
-    decompression bomb would otherwise surface as a bare "Error".
+    decompression bomb would otherwise surface as a bare "Error" in every panel.
     """
     is_template = True  # rendered by gradio's own Image front end
 
@@ -75,29 +93,54 @@ class PhotoInput(gr.Image):
         try:
             return super().preprocess(payload)
         except Image.DecompressionBombError:
-            raise refuse(f"This image has too many pixels (more than {MAX_PIXELS / 1e6:.0f} megapixels are "
-                         "refused): scale it down and try again.")
+            return Refused(f"This image has too many pixels (more than {MAX_PIXELS / 1e6:.0f} megapixels are "
+                           "refused): scale it down and try again.")
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-            raise refuse("This file is not an image this page can read: upload a JPEG, PNG or WebP photo.")
+            return Refused("This file is not an image this page can read: upload a JPEG, PNG or WebP photo.")
+
+
+def page_files(photo_path: str, photo: Image.Image, composite: Image.Image) -> tuple:
+    """(before, after) files for the comparison slider, written where gradio serves files from (no copy).
+
+    Before is the upload itself when it shows as decoded (upright, RGB), else the decoded photo. After
+    is the composite in the upload's kind: a JPEG photo's as JPEG at quality 95 (0.07 s for 12 MP, where
+    PNG takes 1-2 s and 5-20 MB), anything else as PNG.
+    """
+    folder = Path(gr.utils.get_upload_folder()) / secrets.token_hex(10)
+    folder.mkdir(parents=True)
+    with Image.open(photo_path) as im:
+        kind, upright = im.format, im.mode == "RGB" and im.getexif().get(0x0112, 1) == 1
+
+    def save(image: Image.Image, name: str) -> str:
+        path = folder / f"{name}.{'jpg' if kind == 'JPEG' else 'png'}"
+        image.save(path, **(dict(quality=95) if kind == "JPEG" else dict(compress_level=1)))
+        return str(path)
+    before = photo_path if upright and kind in ("JPEG", "PNG", "WEBP") else save(photo, "photo")
+    return before, save(composite, "edited")
 
 
 @gpu
 def translate(photo_path, direction: str, crop_face: bool, detail: bool = True):
-    """Gradio handler: (model input, translation, mask heat map, reconstruction, composite, message)."""
+    """Gradio handler: (model input, translation, mask heat map, reconstruction, (photo, composite) for
+    the slider, message). A request the page turns down returns empty panels and the reason."""
+    if isinstance(photo_path, Refused):
+        return refuse(photo_path)
     if not photo_path:
-        raise refuse("Upload a photo first (or click one of the examples).")
+        return refuse("Upload a photo first (or click one of the examples).")
     if direction not in MODELS:
-        raise refuse(f"Unknown direction {direction!r}; choose one of {list(SETTINGS['labels'].values())}.")
+        return refuse(f"Unknown direction {direction!r}; choose one of {list(SETTINGS['labels'].values())}.")
     try:
         photo = load_image(photo_path, max_pixels=MAX_PIXELS)
-    except ValueError as e:
-        raise refuse(f"Cannot use this image: {str(e).replace(str(photo_path), Path(photo_path).name)}")
-    G, G_back = MODELS[direction]
-    with torch.no_grad():
-        r = translate_photo(photo, G, G_back, crop_face=crop_face, precision=SETTINGS["precision"], detail=detail)
+        G, G_back = MODELS[direction]
+        with torch.no_grad():
+            r = translate_photo(photo, G, G_back, crop_face=crop_face, precision=SETTINGS["precision"], detail=detail)
+    except ValueError as e:  # unreadable, too many pixels, too small
+        return refuse(f"Cannot use this image: {str(e).replace(str(photo_path), Path(photo_path).name)}")
+    if not r.translated:  # no face: the photo is left as it was
+        return (None,) * 5 + (f"{r.message}.",)
     changed = f"; the model changed {r.fraction_changed:.0%} of the crop" if getattr(G, "attention", False) else ""
-    return (r.model_input, r.translation, mask_overlay(r.model_input, r.mask), r.reconstruction, r.composite,
-            f"{r.message}{changed}.")
+    return (r.model_input, r.translation, mask_overlay(r.model_input, r.mask), r.reconstruction,
+            page_files(photo_path, photo, r.composite), f"{r.message}{changed}.")
 
 
 def translate_example(photo_path, direction: str):
@@ -125,15 +168,16 @@ def model_card_link(model_name: str) -> str:
 def build_demo(model_name: str) -> gr.Blocks:
     size = SETTINGS["image_size"]
     card = model_card_link(model_name)
-    with gr.Blocks(title="black2blond", analytics_enabled=False) as demo:
+    with gr.Blocks(title="black2blond", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
             "# black2blond\n"
             "A CycleGAN ([Zhu et al. 2017](https://arxiv.org/abs/1703.10593)) that turns black hair blond and "
             "blond hair black, trained without paired images on CelebA's aligned celebrity faces. Upload a photo: "
             f"the largest face is cropped like a CelebA image, translated at {size}x{size}, translated back, and "
             "the change is pasted into your photo where the model chose to change it.")
+        # the result beside the button on a laptop, right under it on a phone (the columns stack)
         with gr.Row():
-            with gr.Column(min_width=300) as controls:
+            with gr.Column(min_width=300):
                 photo = PhotoInput(type="filepath", sources=["upload", "clipboard", "webcam"], label="Photo",
                                    elem_id="photo")
                 direction = gr.Radio([(label, key) for key, label in SETTINGS["labels"].items()], value="AB",
@@ -145,8 +189,11 @@ def build_demo(model_name: str) -> gr.Blocks:
                 button = gr.Button("Translate", variant="primary")
             with gr.Column(min_width=300):
                 status = gr.Textbox(label="What was done", interactive=False, elem_id="status", lines=2)
-                composite = gr.Image(label="Your photo with the translated face", format="png", type="pil",
-                                     interactive=False, elem_id="composite")
+                composite = gr.ImageSlider(label="Your photo | translated (drag the line)", type="filepath",
+                                           interactive=False, elem_id="composite", max_height=640)
+        examples = gr.Examples([[str(EXAMPLES / name), key] for name, key in EXAMPLE_PHOTOS], inputs=[photo, direction],
+                               label="Examples (public-domain portraits, each in the direction that has hair to "
+                                     "change): click one to translate it")
         # the model's own view: short labels, and each panel wide enough to show the image at
         # least at the model's size; on a phone they wrap two or one to a row
         with gr.Row(equal_height=True):
@@ -158,16 +205,17 @@ def build_demo(model_name: str) -> gr.Blocks:
             rec = gr.Image(label="Translated back", elem_id="reconstruction", **panel)
         gr.Markdown(
             "**Limits.** The model saw only CelebA's aligned, frontal celebrity faces at "
-            f"{size}x{size}: other framings, lighting, ages and hair styles work less well, and faces are "
-            "found by a simple detector (the largest frontal face). The reconstruction can look perfect even "
-            "when the translation is poor: CycleGANs learn to hide information about the input in their "
-            f"outputs. CelebA is licensed for non-commercial research only. Model card: {card}.")
+            f"{size}x{size}, with black or blond hair. Out of its domain, and changed little or oddly: grey, white, "
+            "red or brown hair, hats, caps and scarves, profiles and tilted heads, children, drawings, and any face "
+            "but the largest (a simple detector finds frontal faces only). Hair beyond the face's square (long hair "
+            "on the shoulders) keeps its colour. The reconstruction can look perfect even when the translation is "
+            "poor: CycleGANs learn to hide information about the input in their outputs. CelebA is licensed for "
+            f"non-commercial research only. Model card: {card}.")
         outputs = [seen, fake, mask, rec, composite, status]
-        button.click(translate, [photo, direction, crop_face, detail], outputs, api_name="translate")
-        with controls:  # below the button; made here, once the outputs exist, so a click shows the result
-            gr.Examples([[str(EXAMPLES / "astronaut.jpg"), "BA"], [str(EXAMPLES / "grace_hopper.jpg"), "AB"]],
-                        inputs=[photo, direction], outputs=outputs, fn=translate_example, run_on_click=True,
-                        cache_examples=False, label="Examples (public-domain portraits): click one to translate it")
+        button.click(translate, [photo, direction, crop_face, detail], outputs, api_name="translate") \
+            .then(None, js=SHOW_RESULT)
+        examples.load_input_event.then(translate_example, [photo, direction], outputs, api_visibility="undocumented") \
+            .then(None, js=SHOW_RESULT)
     return demo
 
 

@@ -10,7 +10,6 @@ import zlib
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import gradio as gr
 import numpy as np
 import pytest
 from PIL import Image
@@ -64,37 +63,59 @@ def photos(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name,size", [("grey.png", (512, 512)), ("rgba.png", (512, 512)), ("cmyk.jpg", (512, 512)),
-                                       ("16bit.png", (512, 512)), ("exif_rotated.jpg", (512, 400)),
-                                       ("1x1.png", (1, 1))])
+                                       ("16bit.png", (512, 512)), ("exif_rotated.jpg", (512, 400))])
 def test_unusual_photos_translate(models, photos, name, size):
     # the astronaut is blond: blond -> black is the direction that has hair to repaint
-    seen, fake, mask, rec, composite, message = app.translate(str(photos / name), "BA", True)
+    seen, fake, mask, rec, (before, after), message = app.translate(str(photos / name), "BA", True)
     assert seen.size == fake.size == rec.size == (128, 128)
-    assert composite.size == size and composite.mode == "RGB"
-    assert message.endswith(".")
-    if name != "1x1.png":
-        assert message.startswith("1 face found")  # found upright, so the EXIF rotation was applied
-        # the model repainted a region (the hair) by more than noise, not just a few pixels
-        changed = np.abs(np.asarray(fake, dtype=int) - np.asarray(seen, dtype=int)).mean(axis=2) > 10
-        assert changed.mean() > 0.03
+    # the slider compares the photo as it was (upright) with the result, both of the photo's size
+    assert Image.open(before).size == Image.open(after).size == size and Image.open(after).mode == "RGB"
+    assert message.startswith("1 face found") and message.endswith(".")  # found upright: the EXIF rotation applied
+    # the model repainted a region (the hair) by more than noise, not just a few pixels
+    changed = np.abs(np.asarray(fake, dtype=int) - np.asarray(seen, dtype=int)).mean(axis=2) > 10
+    assert changed.mean() > 0.03
 
 
-@pytest.mark.parametrize("name,message", [
+def test_the_result_is_written_as_the_upload_was(models, tmp_path):
+    """A JPEG photo's result is a JPEG (quick to write at 12 MP), anything else lossless PNG; the
+    upload itself is the slider's 'before' when it shows as decoded."""
+    for name, kind in (("photo.jpg", "JPEG"), ("photo.png", "PNG"), ("photo.webp", "PNG")):
+        Image.open(ASTRONAUT).save(tmp_path / name)
+        *_, (before, after), message = app.translate(str(tmp_path / name), "BA", True)
+        assert Image.open(after).format == kind and Image.open(after).size == (512, 512), name
+        assert before == str(tmp_path / name)
+
+
+REFUSED = [
     ("not_an_image.jpg", "Cannot use this image: cannot read image not_an_image.jpg"),
     ("truncated.jpg", "Cannot use this image: cannot read image truncated.jpg"),
     ("huge.png", "Cannot use this image: image huge.png has too many pixels to decode safely"),
     ("big.png", "Cannot use this image: image big.png is 6000x5000 pixels, more than the 25 megapixels allowed"),
-])
-def test_bad_files_are_clear_errors(models, photos, name, message):
-    with pytest.raises(gr.Error, match=message):
-        app.translate(str(photos / name), "AB", True)
+    ("1x1.png", "Cannot use this image: the photo is 1x1 pixels, too small to hold a face at the model's 128x128: "
+                "use one at least 128 pixels on its shorter side"),
+]
 
 
-def test_no_photo_and_unknown_direction_are_clear_errors(models):
-    with pytest.raises(gr.Error, match="Upload a photo first"):
-        app.translate(None, "AB", True)
-    with pytest.raises(gr.Error, match="Unknown direction 'XY'"):
-        app.translate(str(ASTRONAUT), "XY", True)
+@pytest.mark.parametrize("name,message", REFUSED)
+def test_bad_files_leave_empty_panels_and_the_reason_in_the_status_box(models, photos, name, message):
+    outputs = app.translate(str(photos / name), "AB", True)
+    assert outputs[:5] == (None,) * 5 and outputs[5].startswith(message)
+
+
+def test_no_photo_and_unknown_direction_are_clear_messages(models):
+    assert app.translate(None, "AB", True) == (None,) * 5 + ("Upload a photo first (or click one of the examples).",)
+    assert app.translate(str(ASTRONAUT), "XY", True)[5].startswith("Unknown direction 'XY'")
+
+
+def test_a_photo_without_a_face_is_left_alone_unless_cropping_is_off(models, tmp_path):
+    landscape = tmp_path / "landscape.png"
+    yy, xx = np.mgrid[0:300, 0:400]
+    Image.fromarray(np.stack([xx * 255 // 400, yy * 255 // 300, np.full_like(xx, 90)], -1).astype(np.uint8)).save(
+        landscape)
+    assert app.translate(str(landscape), "AB", True) == (None,) * 5 + (
+        "no face found; turn off face cropping to translate the centre anyway.",)
+    seen, *_, (before, after), message = app.translate(str(landscape), "AB", False)
+    assert message.startswith("face cropping off: translated the central square") and seen.size == (128, 128)
 
 
 @pytest.mark.parametrize("detail", [False, True])
@@ -103,15 +124,15 @@ def test_composite_differs_from_the_photo_only_where_the_mask_is_on(models, tmp_
     from cyclegan.faces import MASK_OFF, translate_photo
     G, G_back = models["AB"]
     assert G.attention, "the shipped models are attention generators"
-    if name == "no_face":  # smooth colour gradients and a disc: no face, so the central square is used
+    if name == "no_face":  # smooth colour gradients and a disc: no face, so the central square with cropping off
         yy, xx = np.mgrid[0:300, 0:400]
         arr = np.stack([xx * 255 // 400, yy * 255 // 300, np.full_like(xx, 90)], -1).astype(np.uint8)
         arr[(yy - 150) ** 2 + (xx - 200) ** 2 < 60 ** 2] = (20, 20, 20)
         photo = Image.fromarray(arr)
     else:
         photo = Image.open(REPO / "examples" / name).convert("RGB")
-    r = translate_photo(photo, G, G_back, precision="fp32", detail=detail)
-    assert r.message.startswith("no face" if name == "no_face" else "1 face")
+    r = translate_photo(photo, G, G_back, crop_face=name != "no_face", precision="fp32", detail=detail)
+    assert r.message.startswith("face cropping off" if name == "no_face" else "1 face")
     before, after = np.asarray(photo, dtype=int), np.asarray(r.composite, dtype=int)
     left, top, right, bottom = r.box
     side = right - left
@@ -137,10 +158,11 @@ def test_the_upload_component_turns_decoding_errors_into_messages(photos):
     from gradio.data_classes import ImageData
     component = app.PhotoInput(type="filepath")
     assert component.get_block_name() == "image"
-    with pytest.raises(gr.Error, match="not an image this page can read"):
-        component.preprocess(ImageData(path=str(photos / "not_an_image.jpg"), orig_name="not_an_image.jpg"))
-    with pytest.raises(gr.Error, match="too many pixels"):
-        component.preprocess(ImageData(path=str(photos / "huge.png"), orig_name="huge.png"))
+    refused = component.preprocess(ImageData(path=str(photos / "not_an_image.jpg"), orig_name="not_an_image.jpg"))
+    assert isinstance(refused, app.Refused) and "not an image this page can read" in refused
+    assert app.translate(refused, "AB", True) == (None,) * 5 + (refused,)
+    refused = component.preprocess(ImageData(path=str(photos / "huge.png"), orig_name="huge.png"))
+    assert isinstance(refused, app.Refused) and "too many pixels" in refused
 
 
 # The running server
@@ -216,24 +238,30 @@ def test_the_start_up_log_gives_this_apps_share_hint(server):
 
 def test_server_translates_through_the_client_and_survives_bad_requests(server, photos):
     from gradio_client import Client, handle_file
-    from gradio_client.exceptions import AppError
     client = Client(server, verbose=False)
-    with pytest.raises(AppError, match="not an image this page can read"):
-        client.predict(handle_file(str(photos / "not_an_image.jpg")), "AB", True, api_name="/translate")
-    with pytest.raises(AppError, match="Upload a photo first"):
-        client.predict(None, "AB", True, api_name="/translate")
+    assert client.predict(handle_file(str(photos / "not_an_image.jpg")), "AB", True, api_name="/translate") == (
+        None, None, None, None, None, "This file is not an image this page can read: upload a JPEG, PNG or WebP photo.")
+    assert client.predict(None, "AB", True, api_name="/translate")[5] == (
+        "Upload a photo first (or click one of the examples).")
     # the server log: one line a refused request, no traceback (those are for real faults)
     log = log_when(lambda text: text.count("refused a request") >= 2)
     assert [line for line in log.splitlines() if "refused a request" in line] == [
         "refused a request: This file is not an image this page can read: upload a JPEG, PNG or WebP photo.",
         "refused a request: Upload a photo first (or click one of the examples)."]
     assert "Traceback" not in log
-    seen, fake, mask, rec, composite, message = client.predict(handle_file(str(ASTRONAUT)), "BA", True,
-                                                               api_name="/translate")
+    seen, fake, mask, rec, (before, after), message = client.predict(handle_file(str(ASTRONAUT)), "BA", True,
+                                                                     api_name="/translate")
     assert message.startswith("1 face found")
     assert [Image.open(p).size for p in (seen, fake, mask, rec)] == [(128, 128)] * 4
-    assert Image.open(composite).size == (512, 512)
-    assert all(Image.open(p).format == "PNG" for p in (seen, fake, mask, rec, composite))  # lossless panels
+    assert all(Image.open(p).format == "PNG" for p in (seen, fake, mask, rec))  # lossless panels
+    assert Image.open(before).size == Image.open(after).size == (512, 512)
+    assert Image.open(after).format == "JPEG"  # as the photo was
+    assert np.abs(np.asarray(Image.open(after), int) - np.asarray(Image.open(ASTRONAUT), int)).max() > 50
+
+
+LOADED = "sel => [...document.querySelectorAll(sel)].length > 0 && [...document.querySelectorAll(sel)].every(" \
+         "i => i.complete && i.naturalWidth > 0)"
+SIZES = "sel => [...document.querySelectorAll(sel)].map(i => [i.naturalWidth, i.naturalHeight])"
 
 
 def test_page_in_a_real_browser(server, tmp_path):
@@ -253,6 +281,8 @@ def test_page_in_a_real_browser(server, tmp_path):
 
     photo = tmp_path / "portrait.png"
     Image.open(REPO / "examples" / "grace_hopper.jpg").save(photo)
+    text = tmp_path / "holiday.jpg"
+    text.write_text("this is text, not a photo")
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
@@ -269,9 +299,9 @@ def test_page_in_a_real_browser(server, tmp_path):
                                    timeout=60_000)
             assert page.get_by_label("Blond → Black").is_checked()
             for panel in ("seen", "translation", "mask", "reconstruction", "composite"):
-                page.wait_for_function(
-                    "sel => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }",
-                    arg=f"#{panel} img", timeout=60_000)
+                page.wait_for_function(LOADED, arg=f"#{panel} img", timeout=60_000)
+            # the slider compares the photo with the result, both at the photo's size
+            assert page.evaluate(SIZES, "#composite img") == [[512, 512], [512, 512]]
             # laid out for a laptop and a phone: every panel at least the model's size, every label whole
             for width, height in ((1280, 900), (390, 844)):
                 page.set_viewport_size({"width": width, "height": height})
@@ -286,27 +316,47 @@ def test_page_in_a_real_browser(server, tmp_path):
             page.set_viewport_size({"width": 1280, "height": 900})
             page.locator("#photo input[type=file]").set_input_files(str(photo))
             page.locator("#photo img").wait_for(timeout=30_000)
-            previous = {"translation": page.locator("#translation img").get_attribute("src")}  # the example's
             for label in ("Black → Blond", "Blond → Black"):
                 page.get_by_label(label).check()
+                before = page.evaluate("() => [...document.querySelectorAll('#composite img')].map(i => i.src)")
                 page.get_by_role("button", name="Translate").click()
-                # a new translation (its file differs per direction; the model's input does not), then every panel loaded
+                # a new result (its files differ per request), then every panel loaded
                 page.wait_for_function(
-                    "old => { const i = document.querySelector('#translation img'); return i && i.src !== old; }",
-                    arg=previous.get("translation", ""), timeout=60_000)
-                sizes = {}
+                    "old => { const i = [...document.querySelectorAll('#composite img')]; "
+                    "return i.length == 2 && i[1].src !== old[1]; }", arg=before + ["", ""], timeout=60_000)
                 for panel in ("seen", "translation", "mask", "reconstruction", "composite"):
-                    page.wait_for_function(
-                        "sel => { const i = document.querySelector(sel); return i && i.complete && i.naturalWidth > 0; }",
-                        arg=f"#{panel} img", timeout=60_000)
-                    previous[panel] = page.locator(f"#{panel} img").get_attribute("src")
-                    sizes[panel] = page.evaluate(
-                        "sel => { const i = document.querySelector(sel); return [i.naturalWidth, i.naturalHeight]; }",
-                        f"#{panel} img")
-                assert sizes == {"seen": [128, 128], "translation": [128, 128], "mask": [128, 128],
-                                 "reconstruction": [128, 128], "composite": [512, 600]}, label
+                    page.wait_for_function(LOADED, arg=f"#{panel} img", timeout=60_000)
+                sizes = {panel: page.evaluate(SIZES, f"#{panel} img")
+                         for panel in ("seen", "translation", "mask", "reconstruction", "composite")}
+                assert sizes == {"seen": [[128, 128]], "translation": [[128, 128]], "mask": [[128, 128]],
+                                 "reconstruction": [[128, 128]], "composite": [[512, 600], [512, 600]]}, label
                 assert page.locator("#status textarea").input_value().startswith("1 face found")
                 page.screenshot(path=str(ARTIFACTS / f"app_{label.split()[0].lower()}.png"), full_page=True)
+            # on a phone the result is under the controls: after a translation the page brings it into view
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.get_by_label("Black → Blond").check()
+            page.get_by_role("button", name="Translate").scroll_into_view_if_needed()
+            assert page.locator("#composite").bounding_box()["y"] + 300 > 844  # the result is cut off before
+            before = page.evaluate("() => [...document.querySelectorAll('#composite img')].map(i => i.src)")
+            page.get_by_role("button", name="Translate").click()
+            page.wait_for_function(
+                "old => { const i = [...document.querySelectorAll('#composite img')]; "
+                "return i.length == 2 && i[1].src !== old[1]; }", arg=before, timeout=60_000)
+            page.wait_for_function(LOADED, arg="#composite img", timeout=60_000)
+            page.wait_for_timeout(1500)  # the smooth scroll
+            assert 0 <= page.locator("#status").bounding_box()["y"] < 100  # brought up to the top
+            assert page.locator("#composite img").first.bounding_box()["y"] < 844 / 2
+            page.screenshot(path=str(ARTIFACTS / "app_390px_result.png"))
+            # a file that is not an image: the reason stays in the status box, the panels are emptied
+            page.set_viewport_size({"width": 1280, "height": 900})
+            page.locator("#photo input[type=file]").set_input_files(str(text))
+            page.wait_for_timeout(1000)
+            page.get_by_role("button", name="Translate").click()
+            page.wait_for_function("() => document.querySelector('#status textarea')?.value.includes('not an image')",
+                                   timeout=30_000)
+            assert page.locator("#seen img, #translation img, #composite img").count() == 0
+            assert page.get_by_text("Error", exact=True).count() == 0
+            page.screenshot(path=str(ARTIFACTS / "app_refused.png"), full_page=True)
         finally:
             page.screenshot(path=str(ARTIFACTS / "app_last.png"), full_page=True)  # what the page showed last
             (ARTIFACTS / "app_last.html").write_text(page.content())
