@@ -11,6 +11,7 @@ from PIL import Image
 from conftest import REPO, write_images
 from cyclegan.inference import image_to_tensor, keep_detail, tensor_to_image
 from cyclegan.inference import translate as run_generator
+from cyclegan.hub import load_pair
 from cyclegan.networks import Generator
 from cyclegan.reports import loss_curves, read_losses, samples_gif, smooth
 
@@ -126,7 +127,7 @@ def test_triptychs_of_attention_generators_show_the_mask(tmp_path):
     # mask is that noise amplified in fp32 and exactly 0.5 in bf16 (the fast path on AMX CPUs)
     Image.fromarray(np.random.default_rng(1).integers(0, 256, (48, 64, 3), dtype=np.uint8)).save(single)
     assert translate.main(["--model", str(weights / "black2blond"), "--input", str(single), "--out",
-                           str(tmp_path / "out"), "--triptych", "--precision", "fp32"]) == 0
+                           str(tmp_path / "out"), "--whole", "--triptych", "--precision", "fp32"]) == 0
     sheet = Image.open(tmp_path / "out" / "black2blond2black" / "one.png")
     assert sheet.size == (4 * 64, 48)
     G = Generator.from_pretrained(weights / "black2blond")
@@ -136,13 +137,13 @@ def test_triptychs_of_attention_generators_show_the_mask(tmp_path):
     assert np.abs(grey - mask[0, 0].detach().numpy()).max() < 2 / 255  # the third panel is the mask
     assert translate.main(["--model", str(weights / "black2blond"), "--input",
                            str(REPO / "examples" / "grace_hopper.jpg"), "--out", str(tmp_path / "faces"),
-                           "--face-crop", "--triptych"]) == 0
+                           "--triptych"]) == 0
     assert Image.open(tmp_path / "faces" / "black2blond2black" / "grace_hopper.png").size == (4 * 32, 32)
     # --detail: the model's colours over the photo's texture, as keep_detail makes them
     photo = Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8))
     photo.save(single)
     assert translate.main(["--model", str(weights / "black2blond"), "--input", str(single), "--out",
-                           str(tmp_path / "detail"), "--detail", "--precision", "fp32"]) == 0
+                           str(tmp_path / "detail"), "--whole", "--detail", "--precision", "fp32"]) == 0
     x = image_to_tensor(photo)
     y, mask = run_generator(G, x, "fp32", return_mask=True)
     expected, plain = np.asarray(tensor_to_image(keep_detail(x, y, mask)), int), np.asarray(tensor_to_image(y), int)
@@ -158,7 +159,7 @@ def test_batch_translation_keeps_sizes_skips_bad_files_and_writes_triptychs(pair
     Image.new("RGB", (64, 48), (10, 200, 30)).save(single)
     out = tmp_path / "out"
     status = translate.main(["--model", str(pair_dir / "black2blond"), "--input", str(photos), str(single),
-                             "--out", str(out), "--triptych"])
+                             "--out", str(out), "--whole", "--triptych"])
     assert status == 1  # one file could not be read, the others were translated
     assert sorted(p.name for p in out.glob("*.png")) == ["img000.png", "img001.png", "img002.png", "one.png"]
     assert Image.open(out / "img001.png").size == (37, 29) and Image.open(out / "one.png").size == (64, 48)
@@ -169,20 +170,35 @@ def test_batch_translation_keeps_sizes_skips_bad_files_and_writes_triptychs(pair
 
     resized = tmp_path / "resized"
     assert translate.main(["--model", str(pair_dir / "black2blond"), "--input", str(single), "--out",
-                           str(resized), "--resize", "--celeba-crop"]) == 0
+                           str(resized), "--whole", "--resize", "--celeba-crop"]) == 0
     assert Image.open(resized / "one.png").size == (32, 32)
     # the translation is the generator's output, not a copy of the input
     original = np.asarray(Image.new("RGB", (32, 32), (10, 200, 30)), dtype=int)
     assert np.abs(np.asarray(Image.open(resized / "one.png"), dtype=int) - original).mean() > 3
 
 
-def test_batch_translation_with_face_crop_keeps_the_photo_size(pair_dir, tmp_path):
+def test_batch_translation_of_photos_is_the_pages_path_by_default(pair_dir, tmp_path, capsys):
+    from cyclegan.faces import translate_photo
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.open(REPO / "examples" / "grace_hopper.jpg").save(photos / "hopper.jpg")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (90, 160, 3), dtype=np.uint8)).save(photos / "sky.png")
     out = tmp_path / "out"
-    assert translate.main(["--model", str(pair_dir / "black2blond"), "--input",
-                           str(REPO / "examples" / "grace_hopper.jpg"), "--out", str(out), "--face-crop",
-                           "--triptych"]) == 0
-    assert Image.open(out / "grace_hopper.png").size == (512, 600)
-    assert Image.open(out / "black2blond2black" / "grace_hopper.png").size == (96, 32)
+    assert translate.main(["--model", str(pair_dir / "black2blond"), "--input", str(photos), "--out", str(out),
+                           "--triptych", "--precision", "fp32"]) == 0
+    # exactly what the page makes: the face found, the texture kept, pasted into the photo at its size
+    G, G_back = load_pair(pair_dir / "black2blond")
+    page = translate_photo(Image.open(photos / "hopper.jpg").convert("RGB"), G, G_back, precision="fp32", detail=True)
+    assert np.array_equal(np.asarray(Image.open(out / "hopper.png")), np.asarray(page.composite))
+    assert Image.open(out / "black2blond2black" / "hopper.png").size == (96, 32)
+    # the photo without a face is left out and named
+    assert not (out / "sky.png").exists()
+    assert "translated 1 of 2 images" in capsys.readouterr().out.replace(
+        f"into {out}; no face found in 1, left out (--whole translates whole images): sky.png", "")
+    with pytest.raises(SystemExit, match="2"):  # argparse's error: the two exclude each other
+        translate.main(["--model", str(pair_dir / "black2blond"), "--input", str(photos), "--out", str(out),
+                        "--whole", "--face-crop"])
+    assert "--face-crop (the default) and --whole exclude each other" in capsys.readouterr().err
 
 
 def test_batch_translation_argument_errors(pair_dir, tmp_path, capsys):

@@ -1,18 +1,21 @@
-"""Translate every image of folders or files with a trained generator.
+"""Translate photos (or whole images) with a trained generator.
 
     python train/translate.py --model weights/black2blond --input photos/ --out out/
     python train/translate.py --model alice/black2blond --input a.jpg b.png --out out/ --triptych
-    python train/translate.py --model weights/black2blond --input photos/ --out out/ --face-crop
+    python train/translate.py --model weights/black2blond --input crops/ --out out/ --whole
 
-Writes out/<name>.png for every input. Images of any size are translated whole (the
-generator is fully convolutional; padded to a multiple of 4 and cropped back), or with
---resize at the model's own size. --celeba-crop first takes the central square as
-CelebA's aligned faces are cropped; --face-crop finds the largest face, translates it as
-the web page does and pastes it back into the photo. --triptych also writes
-real | translated | reconstructed sheets into out/<a>2<b>2<a>/ (real | translated | mask |
-reconstructed for attention generators, the mask white where the model changed the picture),
-translating back with the reverse generator (found from the model's card or name, as `load_pair` does).
-Unreadable files are reported and skipped; the exit status is 1 when any failed.
+By default each photo gets exactly what the web page gives it: the largest face is found,
+cropped as CelebA is, translated at the model's size with the photo's own hair texture kept
+(--detail) and the mask's islands left out (--drop-islands), and the change pasted back into the
+photo at its full resolution. A photo with no face is left out and named at the end. --whole
+translates each image whole at its own size instead (the generator is fully convolutional;
+padded to a multiple of 4 and cropped back): for data sets of aligned crops such as CelebA's,
+with --celeba-crop to take the central square first and --resize to work at the model's size.
+Writes out/<name>.png for every image translated. --triptych also writes model input |
+translated | reconstructed sheets into out/<a>2<b>2<a>/ (with the mask, white where the model
+changed the picture, before the reconstruction for attention generators), translating back with
+the reverse generator (found from the model's card or name, as `load_pair` does). Unreadable
+files are reported and skipped; the exit status is 1 when any failed.
 """
 
 import argparse
@@ -47,14 +50,18 @@ def gather_inputs(inputs: list) -> list:
 
 
 def translate_one(path: Path, G, G_back, args, precision: str):
-    """(translation, triptych or None) for one file; ValueError when it cannot be read."""
-    photo = load_image(path, max_pixels=args.max_megapixels * 1e6)
+    """(translation, triptych or None) for one file, or (None, None) for a photo with no face;
+    ValueError when it cannot be read or is too small."""
     attention = getattr(G, "attention", False)
-    if args.face_crop:
+    if not args.whole:  # the web page's path
+        photo = load_image(path, max_pixels=args.max_megapixels * 1e6)
         r = translate_photo(photo, G, G_back, crop_face=True, precision=precision, detail=args.detail,
                             drop_islands=args.drop_islands)
+        if not r.translated:
+            return None, None
         sheet = [r.model_input, r.translation] + ([r.mask.convert("RGB")] if attention else []) + [r.reconstruction]
         return r.composite, sheet
+    photo = load_image(path, max_pixels=args.max_megapixels * 1e6)
     if args.celeba_crop:
         photo = celeba_crop(photo)
     if args.resize:
@@ -84,28 +91,39 @@ def main(argv=None) -> int:
     parser.add_argument("--input", nargs="+", required=True, help="image files and/or folders of images "
                                                                    f"({', '.join(sorted(IMAGE_EXTENSIONS))})")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
-    crop = parser.add_mutually_exclusive_group()
-    crop.add_argument("--celeba-crop", action="store_true", help="translate the central square, as CelebA is cropped")
-    crop.add_argument("--face-crop", action="store_true", help="find the largest face, translate it, paste it back")
-    parser.add_argument("--resize", action="store_true", help="resize to the model's image size instead of "
-                                                              "translating at the image's own size")
-    parser.add_argument("--triptych", action="store_true", help="also write real | translated | reconstructed "
+    parser.add_argument("--whole", action="store_true",
+                        help="translate each image whole at its own size instead of the face in it (for aligned "
+                             "crops such as CelebA's)")
+    parser.add_argument("--face-crop", action="store_true", help=argparse.SUPPRESS)  # the default since the page's
+    parser.add_argument("--celeba-crop", action="store_true",
+                        help="with --whole: translate the central square, as CelebA is cropped")
+    parser.add_argument("--resize", action="store_true", help="with --whole: resize to the model's image size instead "
+                                                              "of translating at the image's own size")
+    parser.add_argument("--triptych", action="store_true", help="also write model input | translated | reconstructed "
                                                                 "sheets (needs the reverse generator)")
-    parser.add_argument("--detail", action=argparse.BooleanOptionalAction, default=False,
+    parser.add_argument("--detail", action=argparse.BooleanOptionalAction, default=None,
                         help="keep the photo's fine detail (hair strands) under the model's colours where its mask "
-                             "is on, as the web page does (cyclegan.inference.keep_detail; default %(default)s)")
+                             "is on (cyclegan.inference.keep_detail; default: on for photos, as the web page does; "
+                             "off with --whole)")
     parser.add_argument("--drop-islands", action=argparse.BooleanOptionalAction, default=True,
                         help="leave the picture alone on the mask's small specks away from the hair, as the web page "
                              "does (cyclegan.inference.mask_islands; default %(default)s)")
-    parser.add_argument("--max-megapixels", type=float, default=4.0, help="skip larger images: translating them "
-                        "whole takes gigabytes of memory (default %(default)s; use --resize or crop for photos)")
+    parser.add_argument("--max-megapixels", type=float, default=None,
+                        help="skip larger images (default 25, as the web page; 4 with --whole, where translating "
+                             "an image whole takes gigabytes of memory)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default %(default)s)")
     parser.add_argument("--precision", default="auto", help="auto | fp32 | bf16 | fp16 (default %(default)s)")
     args = parser.parse_args(argv)
+    if args.whole and args.face_crop:
+        parser.error("--face-crop (the default) and --whole exclude each other")
+    if (args.celeba_crop or args.resize) and not args.whole:
+        parser.error("--celeba-crop and --resize go with --whole (photos are cropped around their face)")
+    args.detail = not args.whole if args.detail is None else args.detail
+    args.max_megapixels = args.max_megapixels or (4.0 if args.whole else 25.0)
 
     try:
         paths = gather_inputs(args.input)
-        if args.triptych or args.face_crop:  # the face crop's translate_photo reconstructs too
+        if args.triptych or not args.whole:  # the page's path (translate_photo) reconstructs too
             G, G_back = load_pair(args.model)
         else:
             G, G_back = Generator.from_pretrained(args.model), None
@@ -119,7 +137,7 @@ def main(argv=None) -> int:
     sheets = args.out / f"{G.source_domain}2{G.target_domain}2{G.source_domain}"
     (sheets if args.triptych else args.out).mkdir(parents=True, exist_ok=True)
 
-    failed = []
+    failed, faceless = [], []
     for path in tqdm(paths, desc=f"{G.source_domain} -> {G.target_domain}", unit="image"):
         try:
             translation, sheet = translate_one(path, G, G_back, args, precision)
@@ -127,11 +145,17 @@ def main(argv=None) -> int:
             failed.append(path)
             tqdm.write(f"skipped {path}: {e}")
             continue
+        if translation is None:
+            faceless.append(path)
+            continue
         translation.save(args.out / f"{path.stem}.png")
         if args.triptych:
             side_by_side(sheet).save(sheets / f"{path.stem}.png")
-    print(f"translated {len(paths) - len(failed)} of {len(paths)} images into {args.out}"
-          + (f"; {len(failed)} could not be read: {', '.join(p.name for p in failed)}" if failed else ""))
+    done = len(paths) - len(failed) - len(faceless)
+    print(f"translated {done} of {len(paths)} images into {args.out}"
+          + (f"; no face found in {len(faceless)}, left out (--whole translates whole images): "
+             f"{', '.join(p.name for p in faceless)}" if faceless else "")
+          + (f"; {len(failed)} could not be used: {', '.join(p.name for p in failed)}" if failed else ""))
     return 1 if failed else 0
 
 
