@@ -2,6 +2,7 @@
 
     python train/bench.py                        # the full table, about 9 minutes on 2 cores
     python train/bench.py --quick                # fewer repeats and no 256 px batch-4 row
+    python train/bench.py --photos               # only the page on phone-size photos (0.6, 3, 12 MP), 1 minute
     python train/bench.py --markdown bench.md    # also write the table to a file
 
 Each configuration runs in a fresh process; the peak resident memory of each row is
@@ -38,6 +39,8 @@ import torch
 
 from cyclegan.training import TrainConfig
 
+TABLE_HEAD = ("| workload | baseline (fp32 eager) | fast (shipped default) | fast / baseline | peak RSS baseline "
+              "| peak RSS fast |\n| --- | --- | --- | --- | --- | --- |")
 MODES = {  # overrides of the shipped defaults
     "baseline": dict(precision="fp32", channels_last="off", compile=False),
     "fast": dict(),
@@ -133,6 +136,63 @@ def bench_app(warmup, repeats):
     return dict(value=seconds * 1000, seconds=seconds, first=first)
 
 
+PHOTO_SIZES = {"0.6 MP": (640, 784), "3 MP": (1568, 1920), "12 MP": (3204, 3924)}  # the 12 MP one: a phone's
+
+
+def phone_photos(folder: Path) -> dict:
+    """Licence-clean stand-ins for phone photos: the public-domain astronaut's face scaled to each of
+    PHOTO_SIZES (the face fills the frame: the largest box to paste back) with a camera's noise, as JPEG."""
+    import numpy as np
+    from PIL import Image
+    face = Image.open(REPO / "examples" / "astronaut_face.jpg").convert("RGB")
+    rng, paths = np.random.default_rng(0), {}
+    for name, size in PHOTO_SIZES.items():
+        pixels = np.asarray(face.resize(size, Image.BICUBIC), np.float32) + rng.normal(0, 4, (size[1], size[0], 3))
+        paths[name] = folder / f"photo_{size[0]}x{size[1]}.jpg"
+        Image.fromarray(pixels.clip(0, 255).astype(np.uint8)).save(paths[name], quality=92)
+    return paths
+
+
+def bench_photos(warmup, repeats):
+    """Phone-size photos: the page's whole request (upload, decoding, detection, translation, paste-back,
+    encoding, download; gradio_client) and translate_photo alone, for each of PHOTO_SIZES."""
+    import tempfile
+    from gradio_client import Client, handle_file
+    import app
+    from cyclegan.data import load_image
+    from cyclegan.faces import translate_photo
+    app.load_models(app.DEFAULT_MODEL, "auto", "auto")
+    demo = app.build_demo(app.DEFAULT_MODEL).queue(default_concurrency_limit=1)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, theme=app.theme())
+    results = {}
+    try:
+        client = Client(f"http://127.0.0.1:{port}", verbose=False)
+        with tempfile.TemporaryDirectory() as folder:
+            for name, path in phone_photos(Path(folder)).items():
+                photo, models = handle_file(str(path)), app.MODELS["AB"]
+                page, _ = median_time(lambda: client.predict(photo, "AB", True, True, api_name="/translate"),
+                                      warmup, repeats)
+                library, _ = median_time(lambda: translate_photo(load_image(path), *models, detail=True,
+                                                                 precision=app.SETTINGS["precision"]), warmup, repeats)
+                results[name] = dict(page=page, library=library, bytes=path.stat().st_size)
+    finally:
+        demo.close()
+    return dict(value=results)
+
+
+def photo_rows(photos: dict) -> list:
+    """Table rows of bench_photos: each size's request, and its time as a multiple of the 0.6 MP one's."""
+    small, lines = photos["value"]["0.6 MP"], []
+    for name, r in photos["value"].items():
+        size = "x".join(map(str, PHOTO_SIZES[name]))
+        lines.append(f"| web page end to end: a {name} photo ({size} JPEG, {r['bytes'] / 1e6:.1f} MB, the face "
+                     f"filling it; gradio_client, local) | | {r['page'] * 1000:.0f} ms (translate_photo alone: "
+                     f"{r['library'] * 1000:.0f} ms) | {r['page'] / small['page']:.2f}x the 0.6 MP request "
+                     f"| | {photos['rss']:.0f} MiB (all three) |")
+    return lines
+
+
 def bench_processes(nproc: int, size=128, blocks=6, warmup=1, repeats=3):
     """Training images per second with `nproc` torchrun processes on this machine (gloo on CPUs), fp32 eager."""
     port = free_port()
@@ -167,7 +227,8 @@ def child(specs: list) -> list:
         torch.manual_seed(0)
         reset_peak_rss()
         kind = spec.pop("kind")
-        result = {"train": bench_train, "translate": bench_translate, "data": bench_data, "app": bench_app}[kind](**spec)
+        result = {"train": bench_train, "translate": bench_translate, "data": bench_data, "app": bench_app,
+                  "photos": bench_photos}[kind](**spec)
         result["rss"] = peak_rss_mib()
         results.append(result)
     return results
@@ -201,6 +262,7 @@ def main(argv=None) -> int:
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     parser.add_argument("--celeba-root", default=str(REPO.parent / "shared" / "celeba"),
                         help="CelebA for the data-pipeline rows (default %(default)s; skipped when absent)")
+    parser.add_argument("--photos", action="store_true", help="only the web page on phone-size photos")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--ddp-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -212,6 +274,11 @@ def main(argv=None) -> int:
         return 0
 
     started = time.perf_counter()
+    if args.photos:
+        rows = photo_rows(run_child([dict(kind="photos", warmup=1, repeats=3)])[0])
+        print("\n".join([f"Benchmark of {date.today().isoformat()} on {machine()}; the web page on phone-size photos, "
+                         f"{time.perf_counter() - started:.0f} s.", "", TABLE_HEAD] + rows))
+        return 0
     q = args.quick
     # (size, blocks, batch, warm-up steps, timed steps). The slow rows time fewer steps: one
     # 256 px batch-4 step takes 45-60 s here, so that row times a single step, after no
@@ -239,13 +306,13 @@ def main(argv=None) -> int:
         data_rows = list(zip(("decoding every item", "cached (decoded once up front)"), run_child(specs)))
 
     app_row = run_child([dict(kind="app", warmup=2, repeats=5)])[0]
+    photos = run_child([dict(kind="photos", warmup=1, repeats=3)])[0]
     scaling = {n: bench_processes(n) for n in (1, 2)}
 
     train_128 = rows[0][3]["value"]
     lines = [f"Benchmark of {date.today().isoformat()} on {machine()}; {time.perf_counter() - started:.0f} s "
              "for the whole run. \"first call\" includes compilation.", "",
-             "| workload | baseline (fp32 eager) | fast (shipped default) | fast / baseline | peak RSS baseline | peak RSS fast |",
-             "| --- | --- | --- | --- | --- | --- |"]
+             TABLE_HEAD]
     for name, unit, base, fast in rows:
         ratio = fast["value"] / base["value"] if unit == "img/s" else base["value"] / fast["value"]
         fmt = (lambda r: f"{r['value']:.3f} img/s ({r['seconds']:.2f} s/step)") if unit == "img/s" else (
@@ -254,6 +321,7 @@ def main(argv=None) -> int:
                      f"| {base['rss']:.0f} MiB | {fast['rss']:.0f} MiB |")
     lines.append(f"| web page end to end: 256x256 face photo uploaded to all four panels back (gradio_client, "
                  f"local) | | {app_row['value']:.0f} ms | | | {app_row['rss']:.0f} MiB |")
+    lines += photo_rows(photos)
     one, two = scaling[1], scaling[2]
     lines.append(f"| torchrun training, 128 px, 6 blocks, batch 1 per process, fp32 eager, gloo: 1 vs 2 processes "
                  f"| 1: {one['value']:.3f} img/s ({one['threads']} threads) | 2: {two['value']:.3f} img/s "
