@@ -256,11 +256,14 @@ class UnpairedDataset(Dataset):
                 continue
             n, s = len(domain.paths), self.stored_size
             images, readable = torch.zeros(n, 3, s, s, dtype=torch.uint8), torch.zeros(n, dtype=torch.bool)
-            with ThreadPoolExecutor(os.cpu_count()) as pool:
+            pool = ThreadPoolExecutor(os.cpu_count())
+            try:
                 decoded = pool.map(self._decode, domain.paths)
                 for j, x in enumerate(tqdm(decoded, total=n, desc=f"decoding {domain.name}", disable=not progress)):
                     if x is not None:
                         images[j], readable[j] = x, True
+            finally:  # on Ctrl-C the queued decodes are dropped, not waited for
+                pool.shutdown(wait=False, cancel_futures=True)
             self.cache[side] = (images, readable)
 
     def _load(self, side: str, index: int) -> torch.Tensor:

@@ -1,6 +1,8 @@
-"""Training reports drawn with Pillow alone: the loss curves and an animated GIF of the sample grids.
+"""Training reports drawn with Pillow alone: the loss curves, the sample grids' labels and an animated
+GIF of the grids.
 
     loss_curves("runs/b2b/losses.csv", "runs/b2b/losses.png")
+    label_grid(sample_grid(...), ["photo", "translated", "translated back"], ["black -> blond", ...])
     samples_gif("runs/b2b/samples", "runs/b2b/samples.gif")
 
 No plotting library: two panels of smoothed lines with labelled axes are all a run needs,
@@ -11,7 +13,7 @@ import csv
 import math
 from pathlib import Path
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 # (panel title, columns of losses.csv); generator terms and discriminator terms have different scales
 PANELS = [("generators: total, adversarial, cycle, identity", ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A",
@@ -97,6 +99,41 @@ def loss_curves(csv_path, out_png, width: int = 1000, panel_height: int = 300) -
     out_png = Path(out_png)
     image.save(out_png)
     return out_png
+
+
+def label_grid(grid: Image.Image, columns: list, notes: list = ()) -> Image.Image:
+    """`grid` (a cyclegan.inference.sample_grid) under a white strip that names its equal-width columns,
+    with `notes` (text, e.g. which rows are which direction; wrapped to the width) above the names."""
+    try:
+        font = ImageFont.load_default(size=12)
+    except TypeError:  # Pillow < 10.1: the bitmap font, no size
+        font = ImageFont.load_default()
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines = [line for note in notes for line in wrap(note, grid.width - 8, lambda t: draw.textlength(t, font=font))]
+    height = 16
+    header = Image.new("RGB", (grid.width, height * (len(lines) + 1) + 4), "white")
+    draw = ImageDraw.Draw(header)
+    for i, line in enumerate(lines):
+        draw.text((4, 2 + i * height), line, fill=(90, 90, 90), font=font)
+    width = grid.width / len(columns)
+    for i, name in enumerate(columns):
+        x = i * width + max(2, (width - draw.textlength(name, font=font)) / 2)
+        draw.text((x, 2 + len(lines) * height), name, fill="black", font=font)
+    out = Image.new("RGB", (grid.width, header.height + grid.height), "white")
+    out.paste(header, (0, 0))
+    out.paste(grid, (0, header.height))
+    return out
+
+
+def wrap(text: str, width: float, length) -> list:
+    """`text` in lines no longer than `width` by `length(line)`, broken at spaces (a long word stays whole)."""
+    lines = []
+    for word in text.split():
+        if lines and length(f"{lines[-1]} {word}") <= width:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return lines
 
 
 def samples_gif(samples_dir, out_gif, duration_ms: int = 400) -> Path:

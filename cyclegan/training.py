@@ -607,6 +607,30 @@ class Trainer:
             tmp.unlink(missing_ok=True)
 
 
+def remove_stale_temporaries(path) -> list:
+    """Delete the temporaries of `path` that save_checkpoint left when its process was killed mid-write
+    (kill -9 or a lost machine: `.checkpoint.pt.tmp<pid>`, often tens of MB), those of processes that
+    no longer run; nothing else of the folder. Returns [(file name, bytes)] of what was removed."""
+    path, removed = Path(path), []
+    for tmp in path.parent.glob(f".{path.name}.tmp*"):
+        pid = tmp.name[len(f".{path.name}.tmp"):]
+        if not pid.isdigit() or int(pid) == os.getpid() or process_exists(int(pid)):
+            continue
+        removed.append((tmp.name, tmp.stat().st_size))
+        tmp.unlink(missing_ok=True)
+    return removed
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process is there
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # there, but another user's
+        return True
+    return True
+
+
 def read_checkpoint(path) -> dict:
     """torch.load with weights_only=True (no arbitrary unpickling), with a clear error when corrupt."""
     path = Path(path)

@@ -180,3 +180,46 @@ def test_defaults_fit_the_device_and_the_run_says_how_long_it_takes(image_folder
     config = json.loads((tmp_path / "paper" / "train_config.json").read_text())
     assert (config["attention"], config["upsample"], config["epochs"], config["epochs_decay"], config["epoch_size"]) == (
         False, "deconv", 100, 100, 0)
+
+
+def test_ctrl_c_during_start_up_stops_with_one_line_and_drops_the_queued_decoding(image_folders, tmp_path, capsys,
+                                                                                 monkeypatch):
+    from cyclegan.data import UnpairedDataset
+    decode, calls = UnpairedDataset._decode, []
+
+    def interrupted(self, path):  # Ctrl-C arrives while the images are being cached
+        calls.append(path)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        time.sleep(0.2)
+        return decode(self, path)
+
+    monkeypatch.setattr(UnpairedDataset, "_decode", interrupted)
+    out = tmp_path / "run"
+    assert run.main(folder_args(image_folders, out, "--cache", "on")) == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == (f"interrupted during start-up, before the first step: nothing was trained "
+                                            f"or written to {out}; run the same command to start again")
+    assert not out.exists()
+    time.sleep(0.5)  # the decodes already running finish; the queued ones were dropped
+    assert len(calls) < 6  # of domain A's 6 (and B's 4)
+
+
+def test_a_killed_checkpoint_writes_temporary_is_removed_at_the_next_start(image_folders, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run.main(folder_args(image_folders, out, "--max-steps", "1")) == 0
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = out / f".checkpoint.pt.tmp{int(dead.stdout)}"  # what a kill -9 in the middle of torch.save leaves
+    stale.write_bytes(b"\0" * 3_000_000)
+    sleeper = subprocess.Popen(["sleep", "60"])
+    alive = out / f".checkpoint.pt.tmp{sleeper.pid}"  # another run, still writing
+    alive.write_bytes(b"\0")
+    other = out / ".losses.csv.tmp1"  # not the checkpoint's
+    other.write_bytes(b"\0")
+    capsys.readouterr()
+    try:
+        assert run.main(["--out", str(out), "--resume", "--max-steps", "2"]) == 0
+    finally:
+        sleeper.kill()
+    assert not stale.exists() and alive.exists() and other.exists()
+    assert f"removed {stale} (3 MiB): a checkpoint write cut short by a killed run" in capsys.readouterr().out

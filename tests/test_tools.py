@@ -99,6 +99,13 @@ def test_run_writes_reports_and_report_py_redraws_them(image_folders, tmp_path, 
                      "--ndf", "4", "--image-size", "32", "--precision", "fp32", "--no-compile", "--epoch-size", "3",
                      "--epochs", "1", "--epochs-decay", "1", "--sample-every", "2"]) == 0
     assert (out / "losses.png").is_file() and Image.open(out / "samples.gif").n_frames == 4  # steps 2, 3, 4, 6
+    # each sample grid names its columns (and its rows' directions) in a strip above the images
+    grid = np.asarray(Image.open(sorted((out / "samples").glob("*.png"))[0]).convert("L"))
+    rows = 2 * len(run.sample_images(run.TrainConfig(data_a=str(a), data_b=str(b), image_size=32),
+                                     "resize_crop")[0])
+    header = grid.shape[0] - rows * 32
+    assert grid.shape[1] == 4 * 32 and header >= 2 * 16  # attention (the recipe): 4 columns; notes and names
+    assert grid[:header].min() < 100 and (grid[:header] > 250).mean() > 0.7  # dark text on white
     before = (out / "losses.png").read_bytes()
     with open(out / "losses.csv", "a") as f:
         f.write("7,2,0.0001," + ",".join(["9.5"] * 9) + "\n")

@@ -9,11 +9,14 @@ stage, 20,000 steps, about 6 hours on 2 cores; on a GPU the paper's 100 + 100 ep
 run prints the settings it chose and, after its first steps, how long it will take.
 
 Writes into --out: checkpoint.pt (everything needed to resume, replaced atomically),
-losses.csv (every step), samples/*.png (real | translated | reconstructed, both ways),
+losses.csv (every step), samples/*.png (photo | translated | mask | translated back, both ways,
+the columns named on the image),
 losses.png and samples.gif (the smoothed losses and the samples animated, refreshed with
 each sample grid; train/report.py redraws them),
 train_config.json, and the two generators as save_pretrained folders named from the
-domains, e.g. black2blond/ and blond2black/. Ctrl-C or SIGTERM saves and stops cleanly.
+domains, e.g. black2blond/ and blond2black/ (raw/ holds the trained ones beside these averages).
+Ctrl-C or SIGTERM saves and stops cleanly; during start-up it stops with nothing written. A
+checkpoint write cut short by a killed run is removed at the next start.
 With --push-to-hub, a finished run publishes both generators with model cards, as
 train/push.py does, to <your user>/<a>2<b> and <your user>/<b>2<a> (e.g. alice/black2blond
 and alice/blond2black; --hub-repo-id chooses another name).
@@ -40,10 +43,10 @@ from tqdm import tqdm
 from cyclegan import distributed
 from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_domains, should_cache
 from cyclegan.inference import sample_grid
-from cyclegan.reports import write_reports
+from cyclegan.reports import label_grid, write_reports
 from cyclegan.device import PRECISIONS, resolve_device
 from cyclegan.hub import HubPushError, reverse_repo_id, writer
-from cyclegan.training import DivergenceError, TrainConfig, Trainer, read_checkpoint
+from cyclegan.training import DivergenceError, TrainConfig, Trainer, read_checkpoint, remove_stale_temporaries
 from push import add_push_options, push  # train/push.py, next to this file
 
 HELP = {
@@ -292,6 +295,25 @@ def save_generators(trainer: Trainer, out: Path, raw: bool = False) -> list:
     return saved
 
 
+# the sample grid's columns (cyclegan.inference.sample_grid), without and with attention
+GRID_COLUMNS = {False: ["photo", "translated", "translated back"],
+                True: ["photo", "translated", "mask (white=changed)", "translated back"]}
+
+
+def grid_notes(c: TrainConfig, step: int, rows: int) -> list:
+    """The sample grid's header lines: which rows go which way, and what the mask column shows while
+    training still holds the mask at 1."""
+    notes = [f"step {step:,}: rows 1-{rows} {c.name_a} -> {c.name_b} -> {c.name_a}, rows {rows + 1}-{2 * rows} "
+             f"{c.name_b} -> {c.name_a} -> {c.name_b} (the saved generators)"]
+    if c.attention and step < c.mask_start:
+        notes.append(f"training holds the mask at 1 until step {c.mask_start:,}: the mask shown is the saved "
+                     "generators' own, not yet trained")
+    elif c.attention and step < c.mask_start + c.mask_warmup:
+        notes.append(f"training raises the mask to a floor that falls to 0 at step {c.mask_start + c.mask_warmup:,}; "
+                     "shown without it")
+    return notes
+
+
 def duration_estimate(seconds: float, steps_left: int) -> str:
     """One line: the measured time a step and when the run will end at that pace."""
     per_step = seconds / TIMED_STEPS
@@ -345,6 +367,7 @@ def main(argv=None) -> int:
         except HubPushError as e:
             print(f"error: --push-to-hub: {e}", file=sys.stderr)
             return 2
+    out_folder = args.get("out", TrainConfig.out)
     try:
         config, state, recipe = make_config(args)
         device = distributed.setup(config.dist_timeout)  # under torchrun: join the group; else None
@@ -376,10 +399,18 @@ def main(argv=None) -> int:
             print(f"error: {e}", file=sys.stderr)
         distributed.cleanup()
         return 2
+    except KeyboardInterrupt:  # Ctrl-C while the images are cached or the networks are built: nothing to save
+        if distributed.is_main():
+            print(f"\ninterrupted during start-up, before the first step: nothing was trained or written to "
+                  f"{out_folder}; run the same command to start again", file=sys.stderr)
+        distributed.cleanup()
+        return 130
     c = trainer.config
     out = Path(c.out)
     world = trainer.world_size
     if main_rank:  # rank 0 alone writes files and talks
+        for name, size in remove_stale_temporaries(out / "checkpoint.pt"):
+            print(f"removed {out / name} ({size / 2**20:.0f} MiB): a checkpoint write cut short by a killed run")
         (out / "samples").mkdir(parents=True, exist_ok=True)
         (out / "train_config.json").write_text(json.dumps(asdict(c), indent=2) + "\n")
         print(json.dumps(asdict(c), indent=2))
@@ -427,6 +458,7 @@ def main(argv=None) -> int:
     def sample():
         if main_rank:
             grid = sample_grid(*trainer.generators_to_save(), fixed_A, fixed_B, trainer.precision)
+            grid = label_grid(grid, GRID_COLUMNS[c.attention], grid_notes(c, trainer.step, len(fixed_A)))
             grid.save(out / "samples" / f"epoch{trainer.epoch:03d}_step{trainer.step:07d}.png")
             write_reports(out)  # losses.png and samples.gif, as of now
 
