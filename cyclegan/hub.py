@@ -315,8 +315,12 @@ def namespaces(who: dict) -> set:
 
 def failure(e: Exception, repo_id: str) -> str:
     """Why an upload to `repo_id` failed, in words."""
-    if isinstance(e, HfHubHTTPError) and e.response is not None and e.response.status_code == 403:
+    status = e.response.status_code if isinstance(e, HfHubHTTPError) and e.response is not None else None
+    if status == 403:
         return f"no write access to {repo_id} (it belongs to someone else, or the token cannot write)"
+    if "xet-write-token" in str(e) and "404" in str(e):  # hf_xet's own error, when it is installed
+        return (f"the Hub at {constants.ENDPOINT} does not offer Xet storage, which huggingface_hub uses for large "
+                "files when the hf_xet package is installed: set HF_HUB_DISABLE_XET=1 to upload them through Git LFS")
     return f"{type(e).__name__}: {e}"
 
 

@@ -10,7 +10,9 @@ the preupload answer marks "lfs" (by suffix, `lfs_suffixes`) the Git LFS batch A
 PUT and a verify. The Xet upload protocol that the real Hub uses for LFS files is not
 implemented: clients must run with HF_HUB_DISABLE_XET=1. Downloading takes HEAD + GET on
 /{repo}/resolve/{revision}/{file} with the headers the client reads (X-Repo-Commit, ETag
-or X-Linked-Etag, Content-Length) and the Hub's X-Error-Code on 404s.
+or X-Linked-Etag, Content-Length) and the Hub's X-Error-Code on 404s (a HEAD reply never has a
+body), for model and Space repos alike; snapshot_download lists a repo through
+/api/{models,spaces}/<repo>/tree/<revision> (all of it in one page, recursively).
 
 Users are tokens: `users` maps a token to a user name (write access to the user's own
 namespace); `read_tokens` are valid but cannot write. `fail_commits` holds repo ids whose
@@ -107,7 +109,7 @@ def _handler_for(hub: HubServer):
             for k, v in headers.items():
                 self.send_header(k, v)
             self.end_headers()
-            if not head_only:
+            if not head_only and self.command != "HEAD":  # a HEAD reply has no body, whatever its status
                 self.wfile.write(body)
 
         def _error(self, status: int, code: str, message: str, head_only=False):
@@ -173,14 +175,18 @@ def _handler_for(hub: HubServer):
                         return self.create_branch(repo_id, revision)
                     if method == "GET" and action in (None, "revision"):
                         return self.repo_info(repo_id, revision)
+                    if method == "GET" and action == "tree":  # /tree/<revision>[/<folder>]: one page, all of it
+                        return self.tree(repo_id, parts[5] if len(parts) > 5 else "main", "/".join(parts[6:]))
                 if len(parts) >= 5 and parts[-5].endswith(".git") and parts[-4:] == ["info", "lfs", "objects", "batch"]:
                     return self.lfs_batch("/".join(parts[:-4])[:-4])  # user/name.git or spaces/user/name.git
                 if parts[:1] == ["lfs-upload"] and len(parts) >= 4 and method == "PUT":
                     return self.lfs_put("/".join(parts[2:]), parts[1])
                 if parts[:1] == ["lfs-verify"] and len(parts) >= 4 and method == "POST":
                     return self.lfs_verify("/".join(parts[2:]), parts[1])
-                if len(parts) >= 5 and parts[2] == "resolve" and method in ("HEAD", "GET"):
-                    repo_id, revision, filename = "/".join(parts[:2]), parts[3], "/".join(parts[4:])
+                space = parts[:1] == ["spaces"]  # /spaces/<user>/<name>/resolve/... as /<user>/<name>/resolve/...
+                at = 3 if space else 2
+                if len(parts) >= at + 3 and parts[at] == "resolve" and method in ("HEAD", "GET"):
+                    repo_id, revision, filename = "/".join(parts[:at]), parts[at + 1], "/".join(parts[at + 2:])
                     return self.resolve(repo_id, revision, filename, head_only=method == "HEAD")
             self._error(404, "NotFound", f"no route for {method} {path}")
 
@@ -324,6 +330,27 @@ def _handler_for(hub: HubServer):
                 return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
             self._reply(200, {"id": repo_id, "modelId": repo_id, "sha": sha, "private": hub.repos[repo_id]["private"],
                               "siblings": [{"rfilename": p} for p in sorted(hub.commits[sha]["files"])]})
+
+        def tree(self, repo_id, revision, folder):
+            """The files (and folders) under `folder` at `revision`, recursively, as list_repo_tree reads them."""
+            if not self._can_read(repo_id):
+                return self._error(404, "RepoNotFound", f"Repository not found: {repo_id}")
+            sha = hub.repos[repo_id]["branches"].get(revision, revision if revision in hub.commits else None)
+            if sha is None:
+                return self._error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+            commit, prefix = hub.commits[sha], f"{folder}/" if folder else ""
+            entries, folders = [], set()
+            for path, data in sorted(commit["files"].items()):
+                if not path.startswith(prefix):
+                    continue
+                folders.update("/".join(path.split("/")[:i]) for i in range(1, path.count("/") + 1))
+                entry = {"type": "file", "path": path, "size": len(data), "oid": git_blob_sha1(data)}
+                if path in commit["lfs"]:
+                    entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
+                entries.append(entry)
+            entries += [{"type": "directory", "path": f, "oid": hashlib.sha1(f.encode()).hexdigest()}
+                        for f in sorted(folders) if f.startswith(prefix)]
+            self._reply(200, entries)
 
         def resolve(self, repo_id, revision, filename, head_only):
             if not self._can_read(repo_id):

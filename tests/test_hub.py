@@ -20,7 +20,7 @@ import yaml
 from PIL import Image
 from safetensors.torch import load_file
 
-from conftest import REPO
+from conftest import REPO, free_port
 from cyclegan.networks import Generator
 from hub_server import HubServer
 
@@ -53,9 +53,9 @@ def pair_dir(tmp_path):
 def hf_env(hub, home, **extra):
     """Environment of a fresh Hub client: our endpoint, an empty HF_HOME, no inherited token."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-    env.update(HF_ENDPOINT=hub.url if hub else "http://127.0.0.1:9", HF_HOME=str(home),
-               HF_HUB_DISABLE_TELEMETRY="1", HF_HUB_DISABLE_XET="1", PYTHONPATH=str(REPO),
-               PYTHONWARNINGS="ignore", **extra)
+    env.update({"HF_ENDPOINT": hub.url if hub else "http://127.0.0.1:9", "HF_HOME": str(home),
+                "HF_HUB_DISABLE_TELEMETRY": "1", "HF_HUB_DISABLE_XET": "1", "PYTHONPATH": str(REPO),
+                "PYTHONWARNINGS": "ignore", **extra})
     return env
 
 
@@ -290,17 +290,45 @@ def test_one_line_deploys_the_pair_and_the_space_that_names_it(hub, pair_dir, tm
     assert yaml.safe_load(readme.split("---")[1])["models"] == ["alice/black2blond", "alice/blond2black"]
     assert readme.split("---", 2)[2] == (REPO / "README.md").read_text().split("---", 2)[2]  # the rest as it is
 
-    # the Space's files alone run the page, which links the published pair
+    # the Space downloaded into an empty folder, as the Hub builds it: its files alone run the page, which
+    # links the published pair and translates an example
     space = tmp_path / "space"
-    for path, data in files.items():
-        (space / path).parent.mkdir(parents=True, exist_ok=True)
-        (space / path).write_bytes(data)
+    code = "import sys; from huggingface_hub import snapshot_download; snapshot_download(sys.argv[1], " \
+           "repo_type='space', local_dir=sys.argv[2])"
+    download = subprocess.run([sys.executable, "-c", code, "alice/demo", str(space)],
+                              env=hf_env(hub, tmp_path / "download_home"), capture_output=True, text=True, timeout=120)
+    assert download.returncode == 0, download.stderr[-2000:]
+    assert {str(p.relative_to(space)) for p in space.rglob("*") if p.is_file() and ".cache" not in p.parts} == set(files)
+    assert (space / "weights/black2blond/model.safetensors").read_bytes() == files["weights/black2blond/model.safetensors"]
     code = "import app; app.load_models(app.DEFAULT_MODEL, 'cpu', 'fp32'); print(app.model_card_link(app.DEFAULT_MODEL))"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     run = subprocess.run([sys.executable, "-c", code], cwd=space, env={**env, "HF_HUB_OFFLINE": "1"},
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "[alice/blond2black](https://huggingface.co/alice/blond2black)" in run.stdout
+    port = free_port()
+    page = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--device", "cpu"], cwd=space,
+                            env={**env, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+                                 "GRADIO_SSR_MODE": "False", "PYTHONWARNINGS": "ignore"},
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        from gradio_client import Client, handle_file
+        assert "serving" in page.stdout.readline()  # the app's first line comes once it listens
+        client = Client(f"http://127.0.0.1:{port}", verbose=False)
+        *panels, (before, after), message = client.predict(handle_file(str(space / "examples" / "astronaut.jpg")),
+                                                           "BA", True, True, api_name="/translate")
+        assert message.startswith("1 face found") and Image.open(after).size == (512, 512)
+    finally:
+        page.kill()
+        page.wait(timeout=30)
+
+
+def test_a_hub_without_xet_gets_a_push_that_says_how_to_upload_through_lfs(hub, pair_dir, tmp_path):
+    pytest.importorskip("hf_xet", reason="huggingface_hub uploads through Xet only when hf_xet is installed")
+    result = push(hub, tmp_path, pair_dir, "alice/black2blond", "--no-sample", HF_TOKEN=TOKEN, HF_HUB_DISABLE_XET="")
+    assert result.returncode == 1
+    assert "does not offer Xet storage" in result.stderr and "set HF_HUB_DISABLE_XET=1" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_space_refuses_binary_files_without_the_gitattributes(hub, tmp_path):
