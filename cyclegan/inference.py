@@ -110,7 +110,7 @@ def mask_islands(mask: torch.Tensor, level: float = MASK_OFF, share: float = ISL
 
 @torch.no_grad()
 def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "auto", return_mask: bool = False,
-              detail: bool = False, drop_islands: bool = False):
+              detail: bool = False, drop_islands: bool = False, return_field: bool = False):
     """Run `generator` on (N, 3, H, W) in [-1, 1] of any H, W; returns float32 of the same shape.
 
     Pads to a multiple of 4 and crops back, runs under the precision's autocast on the
@@ -119,21 +119,31 @@ def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "aut
     the picture (all ones for the paper's generator, see Generator.forward). With
     detail=True the translation keeps the input's fine detail under the mask (keep_detail).
     With drop_islands=True the mask's islands (mask_islands) are taken off: the input is
-    returned there, and the returned mask is 0 there.
+    returned there, and the returned mask is 0 there. A recolouring generator's output already
+    keeps the input's detail (it is a transform of it), so detail does nothing there; with
+    return_field=True (recolouring generators) it returns (translation, mask, field), the
+    field of colour transforms (N, 12, H / cell, W / cell) that networks.apply_field applies
+    to the input at any size.
     """
     if x.ndim == 3:
         raise ValueError(f"translate expects a batch (N, C, H, W), got {tuple(x.shape)}; use x[None]")
     device = next(generator.parameters()).device
     precision = resolve_precision(precision, device)
     padded, (h, w) = pad_to_multiple(x.to(device, torch.float32))
+    recolour = getattr(generator, "recolour", False)
+    if return_field and not recolour:
+        raise ValueError("return_field needs a recolouring generator (recolour=True)")
     with autocast(device, precision):
-        y, mask = generator(padded, return_mask=True)
+        y, mask, *field = generator(padded, return_field=True) if recolour else generator(padded, return_mask=True)
     y, mask = y[..., :h, :w].float().clamp(-1, 1), mask[..., :h, :w].float()
     if drop_islands:
         islands = mask_islands(mask)
         y, mask = torch.where(islands, x.to(device, torch.float32), y), mask.masked_fill(islands, 0)
-    if detail:
+    if detail and not recolour:
         y = keep_detail(x.to(device), y, mask)
+    if return_field:
+        cell = generator.cell  # the field's cells over the image, without those of the padding
+        return y, mask, field[0][..., :-(-h // cell), :-(-w // cell)].float()
     return (y, mask) if return_mask else y
 
 

@@ -13,6 +13,7 @@ Tensor convention everywhere: float (N, C, H, W) in [-1, 1].
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from huggingface_hub import ModelCard
 
 from .hub import StrictHubMixin, model_card
@@ -80,6 +81,15 @@ class Generator(
             or "resize_conv", nearest-neighbour upsampling and a 3x3 convolution, which avoids
             their checkerboard artefacts (Odena et al. 2016, "Deconvolution and Checkerboard
             Artifacts"). The same number of parameters either way.
+        attention (`bool`, defaults to False): attention-guided output M * C + (1 - M) * x, where the
+            last layer predicts the content C and the mask M (Mejjati et al. 2018).
+        recolour (`bool`, defaults to False; needs attention): instead of painting the content, predict
+            how to recolour the input: C = T(x), a per-pixel affine colour transform (3x3 matrix and
+            offset) whose coefficients form a smooth field, the last layer's 12 channels averaged over
+            cells of `cell` pixels and scaled back up bilinearly (the grid of HDRNet, Gharbi et al.
+            2017, without its luminance axis). T applies at any resolution (`recolour_photo`), so a
+            photo keeps its own strands, highlights and shading under the new colour by construction.
+        cell (`int`, defaults to 4): side in pixels of the transform field's cells at the model's size.
     """
 
     def __init__(
@@ -93,6 +103,8 @@ class Generator(
         target_domain: str = "B",
         upsample: str = "deconv",
         attention: bool = False,
+        recolour: bool = False,
+        cell: int = 4,
     ):
         super().__init__()
         if upsample not in ("deconv", "resize_conv"):
@@ -109,7 +121,13 @@ class Generator(
         if attention and in_channels != out_channels:
             raise ValueError(f"attention blends the output with the input, so in_channels ({in_channels}) "
                              f"must equal out_channels ({out_channels})")
-        self.attention = attention
+        if recolour not in (True, False):
+            raise ValueError(f"recolour must be true or false, got {recolour!r}")
+        if recolour and not attention:
+            raise ValueError("recolour needs attention: the recolouring is applied where the mask is on")
+        if not isinstance(cell, int) or cell < 1:
+            raise ValueError(f"cell must be a positive integer, got {cell!r}")
+        self.attention, self.recolour, self.cell = attention, recolour, cell
         self.image_size = image_size
         self.source_domain = source_domain
         self.target_domain = target_domain
@@ -130,12 +148,16 @@ class Generator(
                 layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
                            nn.Conv2d(ngf * mult, ngf * mult // 2, 3)]
             layers += [_norm(ngf * mult // 2), nn.ReLU(inplace=True)]
-        if attention:  # c7s1-4: content and the mask's logit from one layer; see forward
+        if recolour:  # c7s1-13: the transform's 12 coefficients and the mask's logit from one layer
+            layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 12 + 1, 7)]
+        elif attention:  # c7s1-4: content and the mask's logit from one layer; see forward
             layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels + 1, 7)]
         else:
             layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels, 7), nn.Tanh()]  # c7s1-3
         self.model = nn.Sequential(*layers)
         init_weights(self)
+        if recolour:  # the transform starts as the identity: the output is the input until training moves it
+            nn.init.zeros_(self.model[-1].weight[:12])
 
     def generate_model_card(self, training: dict = None, **kwargs) -> ModelCard:
         """The README.md save_pretrained writes: the card push_pair publishes, for a local folder.
@@ -145,7 +167,8 @@ class Generator(
         """
         return ModelCard(model_card(dict(self._hub_mixin_config), training=training, **kwargs))
 
-    def forward(self, x: torch.Tensor, return_mask: bool = False, mask_floor=None, return_content: bool = False):
+    def forward(self, x: torch.Tensor, return_mask: bool = False, mask_floor=None, return_content: bool = False,
+                return_field: bool = False):
         """(N, in_channels, H, W) in [-1, 1] -> (N, out_channels, H, W) in [-1, 1].
 
         With return_mask=True, returns (output, mask), mask (N, 1, H, W) in [0, 1]: where
@@ -154,6 +177,8 @@ class Generator(
         0-d tensor in [0, 1], training only) raises the mask to floor + (1 - floor) * M:
         the warm-up in which the mask gates the output only gradually (see TrainConfig).
         return_content=True (attention only) returns (output, mask, content).
+        return_field=True (recolour only) returns (output, mask, field): the transform's coefficients,
+        (N, 12, H / cell, W / cell), which `recolour_photo` applies to the input at any size.
         """
         if x.ndim != 4 or x.shape[-2] % 4 or x.shape[-1] % 4 or min(x.shape[-2:]) < 8:
             raise ValueError(
@@ -163,10 +188,18 @@ class Generator(
         y = self.model(x)
         if not self.attention:
             return (y, torch.ones_like(y[:, :1])) if return_mask else y
-        content, mask = torch.tanh(y[:, :-1]), torch.sigmoid(y[:, -1:])
+        if self.recolour:
+            field = coefficient_field(y[:, :12], self.cell)
+            content, mask = apply_field(x, field), torch.sigmoid(y[:, -1:])
+        else:
+            content, mask = torch.tanh(y[:, :-1]), torch.sigmoid(y[:, -1:])
         if mask_floor is not None:
             mask = mask_floor + (1 - mask_floor) * mask
         out = blend(content, mask, x)
+        if return_field:
+            if not self.recolour:
+                raise ValueError("return_field needs a recolouring generator (recolour=True)")
+            return out, mask, field
         if return_content:
             return out, mask, content
         return (out, mask) if return_mask else out
@@ -180,6 +213,26 @@ def blend(content: torch.Tensor, mask: torch.Tensor, x: torch.Tensor) -> torch.T
     under bf16/fp16 autocast the unchanged pixels keep the input's full precision.
     """
     return torch.lerp(x.float(), content.float(), mask.float().expand_as(content))
+
+
+def coefficient_field(coefficients: torch.Tensor, cell: int) -> torch.Tensor:
+    """(N, 12, H, W) per-pixel coefficients -> (N, 12, H / cell, W / cell), their means over cells: the
+    smooth field of colour transforms (cells at the edges may be partial)."""
+    return F.avg_pool2d(coefficients.float(), cell, ceil_mode=True) if cell > 1 else coefficients.float()
+
+
+def apply_field(x: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
+    """T(x): the field's colour transforms, scaled bilinearly to x's size, applied to x.
+
+    x: (N, 3, H, W) in [-1, 1] at any size; field: (N, 12, h, w), per cell a residual affine
+    transform of the colour: T(x) = x + A x + b with A = field[:9] as a 3x3 matrix (rows: output
+    channels) and b = field[9:]. Zeros are the identity. Computed in fp32; not clamped (training
+    sees the true values; cyclegan.inference.translate clamps what it returns).
+    """
+    x = x.float()
+    coef = F.interpolate(field.float(), size=x.shape[-2:], mode="bilinear", align_corners=False)
+    A, b = coef[:, :9].unflatten(1, (3, 3)), coef[:, 9:]
+    return x + (A * x[:, None]).sum(2) + b
 
 
 class Discriminator(nn.Module):

@@ -50,6 +50,8 @@ class TrainConfig:
     n_blocks: int = 6  # residual blocks: the paper uses 6 at 128x128, 9 at 256x256
     upsample: str = "deconv"  # deconv (the paper) | resize_conv (no checkerboard artefacts)
     attention: bool = False  # attention-guided generators: output = M * C + (1 - M) * x (see Generator)
+    recolour: bool = False  # recolouring generators: C = T(x), a smooth field of colour transforms (implies attention)
+    cell: int = 4  # recolour only: side in pixels of the transform field's cells
     init_from: str = ""  # start the generators from a folder holding <a>2<b>/ and <b>2<a>/ (e.g. weights)
     ndf: int = 64  # discriminator filters in the first layer
     n_layers_d: int = 3  # 3 gives the 70x70 PatchGAN
@@ -187,7 +189,9 @@ def init_generator(G: Generator, folder) -> None:
     """Start G from the weights of a save_pretrained folder (`--init-from`), strictly.
 
     A paper generator's weights can start an attention generator: its last layer's
-    content filters are copied and the mask filter keeps its initialisation. Anything
+    content filters are copied and the mask filter keeps its initialisation. An attention
+    generator's can start a recolouring one: its mask filter is copied and the transform
+    starts as the identity. Anything
     else that differs (ngf, n_blocks, upsample) is an error naming the tensors.
     """
     folder = Path(folder)
@@ -197,8 +201,16 @@ def init_generator(G: Generator, folder) -> None:
                          f"not {G.source_domain} -> {G.target_domain}")
     if source.attention and not G.attention:
         raise ValueError(f"--init-from: {folder} is an attention generator; pass --attention to start from it")
+    if source.recolour and not G.recolour:
+        raise ValueError(f"--init-from: {folder} is a recolouring generator; pass --recolour to start from it")
     state, own = source.state_dict(), G.state_dict()
-    if G.attention and not source.attention:
+    if G.recolour and not source.recolour:
+        # an attention generator starts a recolouring one: its mask filter is kept, the transform's
+        # 12 filters start at the identity (their initialisation)
+        for k in list(own)[-2:]:
+            if state[k].shape[1:] == own[k].shape[1:] and source.attention:
+                state[k] = torch.cat([own[k][:12], state[k][-1:]])
+    elif G.attention and not source.attention:
         for k in list(own)[-2:]:  # the final conv's weight and bias: 4 output channels here, 3 in the source
             if state[k].shape[1:] == own[k].shape[1:]:  # else load_state_dict below names the mismatch
                 state[k] = torch.cat([state[k], own[k][state[k].shape[0]:]])
@@ -311,7 +323,7 @@ class Trainer:
         self.precision = resolve_precision(c.precision, self.device)
         torch.manual_seed(c.seed)
         gen = dict(ngf=c.ngf, n_blocks=c.n_blocks, image_size=c.image_size, upsample=c.upsample,
-                   attention=c.attention)
+                   attention=c.attention, recolour=c.recolour, cell=c.cell)
         self.G_AB = Generator(**gen, source_domain=c.name_a or "A", target_domain=c.name_b or "B")
         self.G_BA = Generator(**gen, source_domain=c.name_b or "B", target_domain=c.name_a or "A")
         if c.init_from:
@@ -320,6 +332,8 @@ class Trainer:
         if (c.lambda_mask or c.lambda_mask_tv or c.lambda_mask_face or c.lambda_mask_edge) and not c.attention:
             raise ValueError("lambda_mask, lambda_mask_tv, lambda_mask_face and lambda_mask_edge regularise the "
                              "attention mask: they need attention")
+        if c.recolour and not c.attention:
+            raise ValueError("recolour needs attention: the recolouring is applied where the mask is on")
         if c.cycle_noise < 0:
             raise ValueError(f"cycle_noise must be >= 0, got {c.cycle_noise}")
         if c.d_warmup < 0:

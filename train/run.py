@@ -80,8 +80,14 @@ HELP = {
     "attention": "attention-guided generators: each predicts content C and a mask M and outputs M * C + (1 - M) "
                  "* x, so it changes only where it chooses to (the hair) and leaves the rest of the photo alone "
                  "(Mejjati et al. 2018; default %(default)s: the paper's generator)",
+    "recolour": "recolouring generators (needs --attention): instead of painting the hair, each predicts where "
+                "(the mask) and how to recolour it, a smooth field of per-pixel affine colour transforms T, and "
+                "outputs M * T(x) + (1 - M) * x; T applies to a photo at its own resolution, so the photo keeps "
+                "its strands (HDRNet's grid, Gharbi et al. 2017; default %(default)s)",
+    "cell": "recolour only: side in pixels of the colour-transform field's cells at the model's size; larger is "
+            "smoother, smaller follows the hair's edges more closely (default %(default)s)",
     "init_from": "start both generators from the weights in this folder (its <a>2<b>/ and <b>2<a>/, e.g. weights); "
-                 "a paper generator can start an attention one (its mask layer starts fresh); default: random N(0, "
+                 "a paper generator can start an attention one (its mask layer starts fresh), an attention one a recolouring one (its transform starts as the identity); default: random N(0, "
                  "0.02) as the paper",
     "ndf": "discriminator filters in the first layer (paper: 64)",
     "n_layers_d": "discriminator stride-2 layers; 3 = the 70x70 PatchGAN (default %(default)s)",
@@ -173,7 +179,7 @@ RECIPES = {
 # Settings that shape the networks or the data pipeline: a resumed run must keep them.
 PUSH_OPTIONS = ["push_to_hub", "hub_repo_id", "reverse_repo_id", "private", "token", "commit_message", "revision",
                 "sample_image", "no_sample"]
-FIXED_ON_RESUME = {"image_size", "ngf", "n_blocks", "upsample", "attention", "init_from", "balance_male", "ndf", "n_layers_d", "name_a", "name_b", "preprocess", "seed",
+FIXED_ON_RESUME = {"image_size", "ngf", "n_blocks", "upsample", "attention", "recolour", "cell", "init_from", "balance_male", "ndf", "n_layers_d", "name_a", "name_b", "preprocess", "seed",
                    "celeba_root", "attr_a", "attr_b", "data_a", "data_b", "max_images", "batch_size", "epoch_size"}
 LOSS_COLUMNS = ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "mask_A", "mask_B", "D_A", "D_B",
                 "M_A", "M_B"]
