@@ -40,6 +40,9 @@ MASK_ON = 0.1
 # paste_back: the smooth fields are computed at WORK_SIDE to twice it, the full-size pixels in strips of about
 # STRIP_PIXELS (about 1 MB a channel as floats: they stay in the CPU's cache between the steps of a strip)
 WORK_SIDE, STRIP_PIXELS = 128, 1 << 18
+# a recolouring generator translates the face box widened by these shares of its side (left, top, right,
+# bottom): long hair and shoulders, at the scale the model was trained at (it is fully convolutional)
+WINDOW = (0.3, 0.1, 0.3, 0.5)
 
 
 NO_FACE = "no face found; turn off face cropping to translate the centre anyway"
@@ -49,10 +52,11 @@ NO_FACE = "no face found; turn off face cropping to translate the centre anyway"
 class PhotoResult:
     composite: Image.Image  # the full photo with the translation blended in (the photo itself when nothing was done)
     message: str  # what was done: which face, why the centre was used, or why nothing was
-    model_input: Image.Image = None  # the crop as the model saw it, image_size x image_size (None: not translated)
-    translation: Image.Image = None  # the model's output, image_size x image_size
+    model_input: Image.Image = None  # the crop as the model saw it, image_size square (None: not translated); for a
+    # recolouring generator the wider hair_window at the same scale, a rectangle
+    translation: Image.Image = None  # the model's output, model_input's size
     reconstruction: Image.Image = None  # the translation mapped back by the reverse generator
-    mask: Image.Image = None  # L, image_size x image_size: where the model changed the picture (paper G: 255)
+    mask: Image.Image = None  # L, model_input's size: where the model changed the picture (paper G: 255)
     box: tuple = None  # (left, top, right, bottom) of the crop in the photo
 
     @property
@@ -116,11 +120,11 @@ def feather_mask(side: int) -> Image.Image:
     return Image.fromarray((torch.minimum(edge[:, None], edge[None, :]).numpy() * 255).round().astype(np.uint8))
 
 
-def feather(side: int) -> torch.Tensor:
-    """(side,) float in [0, 1]: 1 inside, falling linearly to 0 over FEATHER of the side at both ends;
-    the square's feather is the outer minimum of it with itself."""
-    ramp = max(1, round(side * FEATHER))
-    d = torch.minimum(torch.arange(side), torch.arange(side).flip(0)).float()  # distance to the nearest edge
+def feather(side: int, start: bool = True, end: bool = True) -> torch.Tensor:
+    """(side,) float in [0, 1]: 1 inside, falling linearly to 0 over FEATHER of the side at both ends (at
+    the start, the end only when they are True); the square's feather is the outer minimum of it with itself."""
+    ramp, far = max(1, round(side * FEATHER)), torch.full((side,), side)
+    d = torch.minimum(torch.arange(side) if start else far, torch.arange(side).flip(0) if end else far).float()
     return ((d + 0.5) / ramp).clamp(0, 1)
 
 
@@ -197,15 +201,16 @@ def reduced_blur(small: torch.Tensor, sigma: float, reduce: int) -> torch.Tensor
     return blur_matrix(h, sigma_small) @ small @ blur_matrix(w, sigma_small).T
 
 
-def mask_span(mask: torch.Tensor, side: int) -> tuple:
-    """(top, bottom, left, right) in a box of `side` pixels that holds every pixel where the mask (h, w),
-    scaled up to the box, can reach MASK_OFF; None when it reaches it nowhere."""
+def mask_span(mask: torch.Tensor, side: int, width: int = None) -> tuple:
+    """(top, bottom, left, right) in a box of `side` pixels (`side` high and `width` wide) that holds every
+    pixel where the mask (h, w), scaled up to the box, can reach MASK_OFF; None when it reaches it nowhere."""
     rows, cols = [torch.nonzero((mask >= MASK_OFF).any(dim)).flatten() for dim in (1, 0)]
     if not len(rows):
         return None
     (h, w), pad = mask.shape, 2  # a bilinear tap reaches one pixel of the mask further; one more for rounding
+    width = width or side
     return (max(0, (int(rows[0]) - pad) * side // h), min(side, -(-(int(rows[-1]) + 1 + pad) * side // h)),
-            max(0, (int(cols[0]) - pad) * side // w), min(side, -(-(int(cols[-1]) + 1 + pad) * side // w)))
+            max(0, (int(cols[0]) - pad) * width // w), min(width, -(-(int(cols[-1]) + 1 + pad) * width // w)))
 
 
 def detail_fields(region: Image.Image, pixels: torch.Tensor, change: torch.Tensor, change_taps: tuple) -> tuple:
@@ -298,6 +303,55 @@ def paste_back(photo: Image.Image, crop: Image.Image, box: tuple, model_input: I
     return out
 
 
+@torch.no_grad()
+def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Image.Image) -> Image.Image:
+    """`photo` recoloured over `box` by a recolouring generator's field of colour transforms, at the
+    photo's own resolution: M * T(x) + (1 - M) * x (cyclegan.networks.apply_field) with the field and
+    the mask scaled bilinearly to the box, the change cut to exactly 0 where the mask is below MASK_OFF
+    (mask_weight) and faded out over FEATHER of the box at its edges. Pixels outside the box or under a mask of 0 are
+    untouched; strands, highlights and shading are the photo's own, whatever the photo's size.
+
+    box: (left, top, right, bottom), any rectangle; field: (12, h, w) float, the field over the box
+    as the model saw it; mask: L, the model's size. Visits the box's pixels under the mask in strips
+    of STRIP_PIXELS, so a 12 MP photo costs a few tenths of a second.
+    """
+    width, height = box[2] - box[0], box[3] - box[1]
+    span = mask_span(torch.from_numpy(np.asarray(mask, np.float32) / 255), height, width)
+    if span is None:
+        return photo.copy()
+    top, bottom, left, right = span
+    weights = torch.from_numpy(np.array(mask.resize((width, height), Image.BILINEAR)))  # uint8: cheap at any size
+    pixels = torch.from_numpy(np.array(photo.crop(box)))  # (height, width, 3) uint8, written back strip by strip
+    coefficients = widen(field.float(), width)  # (h, width, 12): bilinear as F.interpolate's, see apply_field
+    row_taps = pil_taps(field.shape[1], height, "bilinear")
+    # faded where the box ends inside the photo, not where the photo itself ends
+    edge_y, edge_x = feather(height, box[1] > 0, box[3] < photo.height), feather(width, box[0] > 0, box[2] < photo.width)
+    strip = max(1, STRIP_PIXELS // (right - left))
+    for y0 in range(top, bottom, strip):
+        y1 = min(y0 + strip, bottom)
+        x = pixels[y0:y1, left:right].float().div_(255)  # (rows, cols, 3) in [0, 1]
+        coef = resample_rows(coefficients[:, left:right], row_taps, y0, y1)
+        signed = x * 2 - 1  # the model's [-1, 1]
+        recoloured = signed + (coef[..., :9].unflatten(-1, (3, 3)) @ signed[..., None])[..., 0] + coef[..., 9:]
+        delta = recoloured.add_(1).div_(2).clamp_(0, 1).sub_(x)
+        weight = torch.minimum(edge_y[y0:y1].view(-1, 1, 1), edge_x[left:right].view(1, -1, 1))
+        m = weights[y0:y1, left:right, None].float().div_(255)
+        weight = weight * m * mask_weight(m)  # the model's own blend, cut to exactly 0 below MASK_OFF
+        pixels[y0:y1, left:right] = x.add_(delta.mul_(weight)).mul_(255).clamp_(0, 255).round_().to(torch.uint8)
+    out = photo.copy()
+    out.paste(Image.fromarray(pixels.numpy()), box[:2])
+    return out
+
+
+def hair_window(box: tuple, photo_size: tuple) -> tuple:
+    """The box a recolouring generator translates: the CelebA-like face box widened by WINDOW (shares of
+    its side to the left, top, right, bottom) to hold the hair around the face, cut to the photo."""
+    side = box[2] - box[0]
+    left, top, right, bottom = (round(m * side) for m in WINDOW)
+    return (max(0, box[0] - left), max(0, box[1] - top),
+            min(photo_size[0], box[2] + right), min(photo_size[1], box[3] + bottom))
+
+
 def mask_overlay(image: Image.Image, mask: Image.Image) -> Image.Image:
     """The image in grey with the mask as a heat map on it: orange where the model changed the
     picture, the plain grey image where it left it alone."""
@@ -336,6 +390,16 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
         message = "1 face found" if len(faces) == 1 else f"{len(faces)} faces found; translated the largest"
     else:
         box, message = centre_box(photo.size), "face cropping off: translated the central square of the photo"
+    if getattr(G, "recolour", False):  # the whole head of hair, recoloured at the photo's resolution
+        scale, box = size / (box[2] - box[0]), hair_window(box, photo.size)
+        model_size = [max(8, round((box[k + 2] - box[k]) * scale / 4) * 4) for k in (0, 1)]
+        model_input = photo.crop(box).resize(model_size, Image.LANCZOS)
+        fake, mask, field = translate(G, image_to_tensor(model_input), precision, return_field=True,
+                                      drop_islands=drop_islands)
+        rec = translate(G_back, fake, precision, drop_islands=drop_islands)
+        mask = Image.fromarray((mask[0, 0].cpu().numpy() * 255).round().astype(np.uint8))
+        composite = recolour_photo(photo, box, field[0].cpu(), mask)
+        return PhotoResult(composite, message, model_input, tensor_to_image(fake), tensor_to_image(rec), mask, box)
     model_input = photo.crop(box).resize((size, size), Image.LANCZOS)
     x = image_to_tensor(model_input)  # (1, 3, size, size) in [-1, 1]
     fake, mask = translate(G, x, precision, return_mask=True, detail=detail, drop_islands=drop_islands)
