@@ -94,3 +94,62 @@ def face_region(x: torch.Tensor) -> torch.Tensor:
     h, w = x.shape[-2:]
     left, top, right, bottom = FACE_BOX
     return x[..., round(top * h):round(bottom * h), round(left * w):round(right * w)]
+
+
+# Two-tone hair: which pixels still have the source domain's hair colour after a translation.
+HAIR_BINS = 16  # levels per RGB channel of the colour histograms (16^3 colours)
+HAIR_RATIO = 4.0  # a colour is the source's hair colour where it is this many times likelier in its photos
+
+
+class HairColour:
+    """A per-pixel hair-colour likelihood learned from the two domains' colour statistics.
+
+    Each domain's photos give a colour histogram (HAIR_BINS levels per channel, one count added to
+    every bin) of their pixels outside the central face box (FACE_BOX): hair, background, neck and
+    shoulders. Background and skin are alike in both domains, so their colours are about as likely
+    in either; hair is not. A pixel "has domain d's hair colour" when its colour is at least
+    HAIR_RATIO times likelier in d's photos than in the other's. `left(real, fake)` then says how
+    much of the source hair colour a translation kept: of the pixels that had it in the input, the
+    share that still have it in the output. A two-tone translation (a dark crown over blond curls)
+    keeps much; real photos of the target domain show the level a convincing translation may keep.
+
+    Args:
+        images (`dict`): {"A": uint8 (N, 3, H, W), "B": ...}, CelebA crops of each domain.
+    """
+
+    def __init__(self, images: dict, bins: int = HAIR_BINS, ratio: float = HAIR_RATIO):
+        self.bins, self.ratio = bins, ratio
+        counts = {k: torch.bincount(self._codes(v)[self._zone(v)], minlength=bins ** 3).double() + 1
+                  for k, v in images.items()}
+        self.p = {k: c / c.sum() for k, c in counts.items()}
+
+    def _codes(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) uint8 or float in [-1, 1] -> (N, H, W) colour bin indices."""
+        if x.dtype != torch.uint8:
+            x = ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+        q = (x.long() * self.bins) // 256
+        return (q[:, 0] * self.bins + q[:, 1]) * self.bins + q[:, 2]
+
+    @staticmethod
+    def _zone(x: torch.Tensor) -> torch.Tensor:
+        """(N, H, W) bool: outside the face box."""
+        h, w = x.shape[-2:]
+        zone = torch.ones(len(x), h, w, dtype=torch.bool)
+        left, top, right, bottom = FACE_BOX
+        zone[:, round(top * h):round(bottom * h), round(left * w):round(right * w)] = False
+        return zone
+
+    def has(self, x: torch.Tensor, domain: str) -> torch.Tensor:
+        """(N, H, W) bool: pixels outside the face box with domain's ("A" or "B") hair colour."""
+        other = "B" if domain == "A" else "A"
+        likelier = self.p[domain] >= self.ratio * self.p[other]
+        return likelier[self._codes(x).cpu()] & self._zone(x)
+
+    def share(self, x: torch.Tensor, domain: str) -> torch.Tensor:
+        """(N,) float: the share of each image's pixels outside the face box with domain's hair colour."""
+        return self.has(x, domain).flatten(1).float().sum(1) / self._zone(x).flatten(1).sum(1)
+
+    def left(self, real: torch.Tensor, fake: torch.Tensor, source: str) -> tuple:
+        """(kept, had): (N,) pixel counts with the source hair colour in real and, of those, still in fake."""
+        had = self.has(real, source)
+        return (had & self.has(fake, source)).flatten(1).sum(1), had.flatten(1).sum(1)

@@ -4,8 +4,10 @@ import json
 import math
 import sys
 
+import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from conftest import REPO
 from cyclegan.data import celeba_domains, to_float
@@ -100,6 +102,32 @@ def test_evaluate_writes_figures_and_a_contact_sheet(mini_celeba, tmp_path):
     assert (report["detail"], detailed["detail"]) == (False, True)
     assert detailed["black2blond"]["identity"] == d["identity"]
     assert detailed["black2blond"]["model"]["face_psnr"] != d["model"]["face_psnr"]
+
+
+def test_evaluate_scores_the_pages_path_and_the_hair_left(mini_celeba, tmp_path):
+    weights = tmp_path / "weights"
+    for source, target in (("black", "blond"), ("blond", "black")):
+        Generator(ngf=4, n_blocks=1, image_size=32, attention=True, recolour=True, source_domain=source,
+                  target_domain=target).save_pretrained(weights / f"{source}2{target}")
+    AttributeClassifier(image_size=32, width=4).save_pretrained(weights / "classifier")
+    # dark noise for the black-haired, light for the blond: colours one domain's photos have and the other's not
+    folder = mini_celeba / "img_align_celeba" / "img_align_celeba"
+    rng = np.random.default_rng(0)
+    for image_id, light in (("000001.jpg", 0), ("000002.jpg", 0), ("000003.jpg", 1), ("000009.jpg", 1)):
+        Image.fromarray((rng.integers(0, 100, (218, 178, 3)) + 155 * light).astype(np.uint8)).save(folder / image_id)
+    out = tmp_path / "eval"
+    assert evaluate.main(["--weights", str(weights), "--celeba-root", str(mini_celeba), "--split", "train",
+                          "--classifier", str(weights / "classifier"), "--out", str(out), "--page"]) == 0
+    d = json.loads((out / "eval.json").read_text())["black2blond"]
+    # a new recolouring generator is the identity: it leaves all the source hair colour, as the identity does
+    for name in ("model", "identity"):
+        assert d[name]["hair_left"] == 1.0 and d[name]["faces_over_third_left"] in (1.0, None), name
+        assert d[name]["sheet_left"] == [1.0, 1.0], name
+    assert d["colour_shift"]["hair_left"] < 1.0
+    # the noise photos hold no face: the page leaves them as they were and says so
+    page = d["page"]
+    assert page["no_face"] == 1.0 and page["face_psnr"] == PSNR_CAP and page["hair_left"] == 1.0
+    assert 0 <= d["target_photos"]["hair_left"]
 
 
 def test_evaluate_reports_missing_weights(mini_celeba, tmp_path, capsys):

@@ -10,6 +10,13 @@ Translates every image of each domain in the split and reports, per direction:
                photos; a translation that makes a misread man read as a man loses "kept" but not this);
   face PSNR / SSIM  between input and translation on the central face box (no hair);
   cycle PSNR   between input and reconstruction;
+  hair left    of the pixels that had the source domain's hair colour in the input (outside the face
+               box; cyclegan.evaluation.HairColour, a per-pixel likelihood from the two domains'
+               colour histograms), the share that still have it in the translation; and
+               faces_over_third_left, the share of faces (with at least HAIR_MIN_PIXELS of it) that
+               keep more than a third: a two-tone translation keeps much. "target_photos" gives
+               the level real photos show: the share of source hair colour in the target domain's
+               photos over that in the source's (dark backgrounds and shadows count as "black");
 next to the same figures for two useless models: the identity (output = input) and a
 global colour shift (input + the mean colour difference between the domains). Success is
 also given for men and women apart, and "target_photos" is the classifier's success on the
@@ -20,6 +27,11 @@ and the mask of attention generators). PSNR of identical images is capped at 100
 with the photo's texture kept under the mask (cyclegan.inference.keep_detail);
 --drop-islands without the mask's small specks away from the hair (cyclegan.inference.mask_islands),
 which the page also leaves out: the page's default output is --detail --drop-islands.
+--page scores what the web page shows, under "page": each whole aligned photo through
+cyclegan.faces.translate_photo with the page's defaults (face detection, paste-back or, for a
+recolouring generator, its wider hair window recoloured at the photo's resolution), cut back to
+the central square the crops are; its cycle PSNR compares the page's reconstruction with what
+the model was given, and no_face counts photos where no face was found (scored unchanged).
 
 Choosing the model to ship from a run (train/run.py --snapshot-every):
 
@@ -47,58 +59,92 @@ sys.path.insert(0, str(REPO))
 import torch
 from tqdm import tqdm
 
-from cyclegan.data import UnpairedDataset, celeba_domains, to_float
-from cyclegan.evaluation import AttributeClassifier, face_region, psnr, ssim
-from cyclegan.inference import optimize_for_inference, sample_grid, translate
+from PIL import Image
+
+from cyclegan.data import UnpairedDataset, celeba_crop, celeba_domains, load_image, to_float, to_tensor
+from cyclegan.evaluation import AttributeClassifier, HairColour, face_region, psnr, ssim
+from cyclegan.faces import translate_photo
+from cyclegan.inference import image_to_tensor, optimize_for_inference, sample_grid, translate
 from cyclegan.networks import Generator
 
 N_SHEET = 8  # images per direction on the contact sheet
+HAIR_MIN_PIXELS = 100  # faces_over_third_left counts faces with at least this many pixels of source hair colour
 
 
 def domain_images(domain, image_size: int):
-    """uint8 (N, 3, S, S) of CelebA's central square, resized, and the Male labels of those read."""
+    """uint8 (N, 3, S, S) of CelebA's central square, resized, and the Male labels and paths of those read."""
     ds = UnpairedDataset(domain, domain, image_size=image_size, preprocess="celeba", train=False, cache=True)
     images, readable = ds.cache["A"]
-    return images[readable], [m for m, ok in zip(domain.male, readable.tolist()) if ok]
+    ok = readable.tolist()
+    return (images[readable], [m for m, k in zip(domain.male, ok) if k], [p for p, k in zip(domain.paths, ok) if k])
 
 
 def mean(x: torch.Tensor) -> float:
     return round(x.float().mean().item(), 4) if len(x) else float("nan")
 
 
-@torch.no_grad()
-def evaluate_direction(images, male, G, F_inv, classifier, source_attr, target_attr, shift, batch_size, precision,
-                       baselines: bool = True, detail: bool = False, drop_islands: bool = False):
-    """Figures of one direction (e.g. black -> blond) for the model and the two useless baselines."""
-    outputs = ["model", "identity", "colour_shift"] if baselines else ["model"]
-    records = {k: {"target": [], "male": [], "male_pred": [], "face_psnr": [], "face_ssim": [], "cycle_psnr": []}
-               for k in outputs}
+def model_batches(images, G, F_inv, batch_size, precision, detail, drop_islands, shift, baselines):
+    """(real, {name: (translation, cycle PSNR)}) batches of the model on the crops, and the baselines."""
     for i in tqdm(range(0, len(images), batch_size), desc=f"{G.source_domain} -> {G.target_domain}"):
         real = to_float(images[i:i + batch_size])
         fake = translate(G, real, precision, detail=detail, drop_islands=drop_islands)
         rec = translate(F_inv, fake, precision, detail=detail, drop_islands=drop_islands)
-        shifted = (real + shift).clamp(-1, 1)
-        candidates = {  # (translation, reconstruction)
-            "model": (fake, rec),
-            "identity": (real, real),
-            "colour_shift": (shifted, (shifted - shift).clamp(-1, 1)),  # exact but where clipped
-        }
+        outputs = {"model": (fake, psnr(rec, real))}
+        if baselines:
+            shifted = (real + shift).clamp(-1, 1)
+            outputs["identity"] = (real, psnr(real, real))
+            outputs["colour_shift"] = (shifted, psnr((shifted - shift).clamp(-1, 1), real))  # exact but where clipped
+        yield real, outputs
+
+
+def page_batches(paths, G, F_inv, image_size, precision):
+    """(real, {"page": (translation, cycle PSNR)}) per photo, through the web page's path: the whole aligned
+    photo through translate_photo with the page's defaults (face found with the cascade, the change pasted
+    back into the photo with its detail kept and the mask's islands dropped; a recolouring generator's
+    wider window), scored on the photo's central square as the crops are. The cycle PSNR is that of the
+    page's reconstruction against what the model was given. A photo whose face is not found counts as
+    left unchanged (it fails success), and `no_face` counts them."""
+    for path in tqdm(paths, desc=f"page: {G.source_domain} -> {G.target_domain}"):
+        photo = load_image(path)
+        r = translate_photo(photo, G, F_inv, precision=precision, detail=True, drop_islands=True)
+        crop = lambda im: to_float(to_tensor(celeba_crop(im).resize((image_size,) * 2, Image.BICUBIC)))[None]
+        real = crop(photo)
+        cycle = psnr(image_to_tensor(r.reconstruction), image_to_tensor(r.model_input)) if r.translated \
+            else torch.tensor([float("nan")])
+        yield real, {"page": (crop(r.composite), cycle, torch.tensor([not r.translated]))}
+
+
+@torch.no_grad()
+def evaluate_direction(batches, male, classifier, target_attr, hair, source, n_sheet=N_SHEET):
+    """Figures of one direction (e.g. black -> blond) from `batches` (model_batches or page_batches)."""
+    records = {}
+    for real, outputs in batches:
         male_in = classifier.predict(real)["Male"]
-        for name in outputs:
-            out, back = candidates[name]
+        for name, (out, cycle, *no_face) in outputs.items():
             pred = classifier.predict(out)
-            r = records[name]
+            r = records.setdefault(name, {k: [] for k in ("target", "male", "male_pred", "face_psnr", "face_ssim",
+                                                          "cycle_psnr", "kept", "had", "no_face")})
             r["target"].append(pred[target_attr])
             r["male"].append(pred["Male"] == male_in)
             r["male_pred"].append(pred["Male"])
             r["face_psnr"].append(psnr(face_region(out), face_region(real)))
             r["face_ssim"].append(ssim(face_region(out), face_region(real)))
-            r["cycle_psnr"].append(psnr(back, real))
+            r["cycle_psnr"].append(cycle)
+            kept, had = hair.left(real, out, source)
+            r["kept"].append(kept)
+            r["had"].append(had)
+            r["no_face"].append(no_face[0] if no_face else torch.zeros(len(real), dtype=torch.bool))
     male = torch.tensor(male, dtype=torch.bool)
-    result = {"n": len(images), "n_male": int(male.sum())}
+    result = {"n": len(male), "n_male": int(male.sum())}
     for name, r in records.items():
         r = {k: torch.cat(v) for k, v in r.items()}
+        left = r["kept"].float() / r["had"].clamp(min=1)
+        counted = r["had"] >= HAIR_MIN_PIXELS  # faces with some source hair colour to remove
         result[name] = {
+            "hair_left": round(r["kept"].sum().item() / r["had"].sum().item(), 4) if r["had"].sum() else float("nan"),
+            "faces_over_third_left": mean(left[counted] > 1 / 3),
+            "sheet_left": [round(v, 3) for v in left[:n_sheet].tolist()],
+            "no_face": mean(r["no_face"]),
             "success_rate": mean(r["target"]),
             "success_rate_male": mean(r["target"][male]),
             "success_rate_female": mean(r["target"][~male]),
@@ -109,26 +155,31 @@ def evaluate_direction(images, male, G, F_inv, classifier, source_attr, target_a
             "gender_as_labelled_female": mean(~r["male_pred"][~male]),
             "face_psnr": mean(r["face_psnr"]),
             "face_ssim": mean(r["face_ssim"]),
-            "cycle_psnr": mean(r["cycle_psnr"]),
+            "cycle_psnr": round(r["cycle_psnr"][~r["cycle_psnr"].isnan()].mean().item(), 4),
         }
     return result
 
 
-def evaluate_pair(G_AB, G_BA, images, male, classifier, args, baselines: bool = True) -> dict:
+def evaluate_pair(G_AB, G_BA, images, male, paths, classifier, args, baselines: bool = True) -> dict:
     """Both directions' figures of one generator pair on the decoded images of both domains."""
     # the useless colour shift: move every pixel by the difference of the domains' mean colours
     mean_colour = {k: to_float(v).mean(dim=(0, 2, 3)).view(1, 3, 1, 1) for k, v in images.items()}
     report = {"split": args.split, "image_size": G_AB.image_size, "detail": args.detail,
               "drop_islands": args.drop_islands}
-    for (src, dst, G, F_inv, source_attr, target_attr) in (
-        ("A", "B", G_AB, G_BA, args.attr_a, args.attr_b),
-        ("B", "A", G_BA, G_AB, args.attr_b, args.attr_a),
-    ):
-        result = evaluate_direction(images[src], male[src], G, F_inv, classifier, source_attr, target_attr,
-                                    mean_colour[dst] - mean_colour[src], args.batch_size, args.precision, baselines,
-                                    args.detail, args.drop_islands)
+    hair = HairColour(images)
+    for (src, dst, G, F_inv, target_attr) in (("A", "B", G_AB, G_BA, args.attr_b), ("B", "A", G_BA, G_AB, args.attr_a)):
+        batches = model_batches(images[src], G, F_inv, args.batch_size, args.precision, args.detail,
+                                args.drop_islands, mean_colour[dst] - mean_colour[src], baselines)
+        result = evaluate_direction(batches, male[src], classifier, target_attr, hair, src)
+        if args.page:
+            page = page_batches(paths[src], G, F_inv, G.image_size, args.precision)
+            result.update(evaluate_direction(page, male[src], classifier, target_attr, hair, src))
         if baselines:
             result["target_photos"] = classifier_rate(classifier, images[dst], male[dst], target_attr, args.batch_size)
+            # the source hair colour real photos of the target domain show, as a share of what the source's show
+            had = hair.share(images[src], src).mean().item()
+            result["target_photos"]["hair_left"] = round(hair.share(images[dst], src).mean().item() / had, 4) \
+                if had else float("nan")
         report[f"{G.source_domain}2{G.target_domain}"] = result
     return report
 
@@ -193,6 +244,10 @@ def main(argv=None) -> int:
     parser.add_argument("--drop-islands", action="store_true",
                         help="score the translations without the mask's small specks away from the hair, as the web "
                              "page shows them (cyclegan.inference.mask_islands), both ways of the cycle")
+    parser.add_argument("--page", action="store_true",
+                        help="also score the web page's path (figures under 'page'): each whole aligned photo through "
+                             "cyclegan.faces.translate_photo with the page's defaults, scored on its central square; "
+                             "about 0.1 s a photo more")
     parser.add_argument("--snapshots", action="store_true",
                         help="--weights is a train/run.py folder: evaluate its snapshots/step*/ and final generators "
                              "and choose one (see above); writes selection.json")
@@ -219,8 +274,8 @@ def main(argv=None) -> int:
         if args.max_images:
             domain.paths, domain.male = domain.paths[:args.max_images], domain.male[:args.max_images]
     size = G_AB.image_size
-    (images_a, male_a), (images_b, male_b) = domain_images(a, size), domain_images(b, size)
-    images, male = {"A": images_a, "B": images_b}, {"A": male_a, "B": male_b}
+    (images_a, male_a, paths_a), (images_b, male_b, paths_b) = domain_images(a, size), domain_images(b, size)
+    images, male, paths = {"A": images_a, "B": images_b}, {"A": male_a, "B": male_b}, {"A": paths_a, "B": paths_b}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -229,7 +284,7 @@ def main(argv=None) -> int:
         for i, folder in enumerate(folders):
             if i:  # the first pair is loaded above
                 G_AB, G_BA = load_generators(folder, a, b, args)
-            reports[str(folder)] = evaluate_pair(G_AB, G_BA, images, male, classifier, args, baselines=False)
+            reports[str(folder)] = evaluate_pair(G_AB, G_BA, images, male, paths, classifier, args, baselines=False)
             print(summary_line(folder, reports[str(folder)]))
         best, qualified = select(reports, args.min_face_psnr, args.min_gender_kept)
         selection = {"chosen": best, "met_floors": qualified, "min_face_psnr": args.min_face_psnr,
@@ -239,7 +294,7 @@ def main(argv=None) -> int:
               f"{args.min_face_psnr} dB, gender kept >= {args.min_gender_kept:.0%}); wrote {out / 'selection.json'}")
         return 0
 
-    report = {"weights": str(weights), **evaluate_pair(G_AB, G_BA, images, male, classifier, args)}
+    report = {"weights": str(weights), **evaluate_pair(G_AB, G_BA, images, male, paths, classifier, args)}
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     sheet = sample_grid(G_AB, G_BA, to_float(images["A"][:N_SHEET]), to_float(images["B"][:N_SHEET]), args.precision,
                         args.detail, args.drop_islands)
@@ -250,9 +305,10 @@ def main(argv=None) -> int:
 
 
 def summary_line(folder, report: dict) -> str:
-    parts = [f"{k}: success {v['model']['success_rate']:.1%}, gender {v['model']['gender_kept']:.1%}, "
-             f"face {v['model']['face_psnr']:.1f} dB, cycle {v['model']['cycle_psnr']:.1f} dB"
-             for k, v in report.items() if isinstance(v, dict)]
+    parts = [f"{k}{' (' + path + ')' if path != 'model' else ''}: success {v[path]['success_rate']:.1%}, "
+             f"gender {v[path]['gender_kept']:.1%}, face {v[path]['face_psnr']:.1f} dB, "
+             f"cycle {v[path]['cycle_psnr']:.1f} dB, hair left {v[path]['hair_left']:.1%}"
+             for k, v in report.items() if isinstance(v, dict) for path in ("model", "page") if path in v]
     return f"{folder}: " + "; ".join(parts)
 
 
