@@ -66,6 +66,7 @@ def load_models(model: str, device: str = "auto", precision: str = "auto") -> No
     SETTINGS["labels"] = {key: f"{G.source_domain.capitalize()} → {G.target_domain.capitalize()}"
                           for key, (G, _) in MODELS.items()}
     SETTINGS["image_size"] = G_AB.image_size
+    SETTINGS["recolour"] = getattr(G_AB, "recolour", False)  # a recolouring pair keeps the photo's texture anyway
 
 
 class Refused(str):
@@ -185,7 +186,8 @@ def build_demo(model_name: str) -> gr.Blocks:
                 crop_face = gr.Checkbox(value=True, label="Find the face and crop around it "
                                                           "(off: use the central square)")
                 detail = gr.Checkbox(value=True, label="Keep the photo's hair texture: colour from the model, "
-                                                       "strands from the photo (off: the model's own texture)")
+                                                       "strands from the photo (off: the model's own texture)",
+                                     visible=not SETTINGS.get("recolour"))  # a recolouring pair always keeps it
                 button = gr.Button("Translate", variant="primary")
             with gr.Column(min_width=300):
                 status = gr.Textbox(label="What was done", interactive=False, elem_id="status", lines=2)

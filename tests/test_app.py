@@ -10,14 +10,17 @@ import zlib
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import gradio as gr
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from conftest import REPO, free_port
 
 sys.path.insert(0, str(REPO))
 import app  # noqa: E402
+from cyclegan.networks import Generator  # noqa: E402
 
 ARTIFACTS = REPO / "tests" / "artifacts"
 ASTRONAUT = REPO / "examples" / "astronaut.jpg"
@@ -392,3 +395,28 @@ def test_the_model_card_link_names_the_published_pair(tmp_path, monkeypatch):
     assert app.published_models() == ["alice/black2blond", "alice/blond2black"]
     assert app.model_card_link(app.DEFAULT_MODEL) == ("[alice/black2blond](https://huggingface.co/alice/black2blond), "
                                                       "[alice/blond2black](https://huggingface.co/alice/blond2black)")
+
+
+def test_a_recolouring_pair_translates_the_hair_window_and_hides_the_texture_switch(tmp_path):
+    for source, target in (("black", "blond"), ("blond", "black")):
+        torch.manual_seed(0)
+        G = Generator(ngf=4, n_blocks=1, image_size=32, attention=True, recolour=True, source_domain=source,
+                      target_domain=target)
+        with torch.no_grad():  # a visible change: a constant offset over the whole picture
+            G.model[-1].bias[9:12] = torch.tensor([0.3, 0.2, -0.1])
+            G.model[-1].weight[12].zero_()
+            G.model[-1].bias[12] = 200.0
+        G.save_pretrained(tmp_path / f"{source}2{target}")
+    try:
+        app.load_models(str(tmp_path / "black2blond"), "cpu", "fp32")
+        assert app.SETTINGS["recolour"]
+        switches = [c for c in app.build_demo(str(tmp_path / "black2blond")).blocks.values()
+                    if isinstance(c, gr.Checkbox)]
+        assert [c.visible for c in switches] == [True, False]  # face cropping shown, texture hidden
+        seen, fake, mask, rec, (before, after), status = app.translate(str(ASTRONAUT), "AB", True)
+        assert seen.size == fake.size and min(seen.size) > 32  # the hair window around the face, not its square
+        photo, edited = (np.asarray(Image.open(p).convert("RGB"), dtype=int) for p in (before, after))
+        assert photo.shape == edited.shape and (edited - photo)[100:200, 180:330, 0].mean() > 20  # the offset
+        assert np.abs(edited[400:] - photo[400:]).mean() < 1  # below the window: untouched (up to JPEG)
+    finally:
+        app.load_models(app.DEFAULT_MODEL, "cpu", "fp32")
