@@ -3,6 +3,7 @@
     python train/bench.py                        # the full table, about 9 minutes on 2 cores
     python train/bench.py --quick                # fewer repeats and no 256 px batch-4 row
     python train/bench.py --photos               # only the page on phone-size photos (0.6, 3, 12 MP), 1 minute
+    python train/bench.py --photos --model runs/b2b/black2blond   # the same with another pair
     python train/bench.py --markdown bench.md    # also write the table to a file
 
 Each configuration runs in a fresh process; the peak resident memory of each row is
@@ -123,8 +124,9 @@ def bench_app(warmup, repeats):
 
     sys.path.insert(0, str(REPO))
     import app
-    app.load_models(app.DEFAULT_MODEL, "auto", "auto")
-    demo = app.build_demo(app.DEFAULT_MODEL).queue(default_concurrency_limit=1)
+    model = model or app.DEFAULT_MODEL
+    app.load_models(model, "auto", "auto")
+    demo = app.build_demo(model).queue(default_concurrency_limit=1)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, theme=app.theme())
     try:
@@ -153,16 +155,18 @@ def phone_photos(folder: Path) -> dict:
     return paths
 
 
-def bench_photos(warmup, repeats):
+def bench_photos(warmup, repeats, model=None):
     """Phone-size photos: the page's whole request (upload, decoding, detection, translation, paste-back,
-    encoding, download; gradio_client) and translate_photo alone, for each of PHOTO_SIZES."""
+    encoding, download; gradio_client) and translate_photo alone, for each of PHOTO_SIZES; the page's
+    default pair or `model` (a generator folder or Hub repo id, as app.py --model)."""
     import tempfile
     from gradio_client import Client, handle_file
     import app
     from cyclegan.data import load_image
     from cyclegan.faces import translate_photo
-    app.load_models(app.DEFAULT_MODEL, "auto", "auto")
-    demo = app.build_demo(app.DEFAULT_MODEL).queue(default_concurrency_limit=1)
+    model = model or app.DEFAULT_MODEL
+    app.load_models(model, "auto", "auto")
+    demo = app.build_demo(model).queue(default_concurrency_limit=1)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, theme=app.theme())
     results = {}
@@ -263,6 +267,7 @@ def main(argv=None) -> int:
     parser.add_argument("--celeba-root", default=str(REPO.parent / "shared" / "celeba"),
                         help="CelebA for the data-pipeline rows (default %(default)s; skipped when absent)")
     parser.add_argument("--photos", action="store_true", help="only the web page on phone-size photos")
+    parser.add_argument("--model", help="--photos: the pair the page runs, as app.py --model (default: weights/)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--ddp-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -275,7 +280,7 @@ def main(argv=None) -> int:
 
     started = time.perf_counter()
     if args.photos:
-        rows = photo_rows(run_child([dict(kind="photos", warmup=1, repeats=3)])[0])
+        rows = photo_rows(run_child([dict(kind="photos", warmup=1, repeats=3, model=args.model)])[0])
         print("\n".join([f"Benchmark of {date.today().isoformat()} on {machine()}; the web page on phone-size photos, "
                          f"{time.perf_counter() - started:.0f} s.", "", TABLE_HEAD] + rows))
         return 0
