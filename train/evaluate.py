@@ -237,20 +237,20 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda (default %(default)s)")
     parser.add_argument("--precision", default="fp32", help="auto | bf16 | fp16 | fp32 (default %(default)s)")
-    parser.add_argument("--detail", action="store_true",
-                        help="score the translations with the photo's texture kept under the mask, as the web page "
-                             "shows them by default (cyclegan.inference.keep_detail; the page also drops the mask's "
-                             "islands: add --drop-islands), both ways of the cycle")
-    parser.add_argument("--drop-islands", action="store_true",
-                        help="score the translations without the mask's small specks away from the hair, as the web "
-                             "page shows them (cyclegan.inference.mask_islands), both ways of the cycle")
-    parser.add_argument("--page", action="store_true",
-                        help="also score the web page's path (figures under 'page'): each whole aligned photo through "
-                             "cyclegan.faces.translate_photo with the page's defaults, scored on its central square; "
-                             "about 0.1 s a photo more")
-    parser.add_argument("--snapshots", action="store_true",
-                        help="--weights is a train/run.py folder: evaluate its snapshots/step*/ and final generators "
-                             "and choose one (see above); writes selection.json")
+    switches = {  # flags that are off unless given
+        "--detail": "score the translations with the photo's texture kept under the mask, as the web page shows them "
+                    "by default (cyclegan.inference.keep_detail; the page also drops the mask's islands: add "
+                    "--drop-islands), both ways of the cycle",
+        "--drop-islands": "score the translations without the mask's small specks away from the hair, as the web "
+                          "page shows them (cyclegan.inference.mask_islands), both ways of the cycle",
+        "--page": "also score the web page's path (figures under 'page'): each whole aligned photo through "
+                  "cyclegan.faces.translate_photo with the page's defaults, scored on its central square; about "
+                  "0.1 s a photo more",
+        "--snapshots": "--weights is a train/run.py folder: evaluate its snapshots/step*/ and final generators and "
+                       "choose one (see above); writes selection.json",
+    }
+    for flag, text in switches.items():
+        parser.add_argument(flag, action="store_true", help=text)
     parser.add_argument("--min-face-psnr", type=float, default=26.0,
                         help="--snapshots: face PSNR floor in dB, both directions (default %(default)s)")
     parser.add_argument("--min-gender-kept", type=float, default=0.93,
