@@ -167,15 +167,20 @@ def model_card_link(model_name: str) -> str:
 
 
 def build_demo(model_name: str) -> gr.Blocks:
-    size = SETTINGS["image_size"]
+    size, recolour = SETTINGS["image_size"], SETTINGS.get("recolour", False)
     card = model_card_link(model_name)
+    # a recolouring pair works on a window around the face and recolours the photo at its own resolution
+    how = ("the hair around the largest face is taken at the scale of CelebA's faces, the model says where and how "
+           "to recolour it, and that recolouring is applied to your photo at its own resolution" if recolour else
+           f"the largest face is cropped like a CelebA image, translated at {size}x{size}, translated back, and the "
+           "change is pasted into your photo where the model chose to change it")
+    beyond = ("Hair beyond the window around the face keeps its colour. " if recolour else
+              "Hair beyond the face's square (long hair on the shoulders) keeps its colour. ")
     with gr.Blocks(title="black2blond", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
             "# black2blond\n"
             "A CycleGAN ([Zhu et al. 2017](https://arxiv.org/abs/1703.10593)) that turns black hair blond and "
-            "blond hair black, trained without paired images on CelebA's aligned celebrity faces. Upload a photo: "
-            f"the largest face is cropped like a CelebA image, translated at {size}x{size}, translated back, and "
-            "the change is pasted into your photo where the model chose to change it.")
+            f"blond hair black, trained without paired images on CelebA's aligned celebrity faces. Upload a photo: {how}.")
         # the result beside the button on a laptop, right under it on a phone (the columns stack)
         with gr.Row():
             with gr.Column(min_width=300):
@@ -201,7 +206,8 @@ def build_demo(model_name: str) -> gr.Blocks:
         with gr.Row(equal_height=True):
             panel = dict(format="png", type="pil", interactive=False, min_width=max(size, 150) + 30,
                          height=max(size, 150) + 60)
-            seen = gr.Image(label=f"Model input ({size} px)", elem_id="seen", **panel)
+            seen = gr.Image(label=f"Model input (face at {size} px)" if recolour else f"Model input ({size} px)",
+                            elem_id="seen", **panel)
             fake = gr.Image(label="Translation", elem_id="translation", **panel)
             mask = gr.Image(label="Where it changed", elem_id="mask", **panel)
             rec = gr.Image(label="Translated back", elem_id="reconstruction", **panel)
@@ -209,8 +215,7 @@ def build_demo(model_name: str) -> gr.Blocks:
             "**Limits.** The model saw only CelebA's aligned, frontal celebrity faces at "
             f"{size}x{size}, with black or blond hair. Out of its domain, and changed little or oddly: grey, white, "
             "red or brown hair, hats, caps and scarves, profiles and tilted heads, children, drawings, and any face "
-            "but the largest (a simple detector finds frontal faces only). Hair beyond the face's square (long hair "
-            "on the shoulders) keeps its colour. The reconstruction can look perfect even when the translation is "
+            f"but the largest (a simple detector finds frontal faces only). {beyond}The reconstruction can look perfect even when the translation is "
             "poor: CycleGANs learn to hide information about the input in their outputs. CelebA is licensed for "
             f"non-commercial research only. Model card: {card}.")
         outputs = [seen, fake, mask, rec, composite, status]
