@@ -124,9 +124,8 @@ def bench_app(warmup, repeats):
 
     sys.path.insert(0, str(REPO))
     import app
-    model = model or app.DEFAULT_MODEL
-    app.load_models(model, "auto", "auto")
-    demo = app.build_demo(model).queue(default_concurrency_limit=1)
+    app.load_models(app.DEFAULT_MODEL, "auto", "auto")
+    demo = app.build_demo(app.DEFAULT_MODEL).queue(default_concurrency_limit=1)
     port = free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, theme=app.theme())
     try:
