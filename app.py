@@ -192,7 +192,7 @@ def build_demo(model_name: str) -> gr.Blocks:
                                                           "(off: use the central square)")
                 detail = gr.Checkbox(value=True, label="Keep the photo's hair texture: colour from the model, "
                                                        "strands from the photo (off: the model's own texture)",
-                                     visible=not SETTINGS.get("recolour"))  # a recolouring pair always keeps it
+                                     visible=not recolour)  # a recolouring pair always keeps it
                 button = gr.Button("Translate", variant="primary")
             with gr.Column(min_width=300):
                 status = gr.Textbox(label="What was done", interactive=False, elem_id="status", lines=2)

@@ -125,6 +125,8 @@ class Generator(
             raise ValueError(f"recolour must be true or false, got {recolour!r}")
         if recolour and not attention:
             raise ValueError("recolour needs attention: the recolouring is applied where the mask is on")
+        if recolour and in_channels != 3:
+            raise ValueError(f"recolour transforms RGB colours: in_channels must be 3, got {in_channels}")
         if not isinstance(cell, int) or cell < 1:
             raise ValueError(f"cell must be a positive integer, got {cell!r}")
         self.attention, self.recolour, self.cell = attention, recolour, cell

@@ -183,12 +183,17 @@ def test_the_shipped_attention_generators_load_and_translate():
         config = json.loads((REPO / "weights" / name / "config.json").read_text())
         G = Generator.from_pretrained(REPO / "weights" / name).eval()
         assert G.attention and G.recolour == config.get("recolour", False)
-        assert translate(G, image(n=1, size=64), "fp32").shape == (1, 3, 64, 64)
+        x = image(n=1, size=64)
+        y, mask = translate(G, x, "fp32", return_mask=True)
+        assert y.shape == x.shape and 0 <= mask.min() < mask.max() <= 1
+        assert torch.allclose(y, x, atol=1e-6) == (mask.max() == 0)  # it changes the picture where its mask is on
 
 
 def test_bad_recolour_settings_are_refused():
     with pytest.raises(ValueError, match="recolour needs attention"):
         Generator(recolour=True)
+    with pytest.raises(ValueError, match="in_channels must be 3"):
+        Generator(in_channels=1, out_channels=1, attention=True, recolour=True)
     with pytest.raises(ValueError, match="cell must be a positive integer"):
         Generator(attention=True, recolour=True, cell=0)
     with pytest.raises(ValueError, match="return_field needs a recolouring generator"):

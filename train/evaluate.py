@@ -104,10 +104,12 @@ def page_batches(paths, G, F_inv, image_size, precision):
     wider window), scored on the photo's central square as the crops are. The cycle PSNR is that of the
     page's reconstruction against what the model was given. A photo whose face is not found counts as
     left unchanged (it fails success), and `no_face` counts them."""
+    def crop(im):  # the photo's central square at the model's size, as the crops are scored
+        return to_float(to_tensor(celeba_crop(im).resize((image_size,) * 2, Image.BICUBIC)))[None]
+
     for path in tqdm(paths, desc=f"page: {G.source_domain} -> {G.target_domain}"):
         photo = load_image(path)
         r = translate_photo(photo, G, F_inv, precision=precision, detail=True, drop_islands=True)
-        crop = lambda im: to_float(to_tensor(celeba_crop(im).resize((image_size,) * 2, Image.BICUBIC)))[None]
         real = crop(photo)
         cycle = psnr(image_to_tensor(r.reconstruction), image_to_tensor(r.model_input)) if r.translated \
             else torch.tensor([float("nan")])
