@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .hub import StrictHubMixin
+from .mixin import StrictHubMixin
 
 ATTRIBUTES = ["Black_Hair", "Blond_Hair", "Male"]
 PSNR_CAP = 100.0  # dB given to identical images, whose PSNR is infinite

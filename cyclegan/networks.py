@@ -16,7 +16,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from huggingface_hub import ModelCard
 
-from .hub import StrictHubMixin, model_card
+from .cards import model_card
+from .mixin import StrictHubMixin
 
 
 def init_weights(net: nn.Module, std: float = 0.02) -> None:

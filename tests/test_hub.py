@@ -359,7 +359,7 @@ def test_deploy_refusals(hub, tmp_path):
 
 
 def test_the_card_shows_lambda_cycle_b_only_when_it_differs_from_lambda_cycle():
-    from cyclegan.hub import model_card
+    from cyclegan.cards import model_card
     config = dict(Generator(ngf=8, n_blocks=1)._hub_mixin_config)
     same = model_card(config, training={"steps": 1, "config": {"lambda_cycle": 10.0, "lambda_cycle_b": 0.0}})
     own = model_card(config, training={"steps": 1, "config": {"lambda_cycle": 10.0, "lambda_cycle_b": 15.0}})

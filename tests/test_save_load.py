@@ -111,7 +111,8 @@ def test_map_location_cuda(saved):
 
 def test_a_local_folder_gets_a_true_card_the_same_push_pair_publishes(tmp_path):
     from huggingface_hub.repocard import metadata_load
-    from cyclegan.hub import load_pair, model_card
+    from cyclegan.cards import model_card
+    from cyclegan.hub import load_pair
     training = {"steps": 12, "averaged": True, "config": {"lr": 2e-4, "attention": True, "celeba_root": "x"}}
     for src, tgt in (("black", "blond"), ("blond", "black")):
         G = Generator(ngf=4, n_blocks=1, image_size=32, source_domain=src, target_domain=tgt, attention=True)

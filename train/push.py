@@ -26,7 +26,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # run from a checkout without installing
 
-from cyclegan.hub import HubPushError, push_pair, push_space, reverse_repo_id  # noqa: E402
+from cyclegan.cards import reverse_repo_id  # noqa: E402
+from cyclegan.hub import HubPushError, push_pair, push_space  # noqa: E402
 
 DEFAULT_SAMPLE = REPO / "examples" / "astronaut_face.jpg"
 

@@ -45,7 +45,8 @@ from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_
 from cyclegan.inference import sample_grid
 from cyclegan.reports import label_grid, write_reports
 from cyclegan.device import PRECISIONS, resolve_device
-from cyclegan.hub import HubPushError, reverse_repo_id, writer
+from cyclegan.cards import reverse_repo_id
+from cyclegan.hub import HubPushError, writer
 from cyclegan.training import DivergenceError, TrainConfig, Trainer, read_checkpoint, remove_stale_temporaries
 from push import add_push_options, push  # train/push.py, next to this file
 

@@ -1,0 +1,124 @@
+"""Model cards: the README.md of a generator, written from its config.json, training.json and eval.json."""
+
+from pathlib import Path
+
+from huggingface_hub import ModelCardData
+
+CARD_TAGS = ["cyclegan", "image-to-image", "unpaired-image-translation", "pytorch_model_hub_mixin", "model_hub_mixin"]
+CELEBA_URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
+
+
+def reverse_repo_id(repo_id: str, source_domain: str, target_domain: str) -> str:
+    """The repo of the opposite direction in the same namespace: user/black2blond -> user/blond2black."""
+    namespace = repo_id.rsplit("/", 1)[0] + "/" if "/" in repo_id else ""
+    return f"{namespace}{target_domain}2{source_domain}"
+
+
+def model_card(config: dict, repo_id: str = None, reverse_id: str = None, training: dict = None,
+               evaluation: dict = None, sample: str = None) -> str:
+    """The README.md of a generator, from data: its config.json, training.json and eval.json.
+
+    The same card for a Hub repo (push_pair) and a local save_pretrained folder
+    (Generator.generate_model_card), which has no repo ids.
+
+    Args:
+        config (`dict`): the generator's config.json (source_domain, target_domain, image_size, ...).
+        repo_id (`str`, *optional*), reverse_id (`str`, *optional*): this repo and the one of the
+            opposite direction; without them the card describes a local folder whose reverse is
+            the sibling folder <b>2<a>, which load_pair finds by itself.
+        training (`dict`, *optional*): training.json written by train/run.py ({"steps", "config"}).
+        evaluation (`dict`, *optional*): eval.json of train/evaluate.py (both directions).
+        sample (`str`, *optional*): file name of a sample image uploaded next to the card.
+    """
+    src, tgt = config["source_domain"], config["target_domain"]
+    name = f"{src}2{tgt}"
+    on_hub = repo_id is not None
+    reverse_name = f"{tgt}2{src}"
+    if on_hub:
+        reverse_id = reverse_id or reverse_repo_id(repo_id, src, tgt)
+    meta = ModelCardData(
+        library_name="pytorch", pipeline_tag="image-to-image", tags=CARD_TAGS, datasets=["celeba"],
+        license="other", license_name="celeba-research-only", license_link=CELEBA_URL,
+        reverse_model=reverse_id,  # read by load_pair to find the opposite direction (None: not written)
+    )
+    size = config.get("image_size", 128)
+    reverse = (f"[{reverse_id}](https://huggingface.co/{reverse_id})" if on_hub else
+               f"the generator folder `{reverse_name}` next to this one")
+    lines = [
+        "---", meta.to_yaml(), "---", "",
+        f"# {name}: {src} hair -> {tgt} hair (CycleGAN)", "",
+        f"One direction of a CycleGAN pair ([Zhu et al. 2017](https://arxiv.org/abs/1703.10593)) trained "
+        f"without paired images: this generator turns {size}x{size} face photos of people with {src} hair into "
+        f"{tgt} hair. The opposite direction is {reverse}.", "",
+    ]
+    if sample:
+        lines += [f"![input, translation, reconstruction]({sample})", "",
+                  f"Input | {name} | back through {reverse_name}, on an example photo "
+                  "from outside the training data.", ""]
+    lines += [
+        "## Use", "",
+        "With the `cyclegan` package of the black2blond project on the Python path:", "",
+        "```python",
+        "from PIL import Image",
+        "from cyclegan.hub import load_pair",
+        "from cyclegan.inference import translate_image",
+        f'G, G_back = load_pair("{repo_id or "path/to/" + name}")  # {src} -> {tgt}, and {tgt} -> {src}',
+        f'face = Image.open("face.jpg").convert("RGB").resize(({size}, {size}))  # an aligned face crop',
+        "translation, reconstruction = translate_image(face, G, G_back)",
+        f'translation.save("{tgt}.png")',
+        "```", "",
+        "## Architecture", "",
+        f"ResNet generator as in the paper: c7s1-{config.get('ngf', 64)}, two stride-2 downsamplings, "
+        f"{config.get('n_blocks', 9)} residual blocks, two upsamplings "
+        f"({'transposed convolutions' if config.get('upsample', 'deconv') == 'deconv' else 'nearest-neighbour resize + 3x3 convolution'}), "
+        + ("then a 7x7 layer predicting content C (tanh) and a one-channel mask M (sigmoid); the output is "
+           "M * C + (1 - M) * x, so the generator changes the photo only where M is on (attention-guided, "
+           "Mejjati et al. 2018)" if config.get("attention") else "c7s1-3 with tanh")
+        + "; reflection padding, instance norm.", "",
+    ]
+    if training:
+        c = training.get("config", {})
+        keys = ["image_size", "ngf", "n_blocks", "upsample", "attention", "ndf", "n_layers_d", "lambda_cycle",
+                "lambda_cycle_b", "lambda_identity", "lambda_mask", "lambda_mask_tv", "lambda_mask_face",
+                "lambda_mask_edge", "cycle_noise", "mask_start", "mask_warmup", "d_warmup", "d_negatives", "pool_size",
+                "lr", "beta1", "batch_size", "epochs", "epochs_decay", "epoch_size", "balance_male", "ema_decay",
+                "precision", "seed"]
+        data = ("the CelebA train partition" if c.get("celeba_root") or not c.get("data_a")
+                else f"the image folders {Path(c['data_a']).name}/ and {Path(c['data_b']).name}/")
+        averaged = (" These weights are the exponential moving average of the trained ones (Yazici et al. 2019)."
+                    if training.get("averaged") else "")
+        start = ""
+        if c.get("init_from"):
+            warmup = (f"; its first {c['d_warmup']} steps trained only the fresh discriminators"
+                      if c.get("d_warmup") else "")
+            start = f" Started from an already trained pair (`{c['init_from']}`){warmup}."
+        lines += ["## Training", "",
+                  f"{training.get('steps', '?')} steps of the CycleGAN objective (LSGAN, cycle loss, identity loss, "
+                  f"50-image history pool, Adam) on {data}.{start}{averaged}", "",
+                  "| setting | value |", "| --- | --- |"]
+        shown = [k for k in keys if k in c and not (k == "lambda_cycle_b" and not c[k])]  # 0 = lambda_cycle
+        lines += [f"| {k} | {c[k]} |" for k in shown] + [""]
+    ev = (evaluation or {}).get(name)
+    if ev:
+        rows = [("success: the classifier sees the target hair colour", "success_rate", "%"),
+                ("success (men)", "success_rate_male", "%"), ("success (women)", "success_rate_female", "%"),
+                ("gender kept (all)", "gender_kept", "%"), ("gender kept (men)", "gender_kept_male", "%"),
+                ("gender kept (women)", "gender_kept_female", "%"), ("face PSNR (dB)", "face_psnr", ""),
+                ("face SSIM", "face_ssim", ""), ("cycle PSNR (dB)", "cycle_psnr", "")]
+        fmt = lambda v, unit: f"{100 * v:.1f}%" if unit else f"{v:.2f}"
+        lines += ["## Evaluation", "",
+                  f"`train/evaluate.py` on the {evaluation.get('split', 'val')} partition of CelebA ({ev['n']} "
+                  f"{src}-haired faces), against the identity mapping (output = input) and a plain colour shift:", "",
+                  "| | this model | identity | colour shift |", "| --- | --- | --- | --- |"]
+        lines += [f"| {label} | {fmt(ev['model'][k], u)} | {fmt(ev['identity'][k], u)} | "
+                  f"{fmt(ev['colour_shift'][k], u)} |" for label, k, u in rows if k in ev["model"]] + [""]
+    lines += [
+        "## Limits", "",
+        f"- Trained on CelebA's aligned celebrity faces at {size}x{size}: expect it to work on similar crops "
+        "(face centred, some hair and background), less well on other framings, lighting and ages.",
+        "- A CycleGAN can make its reconstruction look perfect by hiding information in the translation, "
+        "so a good reconstruction does not prove the translation is faithful.",
+        f"- The weights derive from [CelebA]({CELEBA_URL}), which is licensed for non-commercial research "
+        "only; the same restriction applies to this model.", "",
+    ]
+    return "\n".join(lines)
