@@ -80,7 +80,7 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
         c = training.get("config", {})
         keys = ["image_size", "ngf", "n_blocks", "upsample", "attention", "ndf", "n_layers_d", "lambda_cycle",
                 "lambda_cycle_b", "lambda_identity", "lambda_mask", "lambda_mask_tv", "lambda_mask_face",
-                "lambda_mask_edge", "cycle_noise", "mask_start", "mask_warmup", "d_warmup", "d_negatives", "pool_size",
+                "lambda_mask_edge", "cycle_noise", "priors_start", "mask_start", "mask_warmup", "d_warmup", "d_negatives", "pool_size",
                 "lr", "beta1", "batch_size", "epochs", "epochs_decay", "epoch_size", "balance_male", "ema_decay",
                 "precision", "seed"]
         data = ("the CelebA train partition" if c.get("celeba_root") or not c.get("data_a")

@@ -71,6 +71,7 @@ class TrainConfig:
     detach_mask_in_identity: bool = False  # attention only: the identity loss trains the content, not the mask
     d_negatives: bool = False  # D_B also learns real A images as fakes, D_A real B ones: an unchanged image is no translation
     d_warmup: int = 0  # steps at the start that train only the discriminators (for --init-from; 0 = none)
+    priors_start: int = 0  # step from which lambda_mask_face, lambda_mask_edge, cycle_noise, lambda_cycle_b apply (see Trainer.priors_on)
     ema_decay: float = 0.999  # generator weight averaging (Yazici et al. 2019); 0 = off. Saved models are the average
     # optimisation (sec. 4)
     lr: float = 2e-4  # Adam learning rate
@@ -254,7 +255,9 @@ class Generators(nn.Module):
         self.G_AB, self.G_BA, self.identity, self.attention = G_AB, G_BA, identity, attention
         self.detach_mask, self.detach_idt_mask, self.cycle_noise = detach_mask, detach_idt_mask, cycle_noise
 
-    def forward(self, real_A: torch.Tensor, real_B: torch.Tensor, mask_floor=None):
+    def forward(self, real_A: torch.Tensor, real_B: torch.Tensor, mask_floor=None, cycle_noise: float = None):
+        """cycle_noise, when given, replaces the constructor's (the Trainer switches it on part-way)."""
+        noise = self.cycle_noise if cycle_noise is None else cycle_noise
         mask_B = mask_A = None
         if self.attention:  # every call with the same mask floor (a 0-d tensor: no recompiling as it changes)
             G_AB = functools.partial(self.G_AB, mask_floor=mask_floor)
@@ -268,8 +271,8 @@ class Generators(nn.Module):
             seen_B, seen_A = blend(content_B, mask_B.detach(), real_A), blend(content_A, mask_A.detach(), real_B)
         else:
             seen_B, seen_A = fake_B, fake_A
-        if self.cycle_noise:  # no room to hide the input in faint patterns where the translation changed the photo
-            seen_B, seen_A = self._add_noise(seen_B, mask_B), self._add_noise(seen_A, mask_A)
+        if noise:  # no room to hide the input in faint patterns where the translation changed the photo
+            seen_B, seen_A = self._add_noise(seen_B, mask_B, noise), self._add_noise(seen_A, mask_A, noise)
         rec_A, rec_B = G_BA(seen_B), G_AB(seen_A)
         idt_B = idt_A = None
         if self.identity and self.attention and self.detach_idt_mask:
@@ -278,9 +281,10 @@ class Generators(nn.Module):
             idt_B, idt_A = G_AB(real_B), G_BA(real_A)
         return fake_B, fake_A, rec_A, rec_B, idt_B, idt_A, mask_B, mask_A
 
-    def _add_noise(self, x, mask):
-        """x + N(0, cycle_noise^2) where the mask is on (everywhere without one)."""
-        return x + self.cycle_noise * torch.randn_like(x) * (1 if mask is None else mask.detach())
+    @staticmethod
+    def _add_noise(x, mask, std: float):
+        """x + N(0, std^2) where the mask is on (everywhere without one)."""
+        return x + std * torch.randn_like(x) * (1 if mask is None else mask.detach())
 
     @staticmethod
     def _identity(G, x):
@@ -336,8 +340,8 @@ class Trainer:
             raise ValueError("recolour needs attention: the recolouring is applied where the mask is on")
         if c.cycle_noise < 0:
             raise ValueError(f"cycle_noise must be >= 0, got {c.cycle_noise}")
-        if c.d_warmup < 0:
-            raise ValueError(f"d_warmup must be >= 0, got {c.d_warmup}")
+        if c.d_warmup < 0 or c.priors_start < 0:
+            raise ValueError(f"d_warmup and priors_start must be >= 0, got {c.d_warmup} and {c.priors_start}")
         if c.mask_start < 0 or c.mask_warmup < 0:
             raise ValueError(f"mask_start and mask_warmup must be >= 0, got {c.mask_start} and {c.mask_warmup}")
         self.D_A = Discriminator(ndf=c.ndf, n_layers=c.n_layers_d)
@@ -413,12 +417,14 @@ class Trainer:
         real_A, real_B = self._to_device(real_A), self._to_device(real_B)
         # during d_warmup the generators only make fakes: fresh discriminators learn before they teach
         train_G = self.step >= c.d_warmup
+        priors = self.priors_on()
+        lambda_face, lambda_edge = (c.lambda_mask_face, c.lambda_mask_edge) if priors else (0.0, 0.0)
 
         # 1. fakes and reconstructions: A -> B -> A and B -> A -> B; with the identity loss,
         # G_AB also maps real_B (it should change nothing) and G_BA real_A (see Generators)
         with self.autocast(), torch.set_grad_enabled(train_G):
             fake_B, fake_A, rec_A, rec_B, idt_B, idt_A, mask_B, mask_A = self.generators(
-                real_A, real_B, mask_floor=self.mask_floor())
+                real_A, real_B, mask_floor=self.mask_floor(), cycle_noise=c.cycle_noise if priors else 0.0)
 
         # 2. freeze the discriminators: the generator step must not train them
         set_requires_grad([self.D_A, self.D_B], False)
@@ -431,17 +437,16 @@ class Trainer:
             "G_AB": gan_loss(pred_fake_B, True),
             "G_BA": gan_loss(pred_fake_A, True),
             "cycle_A": c.lambda_cycle * cycle_loss(real_A, rec_A),
-            "cycle_B": (c.lambda_cycle_b or c.lambda_cycle) * cycle_loss(real_B, rec_B),
+            "cycle_B": (priors and c.lambda_cycle_b or c.lambda_cycle) * cycle_loss(real_B, rec_B),
         }
         if c.lambda_identity > 0:
             w = c.lambda_cycle * c.lambda_identity
             losses["idt_A"] = w * identity_loss(real_A, idt_A)
             losses["idt_B"] = w * identity_loss(real_B, idt_B)
-        if c.lambda_mask or c.lambda_mask_tv or c.lambda_mask_face or c.lambda_mask_edge:
+        if c.lambda_mask or c.lambda_mask_tv or lambda_face or lambda_edge:
             for name, mask, real, fake in (("mask_A", mask_A, real_B, fake_A), ("mask_B", mask_B, real_A, fake_B)):
                 losses[name] = (c.lambda_mask * mask_sparsity_loss(mask) + c.lambda_mask_tv * mask_smoothness_loss(mask)
-                                + c.lambda_mask_face * mask_face_loss(mask)
-                                + c.lambda_mask_edge * mask_edge_loss(real, fake, mask))
+                                + lambda_face * mask_face_loss(mask) + lambda_edge * mask_edge_loss(real, fake, mask))
         loss_G = sum(losses.values())
         losses["G"] = loss_G
         if c.attention:
@@ -506,6 +511,16 @@ class Trainer:
         t = self.step - c.mask_start
         floor = 1.0 if t < 0 else max(0.0, 1.0 - t / c.mask_warmup) if c.mask_warmup else 0.0
         return torch.tensor(floor, device=self.device)
+
+    def priors_on(self) -> bool:
+        """Whether this step trains with the fine-tuning terms: lambda_mask_face, lambda_mask_edge, cycle_noise
+        and lambda_cycle_b (before priors_start: off, and the B cycle weighs lambda_cycle).
+
+        The shipped pair was made in stages, each a new run from the last with these terms added
+        (weights/README.md); a recipe schedules them by step inside one run instead. They shape a
+        mask that exists, so they start after the mask has taken over (mask_start + mask_warmup).
+        """
+        return self.step >= self.config.priors_start
 
     def _check_finite(self, losses: dict) -> dict:
         """The losses as floats, averaged over the ranks; DivergenceError (on every rank at once) if one is not finite."""

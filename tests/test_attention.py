@@ -431,3 +431,19 @@ def test_cycle_noise_reaches_the_reverse_generator_only_where_the_mask_is_on(det
     assert torch.equal(rec_A(0.5), rec_A(0.0))
     with pytest.raises(ValueError, match="cycle_noise"):
         make_trainer(cycle_noise=-0.1)
+
+
+def test_the_priors_start_at_priors_start_and_not_before():
+    from cyclegan.recipes import PRIORS
+    x, y = image(1, n=1), image(2, n=1)
+    plain = make_trainer().train_step(x, y)
+    before = make_trainer(**PRIORS, priors_start=2).train_step(x, y)  # step 0 < 2: the paper's terms only
+    assert before == pytest.approx(plain, rel=1e-6)
+    on = make_trainer(**PRIORS).train_step(x, y)  # priors_start 0: from the first step
+    late = make_trainer(**PRIORS, priors_start=2)
+    late.step = 2  # the step at which they switch on
+    assert late.train_step(x, y) == pytest.approx(on, rel=1e-6)
+    assert "mask_A" in on and "mask_A" not in before  # the face and edge terms
+    assert on["cycle_B"] != pytest.approx(before["cycle_B"], rel=1e-3)  # lambda_cycle_b 15 and the noise
+    with pytest.raises(ValueError, match="priors_start"):
+        make_trainer(priors_start=-1)

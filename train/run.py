@@ -4,9 +4,10 @@
     python train/run.py --data-a photos/black --data-b photos/blond --image-size 256 --n-blocks 9
     python train/run.py --out runs/black2blond --resume          # continue a stopped run
 
-The defaults fit the machine (--recipe): on a CPU the recipe of the shipped weights' first
-stage, 20,000 steps, about 6 hours on 2 cores; on a GPU the paper's 100 + 100 epochs. The
-run prints the settings it chose and, after its first steps, how long it will take.
+The defaults fit the machine (--recipe, cyclegan/recipes.py): on a CPU the shipped pair's
+recipe in one run, 20,000 steps, about 6 hours on 2 cores; on a GPU the paper's width and
+100 + 100 epochs with the same generator and priors. The run prints the settings it chose
+and, after its first steps, how long it will take.
 
 Writes into --out: checkpoint.pt (everything needed to resume, replaced atomically),
 losses.csv (every step), samples/*.png (photo | translated | mask | translated back, both ways,
@@ -47,6 +48,7 @@ from cyclegan.reports import label_grid, write_reports
 from cyclegan.device import PRECISIONS, resolve_device
 from cyclegan.cards import reverse_repo_id
 from cyclegan.hub import HubPushError, writer
+from cyclegan.recipes import RECIPES, describe
 from cyclegan.training import DivergenceError, TrainConfig, Trainer, read_checkpoint, remove_stale_temporaries
 from push import add_push_options, push  # train/push.py, next to this file
 
@@ -115,6 +117,10 @@ HELP = {
                         "mean((1 - M) |G(x) - x|): against the pink line along the hairline, where the content's "
                         "recoloured skin shows through the mask's soft edge; 10 for the shipped pair (default "
                         "%(default)s)",
+    "priors_start": "the step from which --lambda-mask-face, --lambda-mask-edge, --cycle-noise and --lambda-cycle-b "
+                    "apply; before it they are off and the B cycle weighs --lambda-cycle, so one run can hold the "
+                    "stages that made the shipped pair (the cpu recipe sets it); 0 = from the start (default "
+                    "%(default)s)",
     "mask_start": "attention only: steps at the start in which the mask is held at 1 and not trained, so the "
                   "generators first learn as the paper's; from random weights the content must look like a photo "
                   "before the mask may choose between them, else the masks close for good within 300 steps (the "
@@ -163,20 +169,6 @@ HELP = {
     "snapshot_every": "steps between copies of the generators kept in snapshots/step<N>/ for choosing the best "
                       "with train/evaluate.py --snapshots, 0 = none (default %(default)s)",
 }
-# Defaults that fit the machine (--recipe); flags given on the command line override them.
-# "paper" is TrainConfig's own defaults: Zhu et al. 2017 at 128x128.
-ATTENTION = dict(upsample="resize_conv", attention=True, mask_start=3000, mask_warmup=300,
-                 d_negatives=True, detach_mask_in_cycle=True, detach_mask_in_identity=True, lambda_mask_tv=0.5)
-RECIPES = {
-    # the shipped weights' first stage (weights/README.md), which started from trained paper generators, with
-    # mask_start for a start from random weights: 20 epochs of 1,000 image pairs = 20,000 steps, 0.4-1 s a step
-    # on 2 CPU cores (with / without AMX)
-    "cpu": dict(ATTENTION, ngf=32, n_blocks=6, epoch_size=1000, epochs=10, epochs_decay=10, sample_every=250,
-                checkpoint_every=250, snapshot_every=500),
-    # the paper's network width and schedule (100 + 100 epochs of the whole data set) with the same generator
-    "gpu": dict(ATTENTION, snapshot_every=10_000),
-    "paper": {},
-}
 # Settings that shape the networks or the data pipeline: a resumed run must keep them.
 PUSH_OPTIONS = ["push_to_hub", "hub_repo_id", "reverse_repo_id", "private", "token", "commit_message", "revision",
                 "sample_image", "no_sample"]
@@ -202,14 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
         else:
             parser.add_argument(flag, type=type(default), help=text)
     parser.add_argument("--recipe", choices=["auto", *RECIPES],
-                        help="defaults that fit the machine, overridden by the flags you give: cpu = the recipe "
-                             "of the shipped weights' first stage (attention generator, ngf 32, 20 epochs of 1,000 "
-                             "images: 20,000 steps, about 6 hours on 2 CPU cores, 2 with AMX; the mask held for the first "
-                             "3,000, --mask-start); gpu = the paper's width and schedule "
-                             "(ngf 64, 100 + 100 epochs of the whole data set: about 1.8 million steps on CelebA's "
-                             "black/blond images, days on a GPU) with the same attention generator; paper = Zhu et "
-                             "al. 2017 exactly (the defaults shown above); auto = gpu when a CUDA GPU is found, else "
-                             "cpu (default auto). The estimated duration is printed after the first steps")
+                        help="settings made for the machine, overridden by the flags you give: "
+                             + "; ".join(describe(r) for r in RECIPES.values())
+                             + "; auto = gpu when a CUDA GPU is found, else cpu (default auto). The estimated "
+                               "duration is printed after the first steps")
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out from its checkpoint.pt, exactly where it stopped; "
                              "settings given again must match, except the run length, device, precision "
@@ -236,9 +224,9 @@ def make_config(args: dict) -> tuple:
         recipe = args.pop("recipe", "auto")
         if recipe == "auto":
             recipe = "gpu" if resolve_device(args.get("device", "auto")).type == "cuda" else "cpu"
-        chosen = ", ".join(f"{k}={v}" for k, v in RECIPES[recipe].items() if k not in args)
+        chosen = ", ".join(f"{k}={v}" for k, v in RECIPES[recipe].settings.items() if k not in args)
         note = f"recipe {recipe}: {chosen or 'the paper settings'} (--recipe, --help)"
-        return TrainConfig(**{**RECIPES[recipe], **args}), None, note
+        return TrainConfig(**{**RECIPES[recipe].settings, **args}), None, note
     if not checkpoint.exists():
         raise FileNotFoundError(f"--resume: no checkpoint.pt in {out}")
     args.pop("recipe", None)  # a resumed run keeps the settings it started with
