@@ -1,4 +1,4 @@
-"""CycleGAN training: the configuration, the image history pool, one training step, checkpoints.
+"""CycleGAN training: the configuration, the image history pool, weight averaging, one training step.
 
 A = the first domain (black hair), B = the second (blond). G_AB = the paper's G,
 G_BA = F, D_A = D_X, D_B = D_Y. The outer loop (epochs, logging, samples) lives in
@@ -8,9 +8,8 @@ train/run.py.
 import copy
 import functools
 import math
-import os
 import random
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from itertools import chain
 from pathlib import Path
 
@@ -21,88 +20,10 @@ from torch.nn.parallel import DistributedDataParallel
 from . import distributed
 from .losses import (cycle_loss, discriminator_loss, gan_loss, identity_loss, mask_edge_loss, mask_face_loss,
                      mask_smoothness_loss, mask_sparsity_loss)
+from .checkpoints import CHECKPOINT_VERSION, write_atomically
+from .config import TrainConfig
 from .networks import Discriminator, Generator, blend
 from .device import autocast, maybe_compile, resolve_device, resolve_precision, use_channels_last
-
-CHECKPOINT_VERSION = 1  # version-1 checkpoints before distributed training load too (one pool pair, world 1)
-
-
-@dataclass
-class TrainConfig:
-    """Every setting of a training run. Defaults are the paper's unless said otherwise."""
-
-    # data
-    celeba_root: str = ""  # CelebA in the Kaggle layout; or give data_a and data_b
-    attr_a: str = "Black_Hair"  # CelebA attribute of domain A (attr_a = 1 and attr_b = -1)
-    attr_b: str = "Blond_Hair"
-    data_a: str = ""  # a folder of domain-A images (instead of celeba_root)
-    data_b: str = ""
-    name_a: str = ""  # domain names used for the saved models; default from attribute/folder
-    name_b: str = ""
-    image_size: int = 128  # CelebA faces are 178 px wide; 128 is the paper's small setting
-    balance_male: str = "auto"  # auto | on | off: equal men and women per domain; auto = on for CelebA
-    preprocess: str = "auto"  # celeba | resize_crop | resize; auto = celeba for CelebA, else resize_crop
-    max_images: int = 0  # use only the first N images of each domain (0 = all), for quick trials
-    cache: str = "auto"  # auto | on | off: decode every image once and keep it in memory as uint8
-    num_workers: int = 0  # loader processes; with the cache an item is a slice, so none are needed
-    # networks (sec. 7.2)
-    ngf: int = 64  # generator filters in the first layer
-    n_blocks: int = 6  # residual blocks: the paper uses 6 at 128x128, 9 at 256x256
-    upsample: str = "deconv"  # deconv (the paper) | resize_conv (no checkerboard artefacts)
-    attention: bool = False  # attention-guided generators: output = M * C + (1 - M) * x (see Generator)
-    recolour: bool = False  # recolouring generators: C = T(x), a smooth field of colour transforms (implies attention)
-    cell: int = 4  # recolour only: side in pixels of the transform field's cells
-    init_from: str = ""  # start the generators from a folder holding <a>2<b>/ and <b>2<a>/ (e.g. weights)
-    ndf: int = 64  # discriminator filters in the first layer
-    n_layers_d: int = 3  # 3 gives the 70x70 PatchGAN
-    # objective (sec. 3, 4, 5.2)
-    lambda_cycle: float = 10.0  # weight of the cycle loss (Eq. 3)
-    lambda_cycle_b: float = 0.0  # weight of the B -> A -> B cycle alone (the reference's lambda_B); 0 = lambda_cycle
-    lambda_identity: float = 0.5  # identity loss weight, as a fraction of lambda_cycle (reference: 0.5)
-    cycle_noise: float = 0.0  # std of noise on the translations before they are translated back (0 = off, the paper)
-    pool_size: int = 50  # history of generated images shown to D (Shrivastava et al. 2017)
-    lambda_mask: float = 0.0  # attention only: weight of the mask's L1 sparsity (0 = off; see losses)
-    lambda_mask_tv: float = 0.0  # attention only: weight of the mask's total variation (0 = off)
-    lambda_mask_face: float = 0.0  # attention only: weight of the mask's mean on the face box (aligned faces; 0 = off)
-    lambda_mask_edge: float = 0.0  # attention only: weight of the change made where the mask is partly on (0 = off)
-    mask_start: int = 0  # attention only: steps at the start with the mask held at 1 and untrained (see Trainer.mask_floor)
-    mask_warmup: int = 0  # attention only: steps over which the mask's floor falls from 1 to 0 (0 = none; see Trainer)
-    detach_mask_in_cycle: bool = False  # attention only: the cycle loss trains the content, not the forward mask
-    detach_mask_in_identity: bool = False  # attention only: the identity loss trains the content, not the mask
-    d_negatives: bool = False  # D_B also learns real A images as fakes, D_A real B ones: an unchanged image is no translation
-    d_warmup: int = 0  # steps at the start that train only the discriminators (for --init-from; 0 = none)
-    priors_start: int = 0  # step from which lambda_mask_face, lambda_mask_edge, cycle_noise, lambda_cycle_b apply (see Trainer.priors_on)
-    ema_decay: float = 0.999  # generator weight averaging (Yazici et al. 2019); 0 = off. Saved models are the average
-    # optimisation (sec. 4)
-    lr: float = 2e-4  # Adam learning rate
-    beta1: float = 0.5  # Adam beta1; 0.5 steadies GAN training (Radford et al. 2016)
-    beta2: float = 0.999
-    batch_size: int = 1  # the paper trains with batch 1
-    epochs: int = 100  # epochs at the initial learning rate
-    epochs_decay: int = 100  # epochs of linear decay to zero after that
-    epoch_size: int = 0  # images per epoch (0 = max(|A|, |B|)); smaller gives more lr updates and samples
-    max_steps: int = 0  # stop after this many steps (0 = run all epochs), saving as at the end
-    # machine
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: str = "auto"  # auto | bf16 | fp16 | fp32 (see cyclegan.device)
-    channels_last: str = "auto"  # auto | on | off; auto = NHWC on CUDA and for bf16 (see cyclegan.device)
-    compile: bool = True  # torch.compile the generators: 5-25% faster steps here after a 1-minute compile
-    dist_timeout: int = 600  # seconds; under torchrun a rank that stops answering fails the run after this
-    seed: int = 0
-    # output
-    out: str = "runs/black2blond"
-    sample_every: int = 500  # steps between sample grids (and one at each epoch end)
-    checkpoint_every: int = 1000  # steps between checkpoints (and one at each epoch end)
-    snapshot_every: int = 0  # steps between kept copies of the generators in snapshots/ (0 = none), for selection
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown training settings {unknown}")
-        return cls(**d)
-
 
 def lr_factor(epoch: int, epochs: int, epochs_decay: int) -> float:
     """Multiplier of the initial lr in 0-based `epoch`: 1 for `epochs` epochs, then linear decay.
@@ -323,6 +244,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig):
         self.config = c = config
+        c.validate()
         self.device = resolve_device(c.device)
         self.precision = resolve_precision(c.precision, self.device)
         torch.manual_seed(c.seed)
@@ -333,21 +255,8 @@ class Trainer:
         if c.init_from:
             for G in (self.G_AB, self.G_BA):
                 init_generator(G, Path(c.init_from) / f"{G.source_domain}2{G.target_domain}")
-        if (c.lambda_mask or c.lambda_mask_tv or c.lambda_mask_face or c.lambda_mask_edge) and not c.attention:
-            raise ValueError("lambda_mask, lambda_mask_tv, lambda_mask_face and lambda_mask_edge regularise the "
-                             "attention mask: they need attention")
-        if c.recolour and not c.attention:
-            raise ValueError("recolour needs attention: the recolouring is applied where the mask is on")
-        if c.cycle_noise < 0:
-            raise ValueError(f"cycle_noise must be >= 0, got {c.cycle_noise}")
-        if c.d_warmup < 0 or c.priors_start < 0:
-            raise ValueError(f"d_warmup and priors_start must be >= 0, got {c.d_warmup} and {c.priors_start}")
-        if c.mask_start < 0 or c.mask_warmup < 0:
-            raise ValueError(f"mask_start and mask_warmup must be >= 0, got {c.mask_start} and {c.mask_warmup}")
         self.D_A = Discriminator(ndf=c.ndf, n_layers=c.n_layers_d)
         self.D_B = Discriminator(ndf=c.ndf, n_layers=c.n_layers_d)
-        if c.channels_last not in ("auto", "on", "off"):
-            raise ValueError(f"channels_last must be auto, on or off, got {c.channels_last!r}")
         nhwc = use_channels_last(self.device, self.precision) if c.channels_last == "auto" else c.channels_last == "on"
         self.memory_format = torch.channels_last if nhwc else torch.contiguous_format
         for net in self.nets.values():
@@ -429,8 +338,8 @@ class Trainer:
         # 2. freeze the discriminators: the generator step must not train them
         set_requires_grad([self.D_A, self.D_B], False)
 
-        # 3. generator losses: fool D (LSGAN), cycle back (Eq. 2), keep target-domain images (sec. 5.2),
-        # and with attention keep the masks small and smooth (see losses.mask_*)
+        # 3. the paper's generator losses: fool D (LSGAN, Eq. 1 with least squares), cycle back (Eq. 2),
+        # keep target-domain images unchanged (identity, sec. 5.2)
         with self.autocast():
             pred_fake_B, pred_fake_A = D_B(fake_B), D_A(fake_A)
         losses = {
@@ -443,6 +352,8 @@ class Trainer:
             w = c.lambda_cycle * c.lambda_identity
             losses["idt_A"] = w * identity_loss(real_A, idt_A)
             losses["idt_B"] = w * identity_loss(real_B, idt_B)
+        # 4. the attention masks' priors (Mejjati et al. 2018: sparsity and smoothness; this project's face box
+        # and edge terms after priors_start; see losses.mask_*)
         if c.lambda_mask or c.lambda_mask_tv or lambda_face or lambda_edge:
             for name, mask, real, fake in (("mask_A", mask_A, real_B, fake_A), ("mask_B", mask_B, real_A, fake_B)):
                 losses[name] = (c.lambda_mask * mask_sparsity_loss(mask) + c.lambda_mask_tv * mask_smoothness_loss(mask)
@@ -461,10 +372,10 @@ class Trainer:
                 for name, ema in self.ema.items():
                     ema.update(self.nets[name], self.step)
 
-        # 4. unfreeze the discriminators
+        # 5. unfreeze the discriminators
         set_requires_grad([self.D_A, self.D_B], True)
 
-        # 5. discriminators: real images vs. detached fakes from the history pools, loss halved;
+        # 6. discriminators: real images vs. detached fakes from the history pools, loss halved;
         # with d_negatives the other domain's real images count as fakes too
         fake_B_pool = self.pool_B.query(fake_B.detach().float())
         fake_A_pool = self.pool_A.query(fake_A.detach().float())
@@ -623,49 +534,4 @@ class Trainer:
         state = self.state_dict()
         if not distributed.is_main():
             return
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        try:
-            with open(tmp, "wb") as f:
-                torch.save(state, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-
-
-def remove_stale_temporaries(path) -> list:
-    """Delete the temporaries of `path` that save_checkpoint left when its process was killed mid-write
-    (kill -9 or a lost machine: `.checkpoint.pt.tmp<pid>`, often tens of MB), those of processes that
-    no longer run; nothing else of the folder. Returns [(file name, bytes)] of what was removed."""
-    path, removed = Path(path), []
-    for tmp in path.parent.glob(f".{path.name}.tmp*"):
-        pid = tmp.name[len(f".{path.name}.tmp"):]
-        if not pid.isdigit() or int(pid) == os.getpid() or process_exists(int(pid)):
-            continue
-        removed.append((tmp.name, tmp.stat().st_size))
-        tmp.unlink(missing_ok=True)
-    return removed
-
-
-def process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)  # signal 0: only asks whether the process is there
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # there, but another user's
-        return True
-    return True
-
-
-def read_checkpoint(path) -> dict:
-    """torch.load with weights_only=True (no arbitrary unpickling), with a clear error when corrupt."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # torch raises several types for truncated or foreign files
-        raise ValueError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); it may be truncated") from e
+        write_atomically(state, path)

@@ -14,7 +14,8 @@ from torch.utils.data import DataLoader  # noqa: E402
 
 from cyclegan import distributed  # noqa: E402
 from cyclegan.data import EpochSampler, UnpairedDataset, folder_domains  # noqa: E402
-from cyclegan.training import TrainConfig, Trainer  # noqa: E402
+from cyclegan.config import TrainConfig  # noqa: E402
+from cyclegan.training import Trainer  # noqa: E402
 
 
 def main(data_a, data_b, out, batch_size, steps):

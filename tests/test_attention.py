@@ -11,7 +11,9 @@ from cyclegan.evaluation import face_region
 from cyclegan.inference import sample_grid, translate
 from cyclegan.losses import mask_edge_loss, mask_face_loss, mask_smoothness_loss, mask_sparsity_loss
 from cyclegan.networks import Generator, blend
-from cyclegan.training import EMA, Generators, TrainConfig, Trainer, read_checkpoint
+from cyclegan.checkpoints import read_checkpoint
+from cyclegan.config import TrainConfig
+from cyclegan.training import EMA, Generators, Trainer
 
 sys.path.insert(0, str(REPO / "train"))
 import evaluate  # noqa: E402

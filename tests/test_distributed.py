@@ -14,7 +14,9 @@ from safetensors.torch import load_file
 
 from conftest import REPO, assert_same_networks, free_port
 from cyclegan.networks import Discriminator, Generator
-from cyclegan.training import TrainConfig, Trainer, read_checkpoint
+from cyclegan.checkpoints import read_checkpoint
+from cyclegan.config import TrainConfig
+from cyclegan.training import Trainer
 
 TINY = ["--ngf", "4", "--n-blocks", "1", "--ndf", "4", "--image-size", "32", "--precision", "fp32", "--no-compile",
         "--num-workers", "0", "--epoch-size", "8", "--epochs", "1", "--epochs-decay", "2", "--checkpoint-every", "0"]

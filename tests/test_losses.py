@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from cyclegan.losses import cycle_loss, discriminator_loss, gan_loss, identity_loss
-from cyclegan.training import ImagePool, TrainConfig, Trainer, lr_factor
+from cyclegan.config import TrainConfig
+from cyclegan.training import ImagePool, Trainer, lr_factor
 from conftest import TINY
 
 

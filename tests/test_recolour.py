@@ -14,7 +14,8 @@ from cyclegan.evaluation import HairColour
 from cyclegan.faces import MASK_ON, detect_faces, face_box, hair_window, recolour_photo, translate_photo
 from cyclegan.inference import image_to_tensor, tensor_to_image, translate
 from cyclegan.networks import Generator, apply_field, coefficient_field
-from cyclegan.training import TrainConfig, Trainer
+from cyclegan.config import TrainConfig
+from cyclegan.training import Trainer
 
 
 def recolourer(cell=4, **kwargs):

@@ -12,7 +12,7 @@ import torch
 
 from conftest import REPO, assert_same_networks
 from cyclegan.networks import Generator
-from cyclegan.training import read_checkpoint
+from cyclegan.checkpoints import read_checkpoint
 
 sys.path.insert(0, str(REPO / "train"))
 import prepare_celeba  # noqa: E402

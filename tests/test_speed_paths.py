@@ -18,7 +18,8 @@ from conftest import REPO
 
 from cyclegan.inference import optimize_for_inference, translate
 from cyclegan.networks import Generator
-from cyclegan.training import TrainConfig, Trainer
+from cyclegan.config import TrainConfig
+from cyclegan.training import Trainer
 
 
 def rel_l2(a, b):

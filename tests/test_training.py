@@ -3,7 +3,9 @@
 import pytest
 import torch
 
-from cyclegan.training import DivergenceError, TrainConfig, Trainer, read_checkpoint
+from cyclegan.checkpoints import read_checkpoint
+from cyclegan.config import TrainConfig
+from cyclegan.training import DivergenceError, Trainer
 from conftest import TINY
 
 

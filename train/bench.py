@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO))
 
 import torch
 
-from cyclegan.training import TrainConfig
+from cyclegan.config import TrainConfig
 
 TABLE_HEAD = ("| workload | baseline (fp32 eager) | fast (shipped default) | fast / baseline | peak RSS baseline "
               "| peak RSS fast |\n| --- | --- | --- | --- | --- | --- |")
@@ -75,7 +75,8 @@ def median_time(fn, warmup: int, repeats: int):
 
 
 def bench_train(size, blocks, batch, mode, warmup, repeats):
-    from cyclegan.training import TrainConfig, Trainer
+    from cyclegan.config import TrainConfig
+    from cyclegan.training import Trainer
     trainer = Trainer(TrainConfig(image_size=size, n_blocks=blocks, batch_size=batch, **MODES[mode]))
     real_A, real_B = torch.rand(batch, 3, size, size) * 2 - 1, torch.rand(batch, 3, size, size) * 2 - 1
     seconds, first = median_time(lambda: trainer.train_step(real_A, real_B), warmup, repeats)

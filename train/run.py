@@ -49,7 +49,9 @@ from cyclegan.device import PRECISIONS, resolve_device
 from cyclegan.cards import reverse_repo_id
 from cyclegan.hub import HubPushError, writer
 from cyclegan.recipes import RECIPES, describe
-from cyclegan.training import DivergenceError, TrainConfig, Trainer, read_checkpoint, remove_stale_temporaries
+from cyclegan.checkpoints import read_checkpoint, remove_stale_temporaries
+from cyclegan.config import TrainConfig
+from cyclegan.training import DivergenceError, Trainer
 from push import add_push_options, push  # train/push.py, next to this file
 
 HELP = {

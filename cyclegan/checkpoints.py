@@ -1,0 +1,62 @@
+"""Checkpoint files: written atomically, read without unpickling anything but tensors and plain data.
+
+What a checkpoint holds is `Trainer.state_dict()`; this module only moves it to and from disk.
+"""
+
+import os
+from pathlib import Path
+
+import torch
+
+CHECKPOINT_VERSION = 1  # version-1 checkpoints before distributed training load too (one pool pair, world 1)
+
+
+def write_atomically(state: dict, path) -> None:
+    """torch.save into a temporary file in the same folder, fsync, then rename over `path`: a process
+    killed at any moment leaves either the old checkpoint or the new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        with open(tmp, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def remove_stale_temporaries(path) -> list:
+    """Delete the temporaries of `path` that save_checkpoint left when its process was killed mid-write
+    (kill -9 or a lost machine: `.checkpoint.pt.tmp<pid>`, often tens of MB), those of processes that
+    no longer run; nothing else of the folder. Returns [(file name, bytes)] of what was removed."""
+    path, removed = Path(path), []
+    for tmp in path.parent.glob(f".{path.name}.tmp*"):
+        pid = tmp.name[len(f".{path.name}.tmp"):]
+        if not pid.isdigit() or int(pid) == os.getpid() or process_exists(int(pid)):
+            continue
+        removed.append((tmp.name, tmp.stat().st_size))
+        tmp.unlink(missing_ok=True)
+    return removed
+
+
+def process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process is there
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # there, but another user's
+        return True
+    return True
+
+
+def read_checkpoint(path) -> dict:
+    """torch.load with weights_only=True (no arbitrary unpickling), with a clear error when corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises several types for truncated or foreign files
+        raise ValueError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); it may be truncated") from e

@@ -1,0 +1,100 @@
+"""TrainConfig: every setting of a training run, with the paper's values as defaults.
+
+Named sets of them are the recipes (cyclegan/recipes.py); train/run.py turns each field into a flag.
+"""
+
+from dataclasses import dataclass, fields
+
+
+@dataclass
+class TrainConfig:
+    """Every setting of a training run. Defaults are the paper's unless said otherwise."""
+
+    # data
+    celeba_root: str = ""  # CelebA in the Kaggle layout; or give data_a and data_b
+    attr_a: str = "Black_Hair"  # CelebA attribute of domain A (attr_a = 1 and attr_b = -1)
+    attr_b: str = "Blond_Hair"
+    data_a: str = ""  # a folder of domain-A images (instead of celeba_root)
+    data_b: str = ""
+    name_a: str = ""  # domain names used for the saved models; default from attribute/folder
+    name_b: str = ""
+    image_size: int = 128  # CelebA faces are 178 px wide; 128 is the paper's small setting
+    balance_male: str = "auto"  # auto | on | off: equal men and women per domain; auto = on for CelebA
+    preprocess: str = "auto"  # celeba | resize_crop | resize; auto = celeba for CelebA, else resize_crop
+    max_images: int = 0  # use only the first N images of each domain (0 = all), for quick trials
+    cache: str = "auto"  # auto | on | off: decode every image once and keep it in memory as uint8
+    num_workers: int = 0  # loader processes; with the cache an item is a slice, so none are needed
+    # networks (sec. 7.2)
+    ngf: int = 64  # generator filters in the first layer
+    n_blocks: int = 6  # residual blocks: the paper uses 6 at 128x128, 9 at 256x256
+    upsample: str = "deconv"  # deconv (the paper) | resize_conv (no checkerboard artefacts)
+    attention: bool = False  # attention-guided generators: output = M * C + (1 - M) * x (see Generator)
+    recolour: bool = False  # recolouring generators: C = T(x), a smooth field of colour transforms (implies attention)
+    cell: int = 4  # recolour only: side in pixels of the transform field's cells
+    init_from: str = ""  # start the generators from a folder holding <a>2<b>/ and <b>2<a>/ (e.g. weights)
+    ndf: int = 64  # discriminator filters in the first layer
+    n_layers_d: int = 3  # 3 gives the 70x70 PatchGAN
+    # objective (sec. 3, 4, 5.2)
+    lambda_cycle: float = 10.0  # weight of the cycle loss (Eq. 3)
+    lambda_cycle_b: float = 0.0  # weight of the B -> A -> B cycle alone (the reference's lambda_B); 0 = lambda_cycle
+    lambda_identity: float = 0.5  # identity loss weight, as a fraction of lambda_cycle (reference: 0.5)
+    cycle_noise: float = 0.0  # std of noise on the translations before they are translated back (0 = off, the paper)
+    pool_size: int = 50  # history of generated images shown to D (Shrivastava et al. 2017)
+    lambda_mask: float = 0.0  # attention only: weight of the mask's L1 sparsity (0 = off; see losses)
+    lambda_mask_tv: float = 0.0  # attention only: weight of the mask's total variation (0 = off)
+    lambda_mask_face: float = 0.0  # attention only: weight of the mask's mean on the face box (aligned faces; 0 = off)
+    lambda_mask_edge: float = 0.0  # attention only: weight of the change made where the mask is partly on (0 = off)
+    mask_start: int = 0  # attention only: steps at the start with the mask held at 1 and untrained (see Trainer.mask_floor)
+    mask_warmup: int = 0  # attention only: steps over which the mask's floor falls from 1 to 0 (0 = none; see Trainer)
+    detach_mask_in_cycle: bool = False  # attention only: the cycle loss trains the content, not the forward mask
+    detach_mask_in_identity: bool = False  # attention only: the identity loss trains the content, not the mask
+    d_negatives: bool = False  # D_B also learns real A images as fakes, D_A real B ones: an unchanged image is no translation
+    d_warmup: int = 0  # steps at the start that train only the discriminators (for --init-from; 0 = none)
+    priors_start: int = 0  # step from which lambda_mask_face, lambda_mask_edge, cycle_noise, lambda_cycle_b apply (see Trainer.priors_on)
+    ema_decay: float = 0.999  # generator weight averaging (Yazici et al. 2019); 0 = off. Saved models are the average
+    # optimisation (sec. 4)
+    lr: float = 2e-4  # Adam learning rate
+    beta1: float = 0.5  # Adam beta1; 0.5 steadies GAN training (Radford et al. 2016)
+    beta2: float = 0.999
+    batch_size: int = 1  # the paper trains with batch 1
+    epochs: int = 100  # epochs at the initial learning rate
+    epochs_decay: int = 100  # epochs of linear decay to zero after that
+    epoch_size: int = 0  # images per epoch (0 = max(|A|, |B|)); smaller gives more lr updates and samples
+    max_steps: int = 0  # stop after this many steps (0 = run all epochs), saving as at the end
+    # machine
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "auto"  # auto | bf16 | fp16 | fp32 (see cyclegan.device)
+    channels_last: str = "auto"  # auto | on | off; auto = NHWC on CUDA and for bf16 (see cyclegan.device)
+    compile: bool = True  # torch.compile the generators: 5-25% faster steps here after a 1-minute compile
+    dist_timeout: int = 600  # seconds; under torchrun a rank that stops answering fails the run after this
+    seed: int = 0
+    # output
+    out: str = "runs/black2blond"
+    sample_every: int = 500  # steps between sample grids (and one at each epoch end)
+    checkpoint_every: int = 1000  # steps between checkpoints (and one at each epoch end)
+    snapshot_every: int = 0  # steps between kept copies of the generators in snapshots/ (0 = none), for selection
+
+    def validate(self) -> None:
+        """ValueError naming the first setting that cannot work, alone or with the others."""
+        c = self
+        if (c.lambda_mask or c.lambda_mask_tv or c.lambda_mask_face or c.lambda_mask_edge) and not c.attention:
+            raise ValueError("lambda_mask, lambda_mask_tv, lambda_mask_face and lambda_mask_edge regularise the "
+                             "attention mask: they need attention")
+        if c.recolour and not c.attention:
+            raise ValueError("recolour needs attention: the recolouring is applied where the mask is on")
+        if c.cycle_noise < 0:
+            raise ValueError(f"cycle_noise must be >= 0, got {c.cycle_noise}")
+        if c.d_warmup < 0 or c.priors_start < 0:
+            raise ValueError(f"d_warmup and priors_start must be >= 0, got {c.d_warmup} and {c.priors_start}")
+        if c.mask_start < 0 or c.mask_warmup < 0:
+            raise ValueError(f"mask_start and mask_warmup must be >= 0, got {c.mask_start} and {c.mask_warmup}")
+        if c.channels_last not in ("auto", "on", "off"):
+            raise ValueError(f"channels_last must be auto, on or off, got {c.channels_last!r}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown training settings {unknown}")
+        return cls(**d)
