@@ -98,6 +98,12 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
                   "| setting | value |", "| --- | --- |"]
         shown = [k for k in keys if k in c and not (k == "lambda_cycle_b" and not c[k])]  # 0 = lambda_cycle
         lines += [f"| {k} | {c[k]} |" for k in shown] + [""]
+        sessions = training.get("sessions") or []  # the processes that trained it (train/run.py), oldest first
+        if sessions:
+            lines += [f"Trained in {training.get('wall_hours', '?')} hours of wall time:", "",
+                      "| steps | hours | machine | command |", "| --- | --- | --- | --- |"]
+            lines += [f"| {x['from_step']:,}-{x['to_step']:,} | {x['seconds'] / 3600:.2f} | {x['machine']} | "
+                      f"`{x['command']}` |" for x in sessions] + [""]
     ev = (evaluation or {}).get(name)
     if ev:
         rows = [("success: the classifier sees the target hair colour", "success_rate", "%"),

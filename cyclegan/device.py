@@ -11,6 +11,8 @@ precision:
 
 import contextlib
 import logging
+import os
+import platform
 
 import torch
 
@@ -93,3 +95,16 @@ def maybe_compile(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
     # Static shapes: each new input shape compiles once more. Automatic dynamic shapes saved
     # no compile time in train/bench.py and ran slower (1.84 vs 1.61 s a 128 px step).
     return torch.compile(module, dynamic=False)
+
+
+def describe_machine() -> str:
+    """The machine in one line, for benchmarks and training.json: CPU model, cores, GPU, AMX, fast precision, torch."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    dev = resolve_device("auto")
+    gpu = f", GPU {torch.cuda.get_device_name()}" if dev.type == "cuda" else ", no GPU"
+    return (f"{cpu}, {os.cpu_count()} cores{gpu}; AMX: {'yes' if cpu_has_fast_bf16() else 'no'}; "
+            f"fast precision here: {resolve_precision('auto', dev)}; torch {torch.__version__}")

@@ -297,6 +297,9 @@ class Trainer:
         self.pool_A = ImagePool(c.pool_size, seed=c.seed + 2 * self.rank)
         self.pool_B = ImagePool(c.pool_size, seed=c.seed + 2 * self.rank + 1)
         self.step = 0  # optimisation steps done
+        # one entry per process that trained this run, kept in the checkpoint: {"command", "machine", "started",
+        # "from_step", "to_step", "seconds"} (train/run.py fills them; training.json reports them)
+        self.sessions = []
         self.epoch = 0  # current epoch (0-based)
         self.batch_in_epoch = 0  # steps of the current epoch done (each takes batch_size x world_size images)
         self._set_lr()
@@ -484,6 +487,7 @@ class Trainer:
             opt_G=self.opt_G.state_dict(), opt_D=self.opt_D.state_dict(),
             scaler_G=self.scaler_G.state_dict(), scaler_D=self.scaler_D.state_dict(),
             pools=pools,  # one {"A", "B"} per rank
+            sessions=self.sessions,
             rng={
                 "torch": torch.get_rng_state(),
                 "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
@@ -509,6 +513,7 @@ class Trainer:
             self.pool_A.load_state_dict(pools[self.rank]["A"], self.device)
             self.pool_B.load_state_dict(pools[self.rank]["B"], self.device)
         self.step, self.epoch = state["step"], state["epoch"]
+        self.sessions = list(state.get("sessions", []))  # checkpoints before sessions were kept: none
         # the position in the epoch, in images, re-expressed in steps of this run's world size
         # (resuming on another number of processes; a remainder repeats a few images)
         images = state["batch_in_epoch"] * self.config.batch_size * state.get("world_size", 1)

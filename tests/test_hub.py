@@ -365,3 +365,19 @@ def test_the_card_shows_lambda_cycle_b_only_when_it_differs_from_lambda_cycle():
     own = model_card(config, training={"steps": 1, "config": {"lambda_cycle": 10.0, "lambda_cycle_b": 15.0}})
     assert "| lambda_cycle | 10.0 |" in same and "lambda_cycle_b" not in same
     assert "| lambda_cycle_b | 15.0 |" in own
+
+
+def test_the_card_names_the_commands_steps_machine_and_wall_time_of_the_run():
+    from cyclegan.cards import model_card
+    config = dict(Generator(ngf=8, n_blocks=1)._hub_mixin_config)
+    sessions = [{"command": "python train/run.py --celeba-root ../shared/celeba --out runs/b", "machine": "AMD EPYC, "
+                 "2 cores, no GPU", "started": "2026-12-04T15:43:00", "from_step": 0, "to_step": 9000, "seconds": 36000},
+                {"command": "python train/run.py --out runs/b --resume", "machine": "Intel Xeon, 2 cores, no GPU",
+                 "started": "2026-12-05T09:00:00", "from_step": 9000, "to_step": 20000, "seconds": 18000}]
+    card = model_card(config, training={"steps": 20000, "config": {}, "wall_hours": 15.0, "sessions": sessions})
+    assert "Trained in 15.0 hours of wall time" in card
+    assert "| 0-9,000 | 10.00 | AMD EPYC, 2 cores, no GPU | `python train/run.py --celeba-root ../shared/celeba " \
+           "--out runs/b` |" in card
+    assert "| 9,000-20,000 | 5.00 | Intel Xeon, 2 cores, no GPU | `python train/run.py --out runs/b --resume` |" in card
+    assert "wall time" not in model_card(config, training={"steps": 1, "config": {}})  # older training.json: none
+

@@ -77,6 +77,21 @@ def test_killed_and_resumed_run_equals_a_straight_run(image_folders, tmp_path):
     assert read_losses(straight) == read_losses(split)
 
 
+def test_training_json_names_each_command_its_steps_the_machine_and_the_wall_time(image_folders, tmp_path):
+    out = tmp_path / "run"
+    assert run.main(folder_args(image_folders, out, "--max-steps", "3")) == 0
+    assert run.main(["--out", str(out), "--resume", "--max-steps", "5"]) == 0
+    forward = sorted(p for p in out.glob("*2*") if p.is_dir())[0]  # <a>2<b>/, named after the folders
+    training = json.loads((forward / "training.json").read_text())
+    first, second = training["sessions"]
+    assert first["command"].startswith("python train/run.py --data-a") and "--max-steps 3" in first["command"]
+    assert second["command"] == f"python train/run.py --out {out} --resume --max-steps 5"
+    assert (first["from_step"], first["to_step"], second["from_step"], second["to_step"]) == (0, 3, 3, 5)
+    assert "cores" in first["machine"] and "torch" in first["machine"]
+    assert training["wall_hours"] == round((first["seconds"] + second["seconds"]) / 3600, 2)
+    assert training["steps"] == 5
+
+
 def test_resume_drops_log_rows_logged_after_the_checkpoint(image_folders, tmp_path):
     out = tmp_path / "run"
     assert run.main(folder_args(image_folders, out, "--max-steps", "2")) == 0

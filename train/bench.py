@@ -23,7 +23,6 @@ back through G_BA (translation and reconstruction, as the app does).
 import argparse
 import json
 import os
-import platform
 import resource
 import socket
 import statistics
@@ -39,6 +38,7 @@ sys.path.insert(0, str(REPO))
 import torch
 
 from cyclegan.config import TrainConfig
+from cyclegan.device import describe_machine
 
 TABLE_HEAD = ("| workload | baseline (fp32 eager) | fast (shipped default) | fast / baseline | peak RSS baseline "
               "| peak RSS fast |\n| --- | --- | --- | --- | --- | --- |")
@@ -247,19 +247,6 @@ def run_child(specs: list) -> list:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def machine() -> str:
-    from cyclegan.device import cpu_has_fast_bf16, resolve_device, resolve_precision
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    dev = resolve_device("auto")
-    gpu = f", GPU {torch.cuda.get_device_name()}" if dev.type == "cuda" else ", no GPU"
-    return (f"{cpu}, {os.cpu_count()} cores{gpu}; AMX: {'yes' if cpu_has_fast_bf16() else 'no'}; "
-            f"fast precision here: {resolve_precision('auto', dev)}; torch {torch.__version__}")
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats, no 256 px batch-4 training row")
@@ -281,7 +268,7 @@ def main(argv=None) -> int:
     started = time.perf_counter()
     if args.photos:
         rows = photo_rows(run_child([dict(kind="photos", warmup=1, repeats=3, model=args.model)])[0])
-        print("\n".join([f"Benchmark of {date.today().isoformat()} on {machine()}; the web page on phone-size photos, "
+        print("\n".join([f"Benchmark of {date.today().isoformat()} on {describe_machine()}; the web page on phone-size photos, "
                          f"{time.perf_counter() - started:.0f} s.", "", TABLE_HEAD] + rows))
         return 0
     q = args.quick
@@ -315,7 +302,7 @@ def main(argv=None) -> int:
     scaling = {n: bench_processes(n) for n in (1, 2)}
 
     train_128 = rows[0][3]["value"]
-    lines = [f"Benchmark of {date.today().isoformat()} on {machine()}; {time.perf_counter() - started:.0f} s "
+    lines = [f"Benchmark of {date.today().isoformat()} on {describe_machine()}; {time.perf_counter() - started:.0f} s "
              "for the whole run. \"first call\" includes compilation.", "",
              TABLE_HEAD]
     for name, unit, base, fast in rows:

@@ -27,6 +27,7 @@ import argparse
 import csv
 import json
 import math
+import shlex
 import shutil
 import signal
 import sys
@@ -45,7 +46,7 @@ from cyclegan import distributed
 from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_domains, should_cache
 from cyclegan.inference import sample_grid
 from cyclegan.reports import label_grid, write_reports
-from cyclegan.device import PRECISIONS, resolve_device
+from cyclegan.device import PRECISIONS, describe_machine, resolve_device
 from cyclegan.cards import reverse_repo_id
 from cyclegan.hub import HubPushError, writer
 from cyclegan.recipes import RECIPES, describe
@@ -272,12 +273,14 @@ def save_generators(trainer: Trainer, out: Path, raw: bool = False) -> list:
 
     The averaged generators when the run keeps an average (--ema-decay), else the trained
     ones; raw=True saves the trained ones whatever. Each folder also gets training.json
-    (steps done, the run's settings, which weights), which the model card of train/push.py shows.
+    (steps done, the run's settings, which weights, and the commands, machines and wall time of the
+    processes that trained it), which the model card of train/push.py shows.
     """
     saved = []
     averaged = bool(trainer.ema) and not raw
     training = {"steps": trainer.step, "epochs_done": trainer.epoch, "averaged": averaged,
-                "config": asdict(trainer.config)}
+                "wall_hours": round(sum(x["seconds"] for x in trainer.sessions) / 3600, 2),
+                "sessions": trainer.sessions, "config": asdict(trainer.config)}
     for G in ((trainer.G_AB, trainer.G_BA) if raw else trainer.generators_to_save()):
         final = out / f"{G.source_domain}2{G.target_domain}"
         tmp, old = final.with_name(final.name + ".tmp"), final.with_name(final.name + ".old")
@@ -440,7 +443,17 @@ def main(argv=None) -> int:
     stop = StopFlag()
     stopping = False  # a stop request seen by any rank: all ranks stop after the same step
 
+    command = shlex.join(["python", "train/run.py", *(sys.argv[1:] if argv is None else argv)])
+    trainer.sessions.append({"command": command, "machine": describe_machine(),
+                             "started": datetime.now().isoformat(timespec="seconds"), "from_step": trainer.step,
+                             "to_step": trainer.step, "seconds": 0})
+    session_start = time.monotonic()
+
+    def clock():  # this process's share of the run, as of now, for the checkpoint and training.json
+        trainer.sessions[-1].update(to_step=trainer.step, seconds=round(time.monotonic() - session_start))
+
     def save(reason: str):
+        clock()
         trainer.save_checkpoint(out / "checkpoint.pt")  # every rank: it gathers their pools
         if main_rank:
             dirs = save_generators(trainer, out)
@@ -449,6 +462,7 @@ def main(argv=None) -> int:
             tqdm.write(f"step {trainer.step}: {reason}; saved checkpoint.pt, {', '.join(d.name for d in dirs)}")
 
     def snapshot():
+        clock()
         if main_rank:
             save_generators(trainer, out / "snapshots" / f"step{trainer.step:07d}")
 
