@@ -173,7 +173,7 @@ def _card_metadata(name: str, kwargs: dict) -> dict:
 # Deploying the page as a Hugging Face Space
 
 SPACE_FILES = ["app.py", "requirements.txt", "README.md", ".gitattributes", "cyclegan/*.py", "weights/**/*",
-               "examples/*"]  # what the Space runs; never tests, runs or caches
+               "examples/*", "docs/*.jpg"]  # what the Space runs and its README shows; never tests, runs or caches
 
 
 def push_space(space_id: str, root, models: list = (), *, private: bool = None, token: str = None,

@@ -15,7 +15,7 @@ from .device import autocast, maybe_compile, resolve_device, resolve_precision, 
 DETAIL_SIGMA, DETAIL_EPS, DETAIL_RATIO = 3 / 128, 0.04, (0.5, 2.0)
 # MASK_OFF: an attention mask below it counts as off (the page pastes nothing there, cyclegan/faces.py);
 # drop_islands: a connected piece of the mask (8-connected pixels >= MASK_OFF) smaller than
-# ISLAND_SHARE of the picture, other than the largest piece, is an island (weights/README.md)
+# ISLAND_SHARE of the picture, other than the largest piece, is an island (docs/experiments.md)
 MASK_OFF, ISLAND_SHARE = 0.02, 0.01
 
 
@@ -75,7 +75,7 @@ def keep_detail(x: torch.Tensor, y: torch.Tensor, mask: torch.Tensor, sigma: flo
     detail-preserving recolouring). Why: the generators paint hair with a woven lattice of their
     own, which this replaces with the photo's strands; but the attribute classifier of
     train/evaluate.py reads blond partly from that texture, so it calls fewer translations blond
-    with it (weights/README.md). Blended as lerp(x, ., mask): x exactly where the mask is 0.
+    with it (docs/experiments.md). Blended as lerp(x, ., mask): x exactly where the mask is 0.
 
     x, y: (N, 3, H, W) in [-1, 1]; mask: (N, 1, H, W) in [0, 1] (all ones: everywhere).
     """

@@ -431,7 +431,7 @@ class Trainer:
         and lambda_cycle_b (before priors_start: off, and the B cycle weighs lambda_cycle).
 
         The shipped pair was made in stages, each a new run from the last with these terms added
-        (weights/README.md); a recipe schedules them by step inside one run instead. They shape a
+        (docs/experiments.md); a recipe schedules them by step inside one run instead. They shape a
         mask that exists, so they start after the mask has taken over (mask_start + mask_warmup).
         """
         return self.step >= self.config.priors_start

@@ -106,7 +106,7 @@ HELP = {
                    "mask is on, for attention generators) before it is translated back for the cycle loss, so the "
                    "generators cannot hide the input in faint patterns to pass it (Chu et al. 2017; the remedy of "
                    "Bashkirova et al. 2019). Tried here against the woven texture in blond hair: 0.1 for 4,500 "
-                   "generator steps did not change it (weights/README.md); 0 = off, as the paper (default "
+                   "generator steps did not change it (docs/experiments.md); 0 = off, as the paper (default "
                    "%(default)s)",
     "pool_size": "generated images kept to train the discriminators, 0 = no pool (paper: 50)",
     "lambda_mask": "attention only: weight of the mask's L1 sparsity, which charges every changed pixel "
