@@ -15,7 +15,7 @@ def reverse_repo_id(repo_id: str, source_domain: str, target_domain: str) -> str
 
 
 def model_card(config: dict, repo_id: str = None, reverse_id: str = None, training: dict = None,
-               evaluation: dict = None, sample: str = None) -> str:
+               evaluation: dict = None, sample: str = None, selection: dict = None) -> str:
     """The README.md of a generator, from data: its config.json, training.json and eval.json.
 
     The same card for a Hub repo (push_pair) and a local save_pretrained folder
@@ -29,6 +29,8 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
         training (`dict`, *optional*): training.json written by train/run.py ({"steps", "config"}).
         evaluation (`dict`, *optional*): eval.json of train/evaluate.py (both directions).
         sample (`str`, *optional*): file name of a sample image uploaded next to the card.
+        selection (`dict`, *optional*): selection.json of `train/evaluate.py --snapshots`, the table the
+            pair was chosen from.
     """
     src, tgt = config["source_domain"], config["target_domain"]
     name = f"{src}2{tgt}"
@@ -118,6 +120,7 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
                   "| | this model | identity | colour shift |", "| --- | --- | --- | --- |"]
         lines += [f"| {label} | {fmt(ev['model'][k], u)} | {fmt(ev['identity'][k], u)} | "
                   f"{fmt(ev['colour_shift'][k], u)} |" for label, k, u in rows if k in ev["model"]] + [""]
+    lines += selection_table(selection, name, f"{tgt}2{src}")
     lines += [
         "## Limits", "",
         f"- Trained on CelebA's aligned celebrity faces at {size}x{size}: expect it to work on similar crops "
@@ -128,3 +131,26 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
         "only; the same restriction applies to this model.", "",
     ]
     return "\n".join(lines)
+
+
+def selection_table(selection: dict, name: str, reverse_name: str) -> list:
+    """The card's lines on how the pair was chosen among a run's snapshots (selection.json), or none."""
+    if not selection:
+        return []
+    rows = []
+    for folder, report in selection["reports"].items():
+        fwd, back = report[name]["model"], report[reverse_name]["model"]
+        label = Path(folder).name + (" (chosen)" if folder == selection["chosen"] else "")
+        rows.append(f"| {label} | {fwd['success_rate']:.1%} | {back['success_rate']:.1%} | "
+                    f"{fwd['face_psnr']:.1f} / {back['face_psnr']:.1f} | "
+                    f"{fwd['gender_kept']:.1%} / {back['gender_kept']:.1%} | {fwd['cycle_psnr']:.1f} / "
+                    f"{back['cycle_psnr']:.1f} |")
+    n = selection.get("max_images") or "all"
+    return ["## How this pair was chosen", "",
+            f"`train/evaluate.py --snapshots` on {n} val faces per domain: among the snapshots with face PSNR >= "
+            f"{selection['min_face_psnr']} dB and gender kept >= {selection['min_gender_kept']:.0%} both ways, the "
+            "one whose weaker direction succeeds most often (within one standard error a tie, won by the higher "
+            "face PSNR).", "",
+            f"| snapshot | success {name} | success {reverse_name} | face PSNR (dB) | gender kept | cycle PSNR (dB) |",
+            "| --- | --- | --- | --- | --- | --- |", *rows, ""]
+

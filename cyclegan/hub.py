@@ -64,8 +64,9 @@ def failure(e: Exception, repo_id: str) -> str:
     return f"{type(e).__name__}: {e}"
 
 
-def push_pair(folders, repo_id: str, reverse_id: str = None, *, evaluation: dict = None, sample_image=None,
-              private: bool = None, token: str = None, commit_message: str = None, revision: str = None) -> list:
+def push_pair(folders, repo_id: str, reverse_id: str = None, *, evaluation: dict = None, selection: dict = None,
+              sample_image=None, private: bool = None, token: str = None, commit_message: str = None,
+              revision: str = None) -> list:
     """Publish two save_pretrained folders (A->B, B->A) as two Hub repos, each with a model card.
 
     Args:
@@ -74,6 +75,7 @@ def push_pair(folders, repo_id: str, reverse_id: str = None, *, evaluation: dict
         repo_id (`str`): where A->B goes, e.g. "user/black2blond".
         reverse_id (`str`, *optional*): where B->A goes; defaults to the mirror name, "user/blond2black".
         evaluation (`dict`, *optional*): eval.json of train/evaluate.py, shown in the cards.
+        selection (`dict`, *optional*): selection.json of train/evaluate.py --snapshots, shown in the cards.
         sample_image (*optional*): a face photo; the cards show it translated and reconstructed.
         private, token, commit_message, revision: as in huggingface_hub; the token defaults to
             HF_TOKEN or the cached login; revision is a branch, created when missing.
@@ -115,7 +117,7 @@ def push_pair(folders, repo_id: str, reverse_id: str = None, *, evaluation: dict
                     shutil.copy(folder / name, tmp)
             if sample is not None:
                 sample.save(Path(tmp) / "sample.png")
-            card = model_card(config, rid, other, training, evaluation, "sample.png" if sample else None)
+            card = model_card(config, rid, other, training, evaluation, "sample.png" if sample else None, selection)
             (Path(tmp) / "README.md").write_text(card)
             try:
                 api.create_repo(rid, private=private, exist_ok=True)

@@ -381,3 +381,22 @@ def test_the_card_names_the_commands_steps_machine_and_wall_time_of_the_run():
     assert "| 9,000-20,000 | 5.00 | Intel Xeon, 2 cores, no GPU | `python train/run.py --out runs/b --resume` |" in card
     assert "wall time" not in model_card(config, training={"steps": 1, "config": {}})  # older training.json: none
 
+
+def test_the_card_shows_the_selection_table_with_the_chosen_snapshot():
+    from cyclegan.cards import model_card
+
+    def report(fwd, back):
+        figures = lambda rate: {"success_rate": rate, "face_psnr": 50.0, "gender_kept": 0.97, "cycle_psnr": 28.0}
+        return {"black2blond": {"n": 300, "model": figures(fwd)}, "blond2black": {"n": 300, "model": figures(back)}}
+    selection = {"chosen": "runs/b/snapshots/step0015000", "met_floors": True, "min_face_psnr": 26.0,
+                 "min_gender_kept": 0.93, "max_images": 300,
+                 "reports": {"runs/b/snapshots/step0014500": report(0.85, 0.95),
+                             "runs/b/snapshots/step0015000": report(0.89, 0.96)}}
+    config = dict(Generator(ngf=8, n_blocks=1)._hub_mixin_config)  # A -> B
+    config.update(source_domain="blond", target_domain="black")
+    card = model_card(config, selection=selection)
+    assert "## How this pair was chosen" in card and "on 300 val faces per domain" in card
+    assert "| step0015000 (chosen) | 96.0% | 89.0% | 50.0 / 50.0 | 97.0% / 97.0% | 28.0 / 28.0 |" in card
+    assert "| step0014500 | 95.0% | 85.0% |" in card  # this card's own direction first
+    assert "How this pair was chosen" not in model_card(config)
+

@@ -46,15 +46,17 @@ def add_push_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-sample", action="store_true", help="no sample image in the cards")
 
 
-def push(folders, repo_id: str, evaluation_file: Path, args: argparse.Namespace) -> int:
+def push(folders, repo_id: str, evaluation_file: Path, args: argparse.Namespace, selection_file: Path = None) -> int:
     """Publish; print the commit URLs or the error. Returns the exit status."""
     evaluation = json.loads(evaluation_file.read_text()) if evaluation_file and evaluation_file.is_file() else None
+    selection = json.loads(selection_file.read_text()) if selection_file and selection_file.is_file() else None
     sample = None if args.no_sample else args.sample_image
     if sample is not None and not Path(sample).is_file():
         print(f"error: no sample image at {sample} (pass --sample-image or --no-sample)", file=sys.stderr)
         return 2
     try:
-        urls = push_pair(folders, repo_id, args.reverse_repo_id, evaluation=evaluation, sample_image=sample,
+        urls = push_pair(folders, repo_id, args.reverse_repo_id, evaluation=evaluation, selection=selection,
+                         sample_image=sample,
                          private=args.private or None, token=args.token, commit_message=args.commit_message,
                          revision=args.revision)
     except HubPushError as e:
@@ -77,6 +79,9 @@ def main(argv=None) -> int:
     parser.add_argument("--direction", help="forward generator folder inside WEIGHTS (default: the repo "
                                             "name, e.g. black2blond)")
     parser.add_argument("--eval", type=Path, help="evaluation for the cards (default: WEIGHTS/eval.json if present)")
+    parser.add_argument("--selection", type=Path, help="the snapshot selection the pair was chosen by, for the cards "
+                                                      "(train/evaluate.py --snapshots; default: WEIGHTS/selection.json "
+                                                      "if present)")
     add_push_options(parser)
     args = parser.parse_args(argv)
     if (args.weights is None) != (args.repo_id is None) or not (args.repo_id or args.space):
@@ -112,7 +117,8 @@ def push_weights(args: argparse.Namespace) -> tuple:
         print(f"error: no generator folder {backward} for the opposite direction", file=sys.stderr)
         return 2, []
     reverse = args.reverse_repo_id or reverse_repo_id(args.repo_id, config["source_domain"], config["target_domain"])
-    status = push((forward, backward), args.repo_id, args.eval or args.weights / "eval.json", args)
+    status = push((forward, backward), args.repo_id, args.eval or args.weights / "eval.json", args,
+                  args.selection or args.weights / "selection.json")
     return status, [args.repo_id, reverse]
 
 
