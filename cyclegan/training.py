@@ -161,7 +161,7 @@ class Generators(nn.Module):
     translations with their masks detached: the cycle loss then trains the content and the
     reverse generator but cannot close the forward mask; with detach_idt_mask the identity
     mappings do not train the masks either. With both, the masks' only teachers are the
-    adversarial loss and the mask priors. With cycle_noise the translations are translated
+    adversarial loss and the mask priors. With forward's cycle_noise the translations are translated
     back with Gaussian noise of that standard deviation added where their masks are on
     (everywhere for the paper's generator; Bashkirova et al. 2019). Every generator call has the same batch size, so
     torch.compile builds one graph per image size (batching real_A with real_B for the
@@ -171,14 +171,13 @@ class Generators(nn.Module):
     """
 
     def __init__(self, G_AB: nn.Module, G_BA: nn.Module, identity: bool = True, attention: bool = False,
-                 detach_mask: bool = False, detach_idt_mask: bool = False, cycle_noise: float = 0.0):
+                 detach_mask: bool = False, detach_idt_mask: bool = False):
         super().__init__()
         self.G_AB, self.G_BA, self.identity, self.attention = G_AB, G_BA, identity, attention
-        self.detach_mask, self.detach_idt_mask, self.cycle_noise = detach_mask, detach_idt_mask, cycle_noise
+        self.detach_mask, self.detach_idt_mask = detach_mask, detach_idt_mask
 
-    def forward(self, real_A: torch.Tensor, real_B: torch.Tensor, mask_floor=None, cycle_noise: float = None):
-        """cycle_noise, when given, replaces the constructor's (the Trainer switches it on part-way)."""
-        noise = self.cycle_noise if cycle_noise is None else cycle_noise
+    def forward(self, real_A: torch.Tensor, real_B: torch.Tensor, mask_floor=None, cycle_noise: float = 0.0):
+        """cycle_noise: the noise's standard deviation this step (the Trainer switches it on at priors_start)."""
         mask_B = mask_A = None
         if self.attention:  # every call with the same mask floor (a 0-d tensor: no recompiling as it changes)
             G_AB = functools.partial(self.G_AB, mask_floor=mask_floor)
@@ -192,8 +191,8 @@ class Generators(nn.Module):
             seen_B, seen_A = blend(content_B, mask_B.detach(), real_A), blend(content_A, mask_A.detach(), real_B)
         else:
             seen_B, seen_A = fake_B, fake_A
-        if noise:  # no room to hide the input in faint patterns where the translation changed the photo
-            seen_B, seen_A = self._add_noise(seen_B, mask_B, noise), self._add_noise(seen_A, mask_A, noise)
+        if cycle_noise:  # no room to hide the input in faint patterns where the translation changed the photo
+            seen_B, seen_A = self._add_noise(seen_B, mask_B, cycle_noise), self._add_noise(seen_A, mask_A, cycle_noise)
         rec_A, rec_B = G_BA(seen_B), G_AB(seen_A)
         idt_B = idt_A = None
         if self.identity and self.attention and self.detach_idt_mask:
@@ -276,7 +275,7 @@ class Trainer:
         # forward and one backward per step and averages the gradients across the ranks
         self.generators = Generators(self.fwd["G_AB"], self.fwd["G_BA"], identity=c.lambda_identity > 0,
                                      attention=c.attention, detach_mask=c.detach_mask_in_cycle,
-                                     detach_idt_mask=c.detach_mask_in_identity, cycle_noise=c.cycle_noise)
+                                     detach_idt_mask=c.detach_mask_in_identity)
         self.discriminators = Discriminators(self.fwd["D_A"], self.fwd["D_B"])
         self.world_size, self.rank = distributed.world_size(), distributed.rank()
         if self.world_size > 1:

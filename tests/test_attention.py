@@ -426,7 +426,7 @@ def test_cycle_noise_reaches_the_reverse_generator_only_where_the_mask_is_on(det
     def rec_A(noise):
         torch.manual_seed(0)
         with torch.no_grad():
-            return Generators(G_AB, G_BA, attention=True, detach_mask=detach, cycle_noise=noise)(real_A, real_B)[2]
+            return Generators(G_AB, G_BA, attention=True, detach_mask=detach)(real_A, real_B, cycle_noise=noise)[2]
 
     assert not torch.allclose(rec_A(0.5), rec_A(0.0), atol=1e-3)  # the mask is partly on: noise gets through
     set_mask_logit(G_AB, -200.0)  # G_AB changes nothing: there is nowhere to put noise
