@@ -29,6 +29,7 @@ from PIL import Image
 
 from .inference import DETAIL_EPS, DETAIL_RATIO, DETAIL_SIGMA, MASK_OFF, image_to_tensor, tensor_to_image, \
     translate
+from .networks import affine_colours
 
 # where a CelebA training crop has its face: Haar box centre (x, y) and width, as fractions of the crop side
 FACE_CENTRE_X, FACE_CENTRE_Y, FACE_WIDTH = 0.499, 0.582, 0.565
@@ -332,7 +333,7 @@ def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Im
         x = pixels[y0:y1, left:right].float().div_(255)  # (rows, cols, 3) in [0, 1]
         coef = resample_rows(coefficients[:, left:right], row_taps, y0, y1)
         signed = x * 2 - 1  # the model's [-1, 1]
-        recoloured = signed + (coef[..., :9].unflatten(-1, (3, 3)) @ signed[..., None])[..., 0] + coef[..., 9:]
+        recoloured = affine_colours(signed, coef, dim=-1)
         delta = recoloured.add_(1).div_(2).clamp_(0, 1).sub_(x)
         weight = torch.minimum(edge_y[y0:y1].view(-1, 1, 1), edge_x[left:right].view(1, -1, 1))
         m = weights[y0:y1, left:right, None].float().div_(255)

@@ -233,9 +233,15 @@ def apply_field(x: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
     sees the true values; cyclegan.inference.translate clamps what it returns).
     """
     x = x.float()
-    coef = F.interpolate(field.float(), size=x.shape[-2:], mode="bilinear", align_corners=False)
-    A, b = coef[:, :9].unflatten(1, (3, 3)), coef[:, 9:]
-    return x + (A * x[:, None]).sum(2) + b
+    return affine_colours(x, F.interpolate(field.float(), size=x.shape[-2:], mode="bilinear", align_corners=False))
+
+
+def affine_colours(x: torch.Tensor, coef: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """T(x) = x + A x + b, pixel by pixel: x holds 3 colours and coef 12 coefficients along `dim` (A =
+    coef[:9] as a 3x3 matrix, rows the output channels; b = coef[9:]), the other dimensions alike."""
+    x, coef = x.movedim(dim, -1), coef.movedim(dim, -1)
+    A, b = coef[..., :9].unflatten(-1, (3, 3)), coef[..., 9:]
+    return (x + (A @ x[..., None])[..., 0] + b).movedim(-1, dim)
 
 
 class Discriminator(nn.Module):
