@@ -133,10 +133,8 @@ class HairColour:
     @staticmethod
     def _zone(x: torch.Tensor) -> torch.Tensor:
         """(N, H, W) bool: outside the face box."""
-        h, w = x.shape[-2:]
-        zone = torch.ones(len(x), h, w, dtype=torch.bool)
-        left, top, right, bottom = FACE_BOX
-        zone[:, round(top * h):round(bottom * h), round(left * w):round(right * w)] = False
+        zone = torch.ones(len(x), *x.shape[-2:], dtype=torch.bool)
+        face_region(zone).fill_(False)  # a view of the face box
         return zone
 
     def has(self, x: torch.Tensor, domain: str) -> torch.Tensor:

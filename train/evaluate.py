@@ -162,13 +162,13 @@ def evaluate_direction(batches, male, classifier, target_attr, hair, source, n_s
     return result
 
 
-def evaluate_pair(G_AB, G_BA, images, male, paths, classifier, args, baselines: bool = True) -> dict:
-    """Both directions' figures of one generator pair on the decoded images of both domains."""
+def evaluate_pair(G_AB, G_BA, images, male, paths, classifier, hair, args, baselines: bool = True) -> dict:
+    """Both directions' figures of one generator pair on the decoded images of both domains (hair: their
+    HairColour)."""
     # the useless colour shift: move every pixel by the difference of the domains' mean colours
     mean_colour = {k: to_float(v).mean(dim=(0, 2, 3)).view(1, 3, 1, 1) for k, v in images.items()}
     report = {"split": args.split, "image_size": G_AB.image_size, "detail": args.detail,
               "drop_islands": args.drop_islands}
-    hair = HairColour(images)
     for (src, dst, G, F_inv, target_attr) in (("A", "B", G_AB, G_BA, args.attr_b), ("B", "A", G_BA, G_AB, args.attr_a)):
         batches = model_batches(images[src], G, F_inv, args.batch_size, args.precision, args.detail,
                                 args.drop_islands, mean_colour[dst] - mean_colour[src], baselines)
@@ -278,6 +278,7 @@ def main(argv=None) -> int:
     size = G_AB.image_size
     (images_a, male_a, paths_a), (images_b, male_b, paths_b) = domain_images(a, size), domain_images(b, size)
     images, male, paths = {"A": images_a, "B": images_b}, {"A": male_a, "B": male_b}, {"A": paths_a, "B": paths_b}
+    hair = HairColour(images)  # the domains' colour statistics, the same for every pair scored
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -286,7 +287,8 @@ def main(argv=None) -> int:
         for i, folder in enumerate(folders):
             if i:  # the first pair is loaded above
                 G_AB, G_BA = load_generators(folder, a, b, args)
-            reports[str(folder)] = evaluate_pair(G_AB, G_BA, images, male, paths, classifier, args, baselines=False)
+            reports[str(folder)] = evaluate_pair(G_AB, G_BA, images, male, paths, classifier, hair, args,
+                                                 baselines=False)
             print(summary_line(folder, reports[str(folder)]))
         best, qualified = select(reports, args.min_face_psnr, args.min_gender_kept)
         selection = {"chosen": best, "met_floors": qualified, "min_face_psnr": args.min_face_psnr,
@@ -296,7 +298,7 @@ def main(argv=None) -> int:
               f"{args.min_face_psnr} dB, gender kept >= {args.min_gender_kept:.0%}); wrote {out / 'selection.json'}")
         return 0
 
-    report = {"weights": str(weights), **evaluate_pair(G_AB, G_BA, images, male, paths, classifier, args)}
+    report = {"weights": str(weights), **evaluate_pair(G_AB, G_BA, images, male, paths, classifier, hair, args)}
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     sheet = sample_grid(G_AB, G_BA, to_float(images["A"][:N_SHEET]), to_float(images["B"][:N_SHEET]), args.precision,
                         args.detail, args.drop_islands)
