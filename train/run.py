@@ -43,15 +43,15 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from cyclegan import distributed
-from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_domains, should_cache
-from cyclegan.inference import sample_grid
-from cyclegan.reports import label_grid, write_reports
-from cyclegan.device import PRECISIONS, describe_machine, resolve_device
 from cyclegan.cards import reverse_repo_id
-from cyclegan.hub import HubPushError, writer
-from cyclegan.recipes import RECIPES, describe
 from cyclegan.checkpoints import read_checkpoint, remove_stale_temporaries
 from cyclegan.config import TrainConfig
+from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_domains, should_cache
+from cyclegan.device import PRECISIONS, describe_machine, resolve_device
+from cyclegan.hub import HubPushError, writer
+from cyclegan.inference import sample_grid
+from cyclegan.recipes import RECIPES, describe
+from cyclegan.reports import label_grid, write_reports
 from cyclegan.training import DivergenceError, Trainer
 from push import add_push_options, push  # train/push.py, next to this file
 
