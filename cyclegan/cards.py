@@ -146,8 +146,9 @@ def selection_table(selection: dict, name: str, reverse_name: str) -> list:
                     f"{fwd['gender_kept']:.1%} / {back['gender_kept']:.1%} | {fwd['cycle_psnr']:.1f} / "
                     f"{back['cycle_psnr']:.1f} |")
     n = selection.get("max_images") or "all"
+    start = f" from step {selection['from_step']:,}" if selection.get("from_step") else ""
     return ["## How this pair was chosen", "",
-            f"`train/evaluate.py --snapshots` on {n} val faces per domain: among the snapshots with face PSNR >= "
+            f"`train/evaluate.py --snapshots` on {n} val faces per domain: among the snapshots{start} with face PSNR >= "
             f"{selection['min_face_psnr']} dB and gender kept >= {selection['min_gender_kept']:.0%} both ways, the "
             "one whose weaker direction succeeds most often (within one standard error a tie, won by the higher "
             "face PSNR).", "",

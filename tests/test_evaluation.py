@@ -130,6 +130,40 @@ def test_evaluate_scores_the_pages_path_and_the_hair_left(mini_celeba, tmp_path)
     assert d["target_photos"]["hair_left"] == 0.0  # the blond photos hold none of the black photos' colours
 
 
+def test_snapshots_from_a_step_on_are_scored_once_and_one_is_chosen(mini_celeba, tmp_path, monkeypatch, capsys):
+    run = tmp_path / "run"
+    for seed, folder in enumerate(("snapshots/step0000002", "snapshots/step0000004", ".")):
+        torch.manual_seed(seed)
+        for source, target in (("black", "blond"), ("blond", "black")):
+            Generator(ngf=4, n_blocks=1, image_size=32, source_domain=source, target_domain=target).save_pretrained(
+                run / folder / f"{source}2{target}")
+    AttributeClassifier(image_size=32, width=4).save_pretrained(tmp_path / "classifier")
+    scored = []
+    score = evaluate.evaluate_pair
+    monkeypatch.setattr(evaluate, "evaluate_pair", lambda G_AB, *rest, **kw: scored.append(G_AB) or score(G_AB, *rest, **kw))
+    out = tmp_path / "eval"
+    flags = ["--weights", str(run), "--snapshots", "--celeba-root", str(mini_celeba), "--split", "train",
+             "--classifier", str(tmp_path / "classifier"), "--out", str(out)]
+    assert evaluate.main([*flags, "--from-step", "3"]) == 0
+    selection = json.loads((out / "selection.json").read_text())
+    assert list(selection["reports"]) == [str(run / "snapshots" / "step0000004"), str(run)]
+    assert selection["chosen"] in selection["reports"] and selection["from_step"] == 3 and len(scored) == 2
+    step4 = selection["reports"][str(run / "snapshots" / "step0000004")]
+    # the run goes on: its next snapshot and its final generators are scored, step 4 is read back
+    for source, target in (("black", "blond"), ("blond", "black")):
+        Generator(ngf=4, n_blocks=1, image_size=32, source_domain=source, target_domain=target).save_pretrained(
+            run / "snapshots" / "step0000006" / f"{source}2{target}")
+    assert evaluate.main([*flags, "--from-step", "3"]) == 0
+    selection = json.loads((out / "selection.json").read_text())
+    assert len(scored) == 4 and selection["reports"][str(run / "snapshots" / "step0000004")] == step4
+    assert "step0000004: " in capsys.readouterr().out.split("(scored before)")[0].splitlines()[-1]
+    # other settings score everything again
+    assert evaluate.main([*flags, "--from-step", "3", "--max-images", "1"]) == 0
+    assert len(scored) == 7
+    assert evaluate.main([*flags, "--from-step", "7"]) == 2
+    assert "no snapshots/step*/ from step 7 on" in capsys.readouterr().err
+
+
 def test_evaluate_reports_missing_weights(mini_celeba, tmp_path, capsys):
     assert evaluate.main(["--weights", str(tmp_path), "--celeba-root", str(mini_celeba)]) == 2
     assert "no model folder" in capsys.readouterr().err

@@ -399,4 +399,5 @@ def test_the_card_shows_the_selection_table_with_the_chosen_snapshot():
     assert "| step0015000 (chosen) | 96.0% | 89.0% | 50.0 / 50.0 | 97.0% / 97.0% | 28.0 / 28.0 |" in card
     assert "| step0014500 | 95.0% | 85.0% |" in card  # this card's own direction first
     assert "How this pair was chosen" not in model_card(config)
+    assert "among the snapshots from step 10,000 with" in model_card(config, selection={**selection, "from_step": 10000})
 

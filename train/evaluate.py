@@ -37,15 +37,17 @@ Choosing the model to ship from a run (train/run.py --snapshot-every):
 
     python train/evaluate.py --weights runs/b2b --snapshots --celeba-root ../shared/celeba --max-images 300
 
-evaluates every <run>/snapshots/step*/ and the run's final generators (without the
-baselines) and picks by this rule: among the snapshots whose face PSNR is at least
+evaluates every <run>/snapshots/step*/ (from --from-step on: e.g. the step a recipe's priors start)
+and the run's final generators (without the baselines) and picks by this rule: among the snapshots whose face PSNR is at least
 --min-face-psnr (default 26 dB) and whose gender kept is at least --min-gender-kept
 (default 93%) in both directions (when none meets both floors: among all), take the
 highest success rate of the weaker direction; every snapshot within one standard error
 of it (sqrt(p(1 - p) / n) of that success rate: 1.8 points for p = 0.9 on 300 faces)
 ties with it, and of those the one whose lower face PSNR (of its two directions) is
 highest wins: a difference the sample cannot tell from noise does not pay for a face
-changed more. Writes <out>/selection.json (every snapshot's figures and the choice).
+changed more. Writes <out>/selection.json (every snapshot's figures and the choice). Run again into
+the same --out as a run goes on, it scores only the new snapshots (and the final generators):
+a snapshot scored with the same settings is taken from the selection.json already there.
 """
 
 import argparse
@@ -218,6 +220,26 @@ def select(reports: dict, min_face_psnr: float, min_gender_kept: float) -> tuple
     return max(tied, key=lowest_face_psnr), bool(qualified)
 
 
+def snapshot_folders(run: Path, from_step: int) -> list:
+    """The run's snapshots/step*/ from from_step on, then the run's final generators."""
+    snapshots = [f for f in sorted((run / "snapshots").glob("step*")) if int(f.name.removeprefix("step")) >= from_step]
+    if not snapshots:
+        raise FileNotFoundError(f"--snapshots: no snapshots/step*/ from step {from_step} on in {run} "
+                                f"(train with --snapshot-every)")
+    return snapshots + [run]
+
+
+def scored_before(selection_file: Path, settings: dict) -> dict:
+    """The snapshots' reports in a selection.json written with the same settings: a snapshot never changes once
+    written, so it needs no second scoring (the run's final generators do change, and are always scored)."""
+    if not selection_file.exists():
+        return {}
+    earlier = json.loads(selection_file.read_text())
+    if earlier.get("settings") != settings:
+        return {}
+    return {name: report for name, report in earlier["reports"].items() if Path(name).parent.name == "snapshots"}
+
+
 def load_generators(folder: Path, a, b, args):
     G_AB = Generator.from_pretrained(folder / f"{a.name}2{b.name}")
     G_BA = Generator.from_pretrained(folder / f"{b.name}2{a.name}")
@@ -253,6 +275,8 @@ def main(argv=None) -> int:
     }
     for flag, text in switches.items():
         parser.add_argument(flag, action="store_true", help=text)
+    parser.add_argument("--from-step", type=int, default=0,
+                        help="--snapshots: only the snapshots from this step on (default %(default)s: all)")
     parser.add_argument("--min-face-psnr", type=float, default=26.0,
                         help="--snapshots: face PSNR floor in dB, both directions (default %(default)s)")
     parser.add_argument("--min-gender-kept", type=float, default=0.93,
@@ -262,11 +286,7 @@ def main(argv=None) -> int:
     weights = Path(args.weights)
     try:
         a, b = celeba_domains(args.celeba_root, args.attr_a, args.attr_b, args.split)
-        folders = [weights]
-        if args.snapshots:
-            folders = sorted((weights / "snapshots").glob("step*")) + [weights]
-            if len(folders) == 1:
-                raise FileNotFoundError(f"--snapshots: no snapshots/step*/ in {weights} (train with --snapshot-every)")
+        folders = snapshot_folders(weights, args.from_step) if args.snapshots else [weights]
         G_AB, G_BA = load_generators(folders[0], a, b, args)
         classifier = AttributeClassifier.from_pretrained(args.classifier).eval()
     except (ValueError, FileNotFoundError) as e:
@@ -283,8 +303,15 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
 
     if args.snapshots:
+        settings = {key: getattr(args, key) for key in ("classifier", "split", "max_images", "precision", "detail",
+                                                         "drop_islands", "page")}
+        earlier = scored_before(out / "selection.json", settings)
         reports = {}
         for i, folder in enumerate(folders):
+            if str(folder) in earlier:
+                reports[str(folder)] = earlier[str(folder)]
+                print(f"{summary_line(folder, reports[str(folder)])} (scored before)")
+                continue
             if i:  # the first pair is loaded above
                 G_AB, G_BA = load_generators(folder, a, b, args)
             reports[str(folder)] = evaluate_pair(G_AB, G_BA, images, male, paths, classifier, hair, args,
@@ -292,7 +319,8 @@ def main(argv=None) -> int:
             print(summary_line(folder, reports[str(folder)]))
         best, qualified = select(reports, args.min_face_psnr, args.min_gender_kept)
         selection = {"chosen": best, "met_floors": qualified, "min_face_psnr": args.min_face_psnr,
-                     "min_gender_kept": args.min_gender_kept, "max_images": args.max_images, "reports": reports}
+                     "min_gender_kept": args.min_gender_kept, "from_step": args.from_step,
+                     "max_images": args.max_images, "settings": settings, "reports": reports}
         (out / "selection.json").write_text(json.dumps(selection, indent=2) + "\n")
         print(f"chosen: {best} ({'meets' if qualified else 'no snapshot meets'} the floors face PSNR >= "
               f"{args.min_face_psnr} dB, gender kept >= {args.min_gender_kept:.0%}); wrote {out / 'selection.json'}")
