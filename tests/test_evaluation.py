@@ -94,6 +94,10 @@ def test_evaluate_writes_figures_and_a_contact_sheet(mini_celeba, tmp_path):
     assert photos["n"] == len(blond) and photos["success_rate"] == pytest.approx(
         classifier.predict(to_float(blond))["Blond_Hair"].float().mean().item(), abs=1e-4)
     assert (out / "contact_sheet.png").is_file()
+    # standard errors: of a share over the two faces, sqrt(p(1 - p) / n); of the identity's capped PSNR, 0
+    p = d["model"]["success_rate"]
+    assert d["model"]["se"]["success_rate"] == pytest.approx(math.sqrt(p * (1 - p) / 2), abs=1e-4)
+    assert d["identity"]["se"]["face_psnr"] == 0.0 and math.isnan(d["model"]["se"]["success_rate_male"])  # one man
     # --detail scores the translations with the photo's texture: other model figures, same baselines
     assert evaluate.main(["--weights", str(weights), "--celeba-root", str(mini_celeba), "--split", "train",
                           "--classifier", str(weights / "classifier"), "--out", str(tmp_path / "detail"),
@@ -162,6 +166,37 @@ def test_snapshots_from_a_step_on_are_scored_once_and_one_is_chosen(mini_celeba,
     assert len(scored) == 7
     assert evaluate.main([*flags, "--from-step", "7"]) == 2
     assert "no snapshots/step*/ from step 7 on" in capsys.readouterr().err
+
+
+def test_compare_passes_figures_within_one_standard_error_and_fails_worse_ones(tmp_path, capsys):
+    import compare
+
+    def evaluation(success, hair_left, face_psnr):
+        figures = {"success_rate": success, "hair_left": hair_left, "face_psnr": face_psnr,
+                   "se": {"success_rate": 0.02, "hair_left": 0.03, "face_psnr": 0.5}}
+        return {"split": "val", "black2blond": {"n": 300, "model": figures, "page": dict(figures)}}
+    old = evaluation(0.90, 0.50, 50.0)
+    rows = compare.compare(evaluation(0.885, 0.52, 49.6), old)  # each a little worse, under one SE
+    assert len(rows) == 6 and all(row[-1] for row in rows)
+    assert all(row[-1] for row in compare.compare(evaluation(0.99, 0.10, 60.0), old))  # all better
+    failed = {row[2] for row in compare.compare(evaluation(0.87, 0.40, 50.0), old) if not row[-1]}
+    assert failed == {"success_rate"}  # 3 points down fails; 10 points less hair left is better
+    assert {row[2] for row in compare.compare(evaluation(0.9, 0.54, 49.0), old) if not row[-1]} == {"hair_left",
+                                                                                                    "face_psnr"}
+    files = [tmp_path / "new.json", tmp_path / "old.json"]
+    for path, e in zip(files, (evaluation(0.87, 0.5, 50.0), old)):
+        path.write_text(json.dumps(e))
+    assert compare.main([str(f) for f in files]) == 1
+    assert "success_rate" in capsys.readouterr().out
+    del old["black2blond"]["model"]["se"]
+    files[1].write_text(json.dumps(old))
+    assert compare.main([str(f) for f in files]) == 2
+    assert "no standard errors (black2blond, model)" in capsys.readouterr().err
+    old = evaluation(0.9, 0.5, 50.0)
+    old["black2blond"]["n"] = 948
+    files[1].write_text(json.dumps(old))
+    assert compare.main([str(f) for f in files]) == 2
+    assert "300 faces against 948" in capsys.readouterr().err
 
 
 def test_evaluate_reports_missing_weights(mini_celeba, tmp_path, capsys):

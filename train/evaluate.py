@@ -21,8 +21,10 @@ next to the same figures for two useless models: the identity (output = input) a
 global colour shift (input + the mean colour difference between the domains). Success is
 also given for men and women apart, and "target_photos" is the classifier's success on the
 real photos of the target domain: what a translation as convincing as a real photo would get.
-Writes <out>/eval.json and <out>/contact_sheet.png (input | translation | reconstruction,
-and the mask of attention generators). PSNR of identical images is capped at 100 dB.
+Every figure's standard error over the faces is beside it, under "se" (train/compare.py uses
+them to tell two pairs apart). Writes <out>/eval.json and <out>/contact_sheet.png (input |
+translation | reconstruction, and the mask of attention generators). PSNR of identical images is
+capped at 100 dB.
 --detail scores the translations as the web page shows them instead of the model's own output:
 with the photo's texture kept under the mask (cyclegan.inference.keep_detail);
 --drop-islands without the mask's small specks away from the hair (cyclegan.inference.mask_islands),
@@ -83,6 +85,21 @@ def domain_images(domain, image_size: int):
 
 def mean(x: torch.Tensor) -> float:
     return round(x.float().mean().item(), 4) if len(x) else float("nan")
+
+
+def standard_error(x: torch.Tensor) -> float:
+    """Of the mean of x (a share when x is boolean: sqrt(p(1 - p) / n), as the mean of 0s and 1s gives)."""
+    x = x.float()
+    return round((x.var(correction=0) / len(x)).sqrt().item(), 4) if len(x) > 1 else float("nan")
+
+
+def ratio_standard_error(kept: torch.Tensor, had: torch.Tensor) -> float:
+    """Of the ratio of sums R = sum(kept) / sum(had) over the images (the delta method's first order)."""
+    kept, had = kept.float(), had.float()
+    if len(had) < 2 or not had.sum():
+        return float("nan")
+    residuals = kept - kept.sum() / had.sum() * had
+    return round(((residuals ** 2).sum() / (len(had) * (len(had) - 1))).sqrt().item() / had.mean().item(), 4)
 
 
 def model_batches(images, G, F_inv, batch_size, precision, detail, drop_islands, shift, baselines):
@@ -160,6 +177,17 @@ def evaluate_direction(batches, male, classifier, target_attr, hair, source, n_s
             "face_psnr": mean(r["face_psnr"]),
             "face_ssim": mean(r["face_ssim"]),
             "cycle_psnr": round(r["cycle_psnr"][~r["cycle_psnr"].isnan()].mean().item(), 4),
+        }
+        # each figure's standard error over the faces, to tell a difference between two pairs from noise
+        result[name]["se"] = {
+            "hair_left": ratio_standard_error(r["kept"], r["had"]),
+            "faces_over_third_left": standard_error(left[counted] > 1 / 3),
+            **{f"{k}{part}": standard_error(r[column][who])
+               for k, column in (("success_rate", "target"), ("gender_kept", "male"))
+               for part, who in (("", slice(None)), ("_male", male), ("_female", ~male))},
+            "face_psnr": standard_error(r["face_psnr"]),
+            "face_ssim": standard_error(r["face_ssim"]),
+            "cycle_psnr": standard_error(r["cycle_psnr"][~r["cycle_psnr"].isnan()]),
         }
     return result
 

@@ -1,0 +1,68 @@
+"""Compare two pairs' evaluations figure by figure: is the new pair as good as the old, within noise?
+
+    python train/compare.py runs/eval-new/eval.json weights/eval.json
+
+Both files come from train/evaluate.py on the same faces (same --split, --max-images and, for the
+page's figures, --page). For every figure of every direction, on the model's crop and on the page's
+path when both have it, prints the old and the new value, the difference, and the old figure's
+standard error over the faces (the "se" train/evaluate.py writes): a figure passes when the new
+pair is better or worse by at most one standard error. "Better" is higher for success, gender kept,
+PSNR and SSIM, and lower for the hair left and the faces without a face found. Exits 1 when any
+figure fails, 2 when the files cannot be compared.
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+LOWER_IS_BETTER = {"hair_left", "faces_over_third_left", "no_face"}
+PATHS = ("model", "page")  # the model on its crop; the page's path on whole photos
+
+
+def compare(new: dict, old: dict) -> list:
+    """Rows (direction, path, figure, old, new, difference, standard error, passes) of the figures both have."""
+    rows = []
+    for direction, old_d in old.items():
+        if not (isinstance(old_d, dict) and "model" in old_d):
+            continue
+        new_d = new.get(direction)
+        if new_d is None:
+            raise ValueError(f"the new evaluation has no {direction}")
+        if new_d["n"] != old_d["n"]:
+            raise ValueError(f"{direction}: {new_d['n']} faces against {old_d['n']}: evaluate both on the same faces")
+        for path in PATHS:
+            if path not in old_d or path not in new_d:
+                continue
+            if "se" not in old_d[path]:
+                raise ValueError(f"the old evaluation has no standard errors ({direction}, {path}): evaluate it again "
+                                 "with this train/evaluate.py")
+            for figure, se in old_d[path]["se"].items():
+                was, now = old_d[path][figure], new_d[path][figure]
+                gain = (was - now) if figure in LOWER_IS_BETTER else (now - was)
+                rows.append((direction, path, figure, was, now, now - was, se, not gain < -se))
+    return rows
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("new", type=Path, help="eval.json of the candidate pair")
+    parser.add_argument("old", type=Path, help="eval.json of the pair it would replace")
+    args = parser.parse_args(argv)
+    try:
+        new, old = (json.loads(path.read_text()) for path in (args.new, args.old))
+        rows = compare(new, old)
+    except (OSError, ValueError, KeyError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{'direction':12} {'path':5} {'figure':26} {'old':>8} {'new':>8} {'new-old':>8} {'1 SE':>7}")
+    for direction, path, figure, was, now, difference, se, passes in rows:
+        print(f"{direction:12} {path:5} {figure:26} {was:8.4f} {now:8.4f} {difference:+8.4f} {se:7.4f}"
+              f"{'' if passes else '  worse by more than 1 SE'}")
+    failed = [row for row in rows if not row[-1]]
+    print(f"{len(rows) - len(failed)} of {len(rows)} figures better or within one standard error")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
