@@ -161,33 +161,25 @@ def evaluate_direction(batches, male, classifier, target_attr, hair, source, n_s
         r = {k: torch.cat(v) for k, v in r.items()}
         left = r["kept"].float() / r["had"].clamp(min=1)
         counted = r["had"] >= HAIR_MIN_PIXELS  # faces with some source hair colour to remove
+        per_face = {  # the figures that are means over the faces: each face's value
+            "faces_over_third_left": left[counted] > 1 / 3,
+            "no_face": r["no_face"],
+            **{f"{figure}{part}": r[column][who]
+               for figure, column in (("success_rate", "target"), ("gender_kept", "male"))
+               for part, who in (("", slice(None)), ("_male", male), ("_female", ~male))},
+            "gender_as_labelled_male": r["male_pred"][male],  # called a man, of CelebA's men
+            "gender_as_labelled_female": ~r["male_pred"][~male],
+            "face_psnr": r["face_psnr"],
+            "face_ssim": r["face_ssim"],
+            "cycle_psnr": r["cycle_psnr"][~r["cycle_psnr"].isnan()],
+        }
         result[name] = {
             "hair_left": round(r["kept"].sum().item() / r["had"].sum().item(), 4) if r["had"].sum() else float("nan"),
-            "faces_over_third_left": mean(left[counted] > 1 / 3),
             "sheet_left": [round(v, 3) for v in left[:n_sheet].tolist()],
-            "no_face": mean(r["no_face"]),
-            "success_rate": mean(r["target"]),
-            "success_rate_male": mean(r["target"][male]),
-            "success_rate_female": mean(r["target"][~male]),
-            "gender_kept": mean(r["male"]),
-            "gender_kept_male": mean(r["male"][male]),
-            "gender_kept_female": mean(r["male"][~male]),
-            "gender_as_labelled_male": mean(r["male_pred"][male]),  # called a man, of CelebA's men
-            "gender_as_labelled_female": mean(~r["male_pred"][~male]),
-            "face_psnr": mean(r["face_psnr"]),
-            "face_ssim": mean(r["face_ssim"]),
-            "cycle_psnr": round(r["cycle_psnr"][~r["cycle_psnr"].isnan()].mean().item(), 4),
-        }
-        # each figure's standard error over the faces, to tell a difference between two pairs from noise
-        result[name]["se"] = {
-            "hair_left": ratio_standard_error(r["kept"], r["had"]),
-            "faces_over_third_left": standard_error(left[counted] > 1 / 3),
-            **{f"{k}{part}": standard_error(r[column][who])
-               for k, column in (("success_rate", "target"), ("gender_kept", "male"))
-               for part, who in (("", slice(None)), ("_male", male), ("_female", ~male))},
-            "face_psnr": standard_error(r["face_psnr"]),
-            "face_ssim": standard_error(r["face_ssim"]),
-            "cycle_psnr": standard_error(r["cycle_psnr"][~r["cycle_psnr"].isnan()]),
+            **{figure: mean(values) for figure, values in per_face.items()},
+            # each figure's standard error over the faces, to tell a difference between two pairs from noise
+            "se": {"hair_left": ratio_standard_error(r["kept"], r["had"]),
+                   **{figure: standard_error(values) for figure, values in per_face.items()}},
         }
     return result
 
