@@ -187,7 +187,9 @@ def test_compare_passes_figures_within_one_standard_error_and_fails_worse_ones(t
     for path, e in zip(files, (evaluation(0.87, 0.5, 50.0), old)):
         path.write_text(json.dumps(e))
     assert compare.main([str(f) for f in files]) == 1
-    assert "success_rate" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "success_rate" in out and "2 worse by more than one; a pair as good as the old one would be, by chance, " \
+        "about 1.4 times" in out  # 6 figures (success on both paths worse), each missed with P(Z < -1 / sqrt(2)) = 0.24 by an equal pair
     del old["black2blond"]["model"]["se"]
     files[1].write_text(json.dumps(old))
     assert compare.main([str(f) for f in files]) == 2
@@ -223,3 +225,15 @@ def test_shipped_generators_change_the_hair_colour(celeba_root, tmp_path):
         model, identity = report[direction]["model"], report[direction]["identity"]
         assert model["success_rate"] > 0.4 > identity["success_rate"], direction
         assert model["gender_kept"] > 0.8 and model["cycle_psnr"] > 17, direction
+
+
+def test_chance_of_miss_is_how_often_an_equally_good_pair_measures_worse_by_one_standard_error():
+    import compare
+
+    torch.manual_seed(0)
+    for se_old, se_new in ((1.0, 1.0), (1.0, 0.5), (0.3, 2.0)):
+        old, new = torch.randn(200_000) * se_old, torch.randn(200_000) * se_new  # one true value, two noisy estimates
+        observed = (new - old < -se_old).float().mean().item()
+        assert abs(compare.chance_of_miss(se_old, se_new) - observed) < 0.005
+    assert abs(compare.chance_of_miss(1.0, 1.0) - 0.2398) < 1e-4
+    assert compare.chance_of_miss(0.0, 0.0) == 0.0  # a figure without noise (both 100%) never misses by chance

@@ -9,10 +9,16 @@ standard error over the faces (the "se" train/evaluate.py writes): a figure pass
 pair is better or worse by at most one standard error. "Better" is higher for success, gender kept,
 PSNR and SSIM, and lower for the hair left and the faces without a face found. Exits 1 when any
 figure fails, 2 when the files cannot be compared.
+
+One standard error is a strict bar: two equally good pairs, each measured with noise, differ by
+more than the old figure's standard error about a quarter of the time, so over twenty figures a
+few misses are chance. The last line says how many misses chance alone would give (from both
+files' standard errors), to read the count of failures against.
 """
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -20,8 +26,16 @@ LOWER_IS_BETTER = {"hair_left", "faces_over_third_left", "no_face"}
 PATHS = ("model", "page")  # the model on its crop; the page's path on whole photos
 
 
+def chance_of_miss(se_old: float, se_new: float) -> float:
+    """The probability that a pair as good as the old one measures worse by more than se_old: the difference
+    of two independent estimates of the same value has standard deviation sqrt(se_old^2 + se_new^2)."""
+    spread = math.hypot(se_old, se_new)
+    return 0.5 * (1 + math.erf(-se_old / spread / math.sqrt(2))) if spread else 0.0
+
+
 def compare(new: dict, old: dict) -> list:
-    """Rows (direction, path, figure, old, new, difference, standard error, passes) of the figures both have."""
+    """Rows (direction, path, figure, old, new, difference, standard error, chance of a miss, passes) of the
+    figures both have; the chance is chance_of_miss's, with the new figure's standard error when it has one."""
     rows = []
     for direction, old_d in old.items():
         if not (isinstance(old_d, dict) and "model" in old_d):
@@ -40,7 +54,8 @@ def compare(new: dict, old: dict) -> list:
             for figure, se in old_d[path]["se"].items():
                 was, now = old_d[path][figure], new_d[path][figure]
                 gain = (was - now) if figure in LOWER_IS_BETTER else (now - was)
-                rows.append((direction, path, figure, was, now, now - was, se, not gain < -se))
+                chance = chance_of_miss(se, new_d[path].get("se", {}).get(figure, se))
+                rows.append((direction, path, figure, was, now, now - was, se, chance, not gain < -se))
     return rows
 
 
@@ -56,11 +71,14 @@ def main(argv=None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{'direction':12} {'path':5} {'figure':26} {'old':>8} {'new':>8} {'new-old':>8} {'1 SE':>7}")
-    for direction, path, figure, was, now, difference, se, passes in rows:
+    for direction, path, figure, was, now, difference, se, _, passes in rows:
         print(f"{direction:12} {path:5} {figure:26} {was:8.4f} {now:8.4f} {difference:+8.4f} {se:7.4f}"
               f"{'' if passes else '  worse by more than 1 SE'}")
     failed = [row for row in rows if not row[-1]]
     print(f"{len(rows) - len(failed)} of {len(rows)} figures better or within one standard error")
+    chance = sum(row[-2] for row in rows if not math.isnan(row[-2]))
+    print(f"{len(failed)} worse by more than one; a pair as good as the old one would be, by chance, about "
+          f"{chance:.1f} times")
     return 1 if failed else 0
 
 
