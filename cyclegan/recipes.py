@@ -29,8 +29,8 @@ CPU = Recipe(
     "cpu",
     "the shipped pair's recipe in one run from random weights: the attention generator at ngf 32, 20 epochs of "
     "1,000 image pairs (20,000 steps; lr 2e-4 to step 10,000, then decaying linearly), the mask held for the "
-    "first 3,000 steps, the priors of the shipped pair's fine-tuning stages from step 10,000; about 6 hours on "
-    "2 CPU cores without AMX (1.1 s a step), snapshots every 500 steps for train/evaluate.py --snapshots",
+    "first 3,000 steps, the priors of the shipped pair's fine-tuning stages from step 10,000; 6-7 hours on "
+    "2 CPU cores without AMX (1.0-1.25 s a step), snapshots every 500 steps for train/evaluate.py --snapshots",
     dict(ATTENTION, **PRIORS, priors_start=10_000, ngf=32, n_blocks=6, epoch_size=1000, epochs=10,
          epochs_decay=10, sample_every=250, checkpoint_every=250, snapshot_every=500),
 )

@@ -5,7 +5,7 @@
     python train/run.py --out runs/black2blond --resume          # continue a stopped run
 
 The defaults fit the machine (--recipe, cyclegan/recipes.py): on a CPU the shipped pair's
-recipe in one run, 20,000 steps, about 6 hours on 2 cores; on a GPU the paper's width and
+recipe in one run, 20,000 steps, 6-7 hours on 2 cores; on a GPU the paper's width and
 100 + 100 epochs with the same generator and priors. The run prints the settings it chose
 and, after its first steps, how long it will take.
 
