@@ -31,6 +31,9 @@ class TrainConfig:
     attention: bool = False  # attention-guided generators: output = M * C + (1 - M) * x (see Generator)
     recolour: bool = False  # recolouring generators: C = T(x), a smooth field of colour transforms (implies attention)
     cell: int = 4  # recolour only: side in pixels of the transform field's cells
+    bins: int = 1  # recolour only: knots of the field's luminance axis (HDRNet's bilateral grid; 1 = none)
+    guided_radius: int = 0  # recolour only: the mask as a colour guided filter of windows 2r + 1 (0 = the raw mask)
+    guided_eps: float = 0.01  # recolour only: the guided filter's regulariser (squared [-1, 1] units)
     init_from: str = ""  # start the generators from a folder holding <a>2<b>/ and <b>2<a>/ (e.g. weights)
     ndf: int = 64  # discriminator filters in the first layer
     n_layers_d: int = 3  # 3 gives the 70x70 PatchGAN
@@ -40,7 +43,7 @@ class TrainConfig:
     lambda_identity: float = 0.5  # identity loss weight, as a fraction of lambda_cycle (reference: 0.5)
     cycle_noise: float = 0.0  # std of noise on the translations before they are translated back (0 = off, the paper)
     pool_size: int = 50  # history of generated images shown to D (Shrivastava et al. 2017)
-    lambda_mask: float = 0.0  # attention only: weight of the mask's L1 sparsity (0 = off; see losses)
+    lambda_mask: float = 0.0  # attention only: weight of the mask's L1 sparsity from priors_start (0 = off; see losses)
     lambda_mask_tv: float = 0.0  # attention only: weight of the mask's total variation (0 = off)
     lambda_mask_face: float = 0.0  # attention only: weight of the mask's mean on the face box (aligned faces; 0 = off)
     lambda_mask_edge: float = 0.0  # attention only: weight of the change made where the mask is partly on (0 = off)
@@ -82,6 +85,8 @@ class TrainConfig:
                              "attention mask: they need attention")
         if c.recolour and not c.attention:
             raise ValueError("recolour needs attention: the recolouring is applied where the mask is on")
+        if (c.bins != 1 or c.guided_radius) and not c.recolour:
+            raise ValueError("bins and guided_radius shape the recolouring transform: they need recolour")
         if c.cycle_noise < 0:
             raise ValueError(f"cycle_noise must be >= 0, got {c.cycle_noise}")
         if c.d_warmup < 0 or c.priors_start < 0:

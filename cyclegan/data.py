@@ -165,6 +165,11 @@ def celeba_crop(im: Image.Image) -> Image.Image:
     return im.crop((left, top, left + side, top + side))
 
 
+def celeba_full_height(image_size: int) -> int:
+    """The height, a multiple of 4, of a whole aligned CelebA image (178x218) scaled to `image_size` wide."""
+    return max(4, round(image_size * 218 / 178 / 4) * 4)
+
+
 def to_tensor(im: Image.Image) -> torch.Tensor:
     """PIL RGB -> uint8 (3, H, W)."""
     return torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1)
@@ -190,7 +195,8 @@ class UnpairedDataset(Dataset):
         domain_a, domain_b (`Domain`): the image lists.
         image_size (`int`, defaults to 128): output side in pixels.
         preprocess (`str`, defaults to "celeba"): "celeba" (central 178x178 square, resize),
-            "resize_crop" (resize to 1.117x, random crop: the paper's jitter) or "resize"
+            "celeba_full" (the whole aligned 178x218 image, resized to image_size wide: the hair above,
+            beside and below the face, as a recolouring model sees it on the page), "resize_crop" (resize to 1.117x, random crop: the paper's jitter) or "resize"
             (plain resize, for evaluation).
         train (`bool`, defaults to True): random horizontal flips and crops; False gives fixed views.
         seed (`int`, defaults to 0): seed of every random choice.
@@ -203,7 +209,7 @@ class UnpairedDataset(Dataset):
             generators learn "blond means female".
     """
 
-    PREPROCESS = ("celeba", "resize_crop", "resize")
+    PREPROCESS = ("celeba", "celeba_full", "resize_crop", "resize")
 
     def __init__(self, domain_a: Domain, domain_b: Domain, image_size=128, preprocess="celeba", train=True, seed=0,
                  cache=False, balance_male=False):
@@ -230,15 +236,19 @@ class UnpairedDataset(Dataset):
         return max(len(d.paths) for d in self.domains.values())
 
     @property
-    def stored_size(self) -> int:
-        """Side of the decoded images before the random part (crop, flip)."""
-        return load_size_for(self.image_size) if self.preprocess == "resize_crop" and self.train else self.image_size
+    def stored_shape(self) -> tuple:
+        """(height, width) of the decoded images before the random part (crop, flip)."""
+        if self.preprocess == "celeba_full":
+            return celeba_full_height(self.image_size), self.image_size
+        side = load_size_for(self.image_size) if self.preprocess == "resize_crop" and self.train else self.image_size
+        return side, side
 
     def cache_bytes(self) -> int:
-        return sum(len(d.paths) for d in self.domains.values()) * 3 * self.stored_size ** 2
+        h, w = self.stored_shape
+        return sum(len(d.paths) for d in self.domains.values()) * 3 * h * w
 
     def _decode(self, path):
-        """The deterministic part: decode, crop, resize to uint8 (3, s, s); None if unreadable."""
+        """The deterministic part: decode, crop, resize to uint8 (3, h, w) (stored_shape); None if unreadable."""
         try:
             im = load_image(path)
         except ValueError as e:
@@ -246,7 +256,8 @@ class UnpairedDataset(Dataset):
             return None
         if self.preprocess == "celeba":
             im = celeba_crop(im)
-        return to_tensor(im.resize((self.stored_size,) * 2, Image.BICUBIC))
+        h, w = self.stored_shape
+        return to_tensor(im.resize((w, h), Image.BICUBIC))
 
     def fill_cache(self, progress: bool = True) -> None:
         """Decode every image once, on all cores (Pillow decodes without holding the GIL)."""
@@ -254,8 +265,8 @@ class UnpairedDataset(Dataset):
             if side == "B" and domain is self.domains["A"]:  # one list used for both sides
                 self.cache["B"] = self.cache["A"]
                 continue
-            n, s = len(domain.paths), self.stored_size
-            images, readable = torch.zeros(n, 3, s, s, dtype=torch.uint8), torch.zeros(n, dtype=torch.bool)
+            n, (h, w) = len(domain.paths), self.stored_shape
+            images, readable = torch.zeros(n, 3, h, w, dtype=torch.uint8), torch.zeros(n, dtype=torch.bool)
             pool = ThreadPoolExecutor(os.cpu_count())
             try:
                 decoded = pool.map(self._decode, domain.paths)
@@ -267,7 +278,7 @@ class UnpairedDataset(Dataset):
             self.cache[side] = (images, readable)
 
     def _load(self, side: str, index: int) -> torch.Tensor:
-        """Image `index` of a domain as uint8 (3, s, s); an unreadable file gives way to the next one."""
+        """Image `index` of a domain as uint8 (3, h, w); an unreadable file gives way to the next one."""
         paths = self.domains[side].paths
         for k in range(len(paths)):
             j = (index + k) % len(paths)
@@ -284,7 +295,7 @@ class UnpairedDataset(Dataset):
 
     def _augment(self, x: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
         s = self.image_size
-        if x.shape[-1] > s or x.shape[-2] > s:  # random crop (train) or centre crop
+        if self.preprocess != "celeba_full" and (x.shape[-1] > s or x.shape[-2] > s):  # random crop (train) or centre crop
             top, left = (rng.integers(x.shape[-2] - s + 1), rng.integers(x.shape[-1] - s + 1)) if self.train else (
                 (x.shape[-2] - s) // 2, (x.shape[-1] - s) // 2)
             x = x[:, top:top + s, left:left + s]
@@ -309,7 +320,7 @@ class UnpairedDataset(Dataset):
             i_a, j = i % n_a, int(rng.integers(n_b)) if self.train else i % n_b
         real_a = self._augment(self._load("A", i_a), rng)
         real_b = self._augment(self._load("B", j), rng)
-        return {"A": to_float(real_a), "B": to_float(real_b)}  # each (3, S, S) in [-1, 1]
+        return {"A": to_float(real_a), "B": to_float(real_b)}  # each (3, S, S) in [-1, 1] ((3, H, S) with celeba_full)
 
 
 class EpochSampler(Sampler):

@@ -90,10 +90,13 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 2.0) -> torch.Ten
 
 
 def face_region(x: torch.Tensor) -> torch.Tensor:
-    """The central face box (FACE_BOX) of CelebA-aligned crops (N, C, H, W)."""
+    """The central face box (FACE_BOX) of CelebA-aligned crops (N, C, H, W): of the central square, so
+    that whole aligned images (taller than wide, data.celeba_full_height) have it where their crops do."""
     h, w = x.shape[-2:]
+    side = min(h, w)
+    y0, x0 = (h - side) // 2, (w - side) // 2
     left, top, right, bottom = FACE_BOX
-    return x[..., round(top * h):round(bottom * h), round(left * w):round(right * w)]
+    return x[..., y0 + round(top * side):y0 + round(bottom * side), x0 + round(left * side):x0 + round(right * side)]
 
 
 # Two-tone hair: which pixels still have the source domain's hair colour after a translation.

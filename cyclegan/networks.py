@@ -13,11 +13,11 @@ Tensor convention everywhere: float (N, C, H, W) in [-1, 1].
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from huggingface_hub import ModelCard
 
 from .cards import model_card
 from .mixin import StrictHubMixin
+from .transform import affine_colours, apply_field, coefficient_field, guided_coefficients  # noqa: F401 (re-exported)
 
 
 def init_weights(net: nn.Module, std: float = 0.02) -> None:
@@ -85,12 +85,22 @@ class Generator(
         attention (`bool`, defaults to False): attention-guided output M * C + (1 - M) * x, where the
             last layer predicts the content C and the mask M (Mejjati et al. 2018).
         recolour (`bool`, defaults to False; needs attention): instead of painting the content, predict
-            how to recolour the input: C = T(x), a per-pixel affine colour transform (3x3 matrix and
-            offset) whose coefficients form a smooth field, the last layer's 12 channels averaged over
-            cells of `cell` pixels and scaled back up bilinearly (the grid of HDRNet, Gharbi et al.
-            2017, without its luminance axis). T applies at any resolution (`recolour_photo`), so a
-            photo keeps its own strands, highlights and shading under the new colour by construction.
+            how to recolour the input: C = T(x), per-pixel affine colour transforms (3x3 matrix and offset)
+            whose coefficients form a smooth field, the last layer's channels averaged over cells of `cell`
+            pixels and scaled back up bilinearly (cyclegan.transform). T applies at any resolution
+            (`cyclegan.faces.recolour_photo`), so a photo keeps its own strands, highlights and shading
+            under the new colour by construction.
         cell (`int`, defaults to 4): side in pixels of the transform field's cells at the model's size.
+        bins (`int`, defaults to 1; recolour only): knots of the field's luminance axis, the bilateral grid
+            of HDRNet (Gharbi et al. 2017): each pixel's transform is interpolated between the knots at its
+            own luminance, so dark and light pixels of one cell are recoloured differently (near-black hair
+            to blond, the skin beside it kept). 1 is one transform per cell, as the first recolouring pairs.
+        guided_radius (`int`, defaults to 0; recolour only): with r > 0 the mask is a colour guided filter
+            of the raw mask (He et al. 2010, windows of 2r + 1 pixels) whose linear coefficients join the
+            field, so at any resolution the mask follows the photo's own colour edges (the fast guided
+            filter, Wu et al. 2018). 0 is the raw mask, scaled up as an image (the first recolouring pairs).
+        guided_eps (`float`, defaults to 0.01): the guided filter's regulariser, in squared [-1, 1] units: how
+            much colour contrast a mask edge needs to follow it.
     """
 
     def __init__(
@@ -106,6 +116,9 @@ class Generator(
         attention: bool = False,
         recolour: bool = False,
         cell: int = 4,
+        bins: int = 1,
+        guided_radius: int = 0,
+        guided_eps: float = 0.01,
     ):
         super().__init__()
         if upsample not in ("deconv", "resize_conv"):
@@ -130,7 +143,16 @@ class Generator(
             raise ValueError(f"recolour transforms RGB colours: in_channels must be 3, got {in_channels}")
         if not isinstance(cell, int) or cell < 1:
             raise ValueError(f"cell must be a positive integer, got {cell!r}")
+        if not isinstance(bins, int) or bins < 1:
+            raise ValueError(f"bins must be a positive integer, got {bins!r}")
+        if not isinstance(guided_radius, int) or guided_radius < 0:
+            raise ValueError(f"guided_radius must be a non-negative integer, got {guided_radius!r}")
+        if not guided_eps > 0:
+            raise ValueError(f"guided_eps must be positive, got {guided_eps!r}")
+        if (bins > 1 or guided_radius) and not recolour:
+            raise ValueError("bins and guided_radius shape the recolouring transform: they need recolour")
         self.attention, self.recolour, self.cell = attention, recolour, cell
+        self.bins, self.guided_radius, self.guided_eps = bins, guided_radius, guided_eps
         self.image_size = image_size
         self.source_domain = source_domain
         self.target_domain = target_domain
@@ -151,8 +173,8 @@ class Generator(
                 layers += [nn.Upsample(scale_factor=2, mode="nearest"), nn.ReflectionPad2d(1),
                            nn.Conv2d(ngf * mult, ngf * mult // 2, 3)]
             layers += [_norm(ngf * mult // 2), nn.ReLU(inplace=True)]
-        if recolour:  # c7s1-13: the transform's 12 coefficients and the mask's logit from one layer
-            layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 12 + 1, 7)]
+        if recolour:  # c7s1-(12 bins + 1): the transform's coefficients and the mask's logit from one layer
+            layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, 12 * bins + 1, 7)]
         elif attention:  # c7s1-4: content and the mask's logit from one layer; see forward
             layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, out_channels + 1, 7)]
         else:
@@ -160,7 +182,7 @@ class Generator(
         self.model = nn.Sequential(*layers)
         init_weights(self)
         if recolour:  # the transform starts as the identity: the output is the input until training moves it
-            nn.init.zeros_(self.model[-1].weight[:12])
+            nn.init.zeros_(self.model[-1].weight[:12 * bins])
 
     def generate_model_card(self, training: dict = None, **kwargs) -> ModelCard:
         """The README.md save_pretrained writes: the card push_pair publishes, for a local folder.
@@ -180,8 +202,8 @@ class Generator(
         0-d tensor in [0, 1], training only) raises the mask to floor + (1 - floor) * M:
         the warm-up in which the mask gates the output only gradually (see TrainConfig).
         return_content=True (attention only) returns (output, mask, content).
-        return_field=True (recolour only) returns (output, mask, field): the transform's coefficients,
-        (N, 12, H / cell, W / cell), which `recolour_photo` applies to the input at any size.
+        return_field=True (recolour only) returns (output, mask, field): the transform's coefficients (and the
+        guided mask's), (N, 12 bins (+ 4), H / cell, W / cell), which `recolour_photo` applies at any size.
         """
         if x.ndim != 4 or x.shape[-2] % 4 or x.shape[-1] % 4 or min(x.shape[-2:]) < 8:
             raise ValueError(
@@ -192,8 +214,16 @@ class Generator(
         if not self.attention:
             return (y, torch.ones_like(y[:, :1])) if return_mask else y
         if self.recolour:
-            field = coefficient_field(y[:, :12], self.cell)
-            content, mask = apply_field(x, field), torch.sigmoid(y[:, -1:])
+            coefficients, mask = y[:, :-1], torch.sigmoid(y[:, -1:])
+            guided = self.guided_radius > 0
+            if guided:  # the mask as a linear function of the colours, window by window (cyclegan.transform)
+                coefficients = torch.cat([coefficients.float(), guided_coefficients(
+                    x, mask, self.guided_radius, self.guided_eps)], 1)
+            field = coefficient_field(coefficients, self.cell)
+            if guided:
+                content, mask = apply_field(x, field, self.bins, guided=True)
+            else:
+                content = apply_field(x, field, self.bins)
         else:
             content, mask = torch.tanh(y[:, :-1]), torch.sigmoid(y[:, -1:])
         if mask_floor is not None:
@@ -216,32 +246,6 @@ def blend(content: torch.Tensor, mask: torch.Tensor, x: torch.Tensor) -> torch.T
     under bf16/fp16 autocast the unchanged pixels keep the input's full precision.
     """
     return torch.lerp(x.float(), content.float(), mask.float().expand_as(content))
-
-
-def coefficient_field(coefficients: torch.Tensor, cell: int) -> torch.Tensor:
-    """(N, 12, H, W) per-pixel coefficients -> (N, 12, H / cell, W / cell), their means over cells: the
-    smooth field of colour transforms (cells at the edges may be partial)."""
-    return F.avg_pool2d(coefficients.float(), cell, ceil_mode=True) if cell > 1 else coefficients.float()
-
-
-def apply_field(x: torch.Tensor, field: torch.Tensor) -> torch.Tensor:
-    """T(x): the field's colour transforms, scaled bilinearly to x's size, applied to x.
-
-    x: (N, 3, H, W) in [-1, 1] at any size; field: (N, 12, h, w), per cell a residual affine
-    transform of the colour: T(x) = x + A x + b with A = field[:9] as a 3x3 matrix (rows: output
-    channels) and b = field[9:]. Zeros are the identity. Computed in fp32; not clamped (training
-    sees the true values; cyclegan.inference.translate clamps what it returns).
-    """
-    x = x.float()
-    return affine_colours(x, F.interpolate(field.float(), size=x.shape[-2:], mode="bilinear", align_corners=False))
-
-
-def affine_colours(x: torch.Tensor, coef: torch.Tensor, dim: int = 1) -> torch.Tensor:
-    """T(x) = x + A x + b, pixel by pixel: x holds 3 colours and coef 12 coefficients along `dim` (A =
-    coef[:9] as a 3x3 matrix, rows the output channels; b = coef[9:]), the other dimensions alike."""
-    x, coef = x.movedim(dim, -1), coef.movedim(dim, -1)
-    A, b = coef[..., :9].unflatten(-1, (3, 3)), coef[..., 9:]
-    return (x + (A @ x[..., None])[..., 0] + b).movedim(-1, dim)
 
 
 class Discriminator(nn.Module):

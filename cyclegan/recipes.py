@@ -23,25 +23,41 @@ ATTENTION = dict(upsample="resize_conv", attention=True, mask_start=3000, mask_w
 # the face box, no change where the mask is only partly on, noise before the cycle, a heavier B -> A -> B cycle.
 PRIORS = dict(lambda_mask_face=1.0, lambda_mask_edge=10.0, cycle_noise=0.1, lambda_cycle_b=15.0)
 
+# The recolouring generator (cyclegan/transform.py): a bilateral grid of colour transforms with 3 luminance knots
+# and a guided-filter mask, trained on whole aligned CelebA images (hair around and below the face) at 64 px
+# wide: the detail comes from the photo, so the network runs small. From priors_start the masks also pay for
+# every pixel they change (L1 sparsity), against the tint on faces and backgrounds.
+RECOLOUR = dict(ATTENTION, recolour=True, bins=3, guided_radius=2, guided_eps=0.01, cell=4, preprocess="celeba_full")
+
 PAPER = Recipe("paper", "Zhu et al. 2017 exactly, at 128x128: the ResNet generator (ngf 64, 6 blocks), 100 + 100 "
                         "epochs of the whole data set (about 1.8 million steps on CelebA's black/blond faces)", {})
 CPU = Recipe(
     "cpu",
-    "the shipped pair's recipe in one run from random weights: the attention generator at ngf 32, 20 epochs of "
-    "1,000 image pairs (20,000 steps; lr 2e-4 to step 10,000, then decaying linearly), the mask held for the "
-    "first 3,000 steps, the priors of the shipped pair's fine-tuning stages from step 10,000; 6-7 hours on "
-    "2 CPU cores without AMX (1.0-1.25 s a step), snapshots every 500 steps for train/evaluate.py --snapshots",
-    dict(ATTENTION, **PRIORS, priors_start=10_000, ngf=32, n_blocks=6, epoch_size=1000, epochs=10,
-         epochs_decay=10, sample_every=250, checkpoint_every=250, snapshot_every=500),
+    "the recolouring pair from random weights: 64 px wide whole aligned faces (64x80), ngf 32, 20 epochs of 1,000 "
+    "image pairs (20,000 steps; lr 2e-4 to step 10,000, then decaying linearly), the mask held for the first 1,500 "
+    "steps, the priors and the mask's sparsity from step 4,000; about 3.5 hours on 2 CPU cores without AMX "
+    "(0.6 s a step in fp32; torch.compile off: slower here after a 9-minute compile), snapshots every 500 steps "
+    "for train/evaluate.py --snapshots",
+    dict(RECOLOUR, **PRIORS, lambda_mask=0.2, mask_start=1500, mask_warmup=300, priors_start=4000, image_size=64,
+         ngf=32, n_blocks=6, epoch_size=1000, epochs=10, epochs_decay=10, sample_every=250, checkpoint_every=250,
+         snapshot_every=500, compile=False),
 )
 GPU = Recipe(
     "gpu",
-    "the paper's width and schedule (ngf 64, 100 + 100 epochs of the whole data set) with the cpu recipe's "
-    "attention generator and priors, the priors from the start of the lr decay (step 889,500 = 100 epochs of "
-    "CelebA's 8,895 black-haired training faces); days on one GPU",
-    dict(ATTENTION, **PRIORS, priors_start=889_500, snapshot_every=10_000),
+    "the cpu recipe's recolouring pair at the paper's width and schedule (ngf 64, 128 px wide whole faces, 100 + "
+    "100 epochs of the whole data set), the priors from step 20,000; a day or more on one GPU",
+    dict(RECOLOUR, **PRIORS, lambda_mask=0.2, mask_start=5000, mask_warmup=500, priors_start=20_000,
+         image_size=128, snapshot_every=10_000),
 )
-RECIPES = {r.name: r for r in (CPU, GPU, PAPER)}
+ATTENTION_CPU = Recipe(
+    "attention-cpu",
+    "the staged attention pair's recipe (the shipped weights until issue [13]) in one run from random weights: the "
+    "attention generator at ngf 32 on 128 px centre squares, 20 epochs of 1,000 image pairs (20,000 steps), the "
+    "mask held for 3,000 steps, the priors from step 10,000; 6-7 hours on 2 CPU cores without AMX",
+    dict(ATTENTION, **PRIORS, priors_start=10_000, ngf=32, n_blocks=6, epoch_size=1000, epochs=10,
+         epochs_decay=10, sample_every=250, checkpoint_every=250, snapshot_every=500),
+)
+RECIPES = {r.name: r for r in (CPU, GPU, ATTENTION_CPU, PAPER)}
 
 
 def describe(recipe: Recipe) -> str:

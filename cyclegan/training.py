@@ -128,10 +128,10 @@ def init_generator(G: Generator, folder) -> None:
     state, own = source.state_dict(), G.state_dict()
     if G.recolour and not source.recolour:
         # an attention generator starts a recolouring one: its mask filter is kept, the transform's
-        # 12 filters start at the identity (their initialisation)
+        # 12 x bins filters start at the identity (their initialisation)
         for k in list(own)[-2:]:
             if state[k].shape[1:] == own[k].shape[1:] and source.attention:
-                state[k] = torch.cat([own[k][:12], state[k][-1:]])
+                state[k] = torch.cat([own[k][:-1], state[k][-1:]])
     elif G.attention and not source.attention:
         for k in list(own)[-2:]:  # the final conv's weight and bias: 4 output channels here, 3 in the source
             if state[k].shape[1:] == own[k].shape[1:]:  # else load_state_dict below names the mismatch
@@ -248,7 +248,8 @@ class Trainer:
         self.precision = resolve_precision(c.precision, self.device)
         torch.manual_seed(c.seed)
         gen = dict(ngf=c.ngf, n_blocks=c.n_blocks, image_size=c.image_size, upsample=c.upsample,
-                   attention=c.attention, recolour=c.recolour, cell=c.cell)
+                   attention=c.attention, recolour=c.recolour, cell=c.cell, bins=c.bins, guided_radius=c.guided_radius,
+                   guided_eps=c.guided_eps)
         self.G_AB = Generator(**gen, source_domain=c.name_a or "A", target_domain=c.name_b or "B")
         self.G_BA = Generator(**gen, source_domain=c.name_b or "B", target_domain=c.name_a or "A")
         if c.init_from:
@@ -329,7 +330,8 @@ class Trainer:
         # during d_warmup the generators only make fakes: fresh discriminators learn before they teach
         train_G = self.step >= c.d_warmup
         priors = self.priors_on()
-        lambda_face, lambda_edge = (c.lambda_mask_face, c.lambda_mask_edge) if priors else (0.0, 0.0)
+        lambda_sparse, lambda_face, lambda_edge = (c.lambda_mask, c.lambda_mask_face, c.lambda_mask_edge) if priors \
+            else (0.0, 0.0, 0.0)
 
         # 1. fakes and reconstructions: A -> B -> A and B -> A -> B; with the identity loss,
         # G_AB also maps real_B (it should change nothing) and G_BA real_A (see Generators)
@@ -356,9 +358,9 @@ class Trainer:
             losses["idt_B"] = w * identity_loss(real_B, idt_B)
         # 4. the attention masks' priors (Mejjati et al. 2018: sparsity and smoothness; this project's face box
         # and edge terms after priors_start; see losses.mask_*)
-        if c.lambda_mask or c.lambda_mask_tv or lambda_face or lambda_edge:
+        if lambda_sparse or c.lambda_mask_tv or lambda_face or lambda_edge:
             for name, mask, real, fake in (("mask_A", mask_A, real_B, fake_A), ("mask_B", mask_B, real_A, fake_B)):
-                losses[name] = (c.lambda_mask * mask_sparsity_loss(mask) + c.lambda_mask_tv * mask_smoothness_loss(mask)
+                losses[name] = (lambda_sparse * mask_sparsity_loss(mask) + c.lambda_mask_tv * mask_smoothness_loss(mask)
                                 + lambda_face * mask_face_loss(mask) + lambda_edge * mask_edge_loss(real, fake, mask))
         loss_G = sum(losses.values())
         losses["G"] = loss_G
@@ -426,8 +428,8 @@ class Trainer:
         return torch.tensor(floor, device=self.device)
 
     def priors_on(self) -> bool:
-        """Whether this step trains with the fine-tuning terms: lambda_mask_face, lambda_mask_edge, cycle_noise
-        and lambda_cycle_b (before priors_start: off, and the B cycle weighs lambda_cycle).
+        """Whether this step trains with the fine-tuning terms: lambda_mask, lambda_mask_face, lambda_mask_edge,
+        cycle_noise and lambda_cycle_b (before priors_start: off, and the B cycle weighs lambda_cycle).
 
         The shipped pair was made in stages, each a new run from the last with these terms added
         (docs/experiments.md); a recipe schedules them by step inside one run instead. They shape a

@@ -70,8 +70,11 @@ HELP = {
     "balance_male": "auto | on | off: draw men and women equally often in each domain by CelebA's Male "
                     "attribute, so the generators do not learn 'blond means female' (93 percent of CelebA's blond "
                     "images are women); auto = on for --celeba-root, off for folders (default %(default)s)",
-    "preprocess": "auto | celeba (central 178x178 square, resize) | resize_crop (resize to 1.117x and random crop, "
-                  "the paper's 286->256 jitter) | resize (default %(default)s: celeba for CelebA, else resize_crop)",
+    "preprocess": "auto | celeba (central 178x178 square, resize) | celeba_full (the whole aligned 178x218 "
+                  "image, image-size wide: the hair around and below the face, as the page shows it to a "
+                  "recolouring model) | resize_crop (resize to 1.117x and random crop, "
+                  "the paper's 286->256 jitter) | resize (default %(default)s: for CelebA celeba_full with --recolour "
+                  "and celeba without, else resize_crop)",
     "max_images": "use only the first N images of each domain, 0 = all (default %(default)s)",
     "cache": "auto | on | off: decode every image once before training and keep it resized in memory "
              "as uint8: 3 x size^2 bytes an image, e.g. 49 KB at 128 px, 0.7 GB for CelebA's 14,232 "
@@ -92,6 +95,15 @@ HELP = {
                 "its strands (HDRNet's grid, Gharbi et al. 2017; default %(default)s)",
     "cell": "recolour only: side in pixels of the colour-transform field's cells at the model's size; larger is "
             "smoother, smaller follows the hair's edges more closely (default %(default)s)",
+    "bins": "recolour only: knots of the colour transforms' luminance axis (HDRNet's bilateral grid): each pixel's "
+            "transform is interpolated at its own luminance, so dark and light pixels of a cell change differently "
+            "(near-black hair to blond, the skin beside it kept); 1 = one transform per cell (default %(default)s)",
+    "guided_radius": "recolour only: the mask as a colour guided filter of the raw mask with windows of 2r + 1 pixels "
+                     "(He et al. 2010), applied at any resolution with the field (Wu et al. 2018's fast guided "
+                     "filter), so on a photo it follows the photo's own colour edges; 0 = the raw mask scaled up "
+                     "(default %(default)s)",
+    "guided_eps": "recolour only: the guided filter's regulariser in squared [-1, 1] units; smaller follows fainter "
+                  "colour edges (default %(default)s)",
     "init_from": "start both generators from the weights in this folder (its <a>2<b>/ and <b>2<a>/, e.g. weights); "
                  "a paper generator can start an attention one (its mask layer starts fresh), an attention one a recolouring one (its transform starts as the identity); default: random N(0, "
                  "0.02) as the paper",
@@ -109,8 +121,8 @@ HELP = {
                    "generator steps did not change it (docs/experiments.md); 0 = off, as the paper (default "
                    "%(default)s)",
     "pool_size": "generated images kept to train the discriminators, 0 = no pool (paper: 50)",
-    "lambda_mask": "attention only: weight of the mask's L1 sparsity, which charges every changed pixel "
-                   "(default %(default)s)",
+    "lambda_mask": "attention only: weight of the mask's L1 sparsity, which charges every changed pixel, from "
+                   "--priors-start (default %(default)s)",
     "lambda_mask_tv": "attention only: weight of the mask's total variation, which keeps it in smooth regions "
                       "(default %(default)s)",
     "lambda_mask_face": "attention only: weight of the mask's mean on the central face box (eyes, nose, mouth of "
@@ -120,7 +132,7 @@ HELP = {
                         "mean((1 - M) |G(x) - x|): against the pink line along the hairline, where the content's "
                         "recoloured skin shows through the mask's soft edge; 10 for the shipped pair (default "
                         "%(default)s)",
-    "priors_start": "the step from which --lambda-mask-face, --lambda-mask-edge, --cycle-noise and --lambda-cycle-b "
+    "priors_start": "the step from which --lambda-mask, --lambda-mask-face, --lambda-mask-edge, --cycle-noise and --lambda-cycle-b "
                     "apply; before it they are off and the B cycle weighs --lambda-cycle, so one run can hold the "
                     "stages that made the shipped pair (the cpu recipe sets it); 0 = from the start (default "
                     "%(default)s)",
@@ -175,7 +187,8 @@ HELP = {
 # Settings that shape the networks or the data pipeline: a resumed run must keep them.
 PUSH_OPTIONS = ["push_to_hub", "hub_repo_id", "reverse_repo_id", "private", "token", "commit_message", "revision",
                 "sample_image", "no_sample"]
-FIXED_ON_RESUME = {"image_size", "ngf", "n_blocks", "upsample", "attention", "recolour", "cell", "init_from", "balance_male", "ndf", "n_layers_d", "name_a", "name_b", "preprocess", "seed",
+FIXED_ON_RESUME = {"image_size", "ngf", "n_blocks", "upsample", "attention", "recolour", "cell", "bins", "guided_radius",
+                   "guided_eps", "init_from", "balance_male", "ndf", "n_layers_d", "name_a", "name_b", "preprocess", "seed",
                    "celeba_root", "attr_a", "attr_b", "data_a", "data_b", "max_images", "batch_size", "epoch_size"}
 LOSS_COLUMNS = ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "mask_A", "mask_B", "D_A", "D_B",
                 "M_A", "M_B"]
@@ -377,7 +390,7 @@ def main(argv=None) -> int:
         a, b = load_domains(config, "train")
         config = replace(config, name_a=config.name_a or a.name, name_b=config.name_b or b.name)
         preprocess = config.preprocess if config.preprocess != "auto" else (
-            "celeba" if config.celeba_root else "resize_crop")
+            ("celeba_full" if config.recolour else "celeba") if config.celeba_root else "resize_crop")
         if config.balance_male not in ("auto", "on", "off"):
             raise ValueError(f"--balance-male must be auto, on or off, got {config.balance_male!r}")
         balance = config.balance_male == "on" or (config.balance_male == "auto" and bool(config.celeba_root))

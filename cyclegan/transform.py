@@ -1,0 +1,135 @@
+"""The recolouring transform: a smooth field of colour transforms with a luminance axis, and the mask as a
+guided filter of the photo, both applied at any resolution.
+
+A recolouring generator (networks.Generator with recolour=True) does not paint pixels. Its last layer
+predicts, per pixel of the model's input, `bins` affine colour transforms (one per knot of a luminance
+axis) and a raw mask. Averaged over cells of `cell` pixels they form a field, a bilateral grid in the
+sense of HDRNet (Gharbi et al. 2017, "Deep Bilateral Learning for Real-Time Image Enhancement"):
+
+    T(x) = x + A(p, l) x + b(p, l)     A (3x3) and b (3) sliced from the field at the pixel's place p
+                                       (bilinearly) and luminance l (linearly between the knots)
+
+so dark and light pixels of one cell get different transforms: near-black hair can be lifted to blond
+while the lighter skin and background of the same cell keep their colour. The guide is the pixel's own
+luminance (fixed, not learnt as in HDRNet), so it is the same at the model's size and at the photo's.
+
+The mask is made the same way: the raw mask is fitted, window by window, as a linear function of the
+input's colours (the colour guided filter, He et al. 2010, "Guided Image Filtering", Eq. 19-21), and
+those linear coefficients are averaged over the same cells and scaled up with the field, as the fast
+guided filter does (Wu et al. 2018, "Fast End-to-End Trainable Guided Filter"):
+
+    M(p) = clamp(a(p) . x(p) + c(p), 0, 1)
+
+At any resolution the mask's edges are the photo's own colour edges: no halo, no blocks, no straight
+lines at the crop, and at the model's size it is exactly what training saw.
+
+Field layout, channels: 12 * bins colour coefficients (knot k's 12 at 12k: A row by row, then b), then,
+with a guided mask, 4 mask coefficients (a for R, G, B, then c). Images are (N, 3, H, W) in [-1, 1].
+"""
+
+import torch
+import torch.nn.functional as F
+
+LUMA = (0.299, 0.587, 0.114)  # Rec. 601, as cyclegan.inference.keep_detail
+
+
+def luminance(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """Luminance in [0, 1] of colours in [-1, 1] along `dim` (kept, of size 1)."""
+    weights = x.new_tensor(LUMA).view([3 if d == dim % x.ndim else 1 for d in range(x.ndim)])
+    return ((x + 1) / 2 * weights).sum(dim, keepdim=True)
+
+
+def coefficient_field(coefficients: torch.Tensor, cell: int) -> torch.Tensor:
+    """(N, C, H, W) per-pixel coefficients -> (N, C, H / cell, W / cell), their means over cells: the
+    smooth field (cells at the edges may be partial)."""
+    return F.avg_pool2d(coefficients.float(), cell, ceil_mode=True) if cell > 1 else coefficients.float()
+
+
+def upsample(field: torch.Tensor, size) -> torch.Tensor:
+    """The field scaled bilinearly to `size` (H, W), as the photo path's PIL-style taps do."""
+    return F.interpolate(field.float(), size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def affine_colours(x: torch.Tensor, coef: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """T(x) = x + A x + b, pixel by pixel: x holds 3 colours and coef 12 coefficients along `dim` (A =
+    coef[:9] as a 3x3 matrix, rows the output channels; b = coef[9:]), the other dimensions alike."""
+    x, coef = x.movedim(dim, -1), coef.movedim(dim, -1)
+    A, b = coef[..., :9].unflatten(-1, (3, 3)), coef[..., 9:]
+    return (x + (A @ x[..., None])[..., 0] + b).movedim(-1, dim)
+
+
+def slice_bins(coef: torch.Tensor, x: torch.Tensor, bins: int, dim: int = 1) -> torch.Tensor:
+    """The 12 coefficients of each pixel from its 12 * bins along `dim`: linear interpolation between the
+    knots of the luminance axis (knot k at luminance k / (bins - 1)) at the pixel's luminance."""
+    if bins == 1:
+        return coef.narrow(dim, 0, 12)
+    position = luminance(x, dim) * (bins - 1)  # size 1 along dim
+    out = 0
+    for k in range(bins):  # hat weights: each pixel reads its two nearest knots
+        out = out + (1 - (position - k).abs()).clamp(min=0) * coef.narrow(dim, 12 * k, 12)
+    return out
+
+
+def recolour(x: torch.Tensor, coef: torch.Tensor, bins: int, dim: int = 1) -> torch.Tensor:
+    """T(x) with the per-pixel coefficients `coef` (12 * bins, or more, along `dim`; the rest ignored)."""
+    return affine_colours(x, slice_bins(coef, x, bins, dim), dim)
+
+
+def guided_mask(x: torch.Tensor, coef: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """M = clamp(a . x + c, 0, 1) from the 4 mask coefficients (a for R, G, B, then c) along `dim`."""
+    a, c = coef.narrow(dim, 0, 3), coef.narrow(dim, 3, 1)
+    return ((a * x).sum(dim, keepdim=True) + c).clamp(0, 1)
+
+
+def mask_reach(coef: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """The largest mask the 4 mask coefficients can give any colour in [-1, 1]^3: c + |a|_1 (for cutting the
+    photo path's work to where a mask can be on)."""
+    return coef.narrow(dim, 3, 1) + coef.narrow(dim, 0, 3).abs().sum(dim, keepdim=True)
+
+
+def _box(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Means over (2 radius + 1)^2 windows, cut at the borders (He et al.'s box filter)."""
+    return F.avg_pool2d(x, 2 * radius + 1, stride=1, padding=radius, count_include_pad=False)
+
+
+def guided_coefficients(guide: torch.Tensor, mask: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
+    """The colour guided filter's linear coefficients (He et al. 2010, Eq. 19-20): for each window the
+    (a, c) minimising mean((a . I + c - p)^2) + eps |a|^2 over it, I the guide and p the mask.
+
+    guide: (N, 3, H, W) in [-1, 1]; mask: (N, 1, H, W). Returns (N, 4, H, W): a (3 channels), c. eps
+    says how much colour contrast an edge needs to be followed: in flat windows a -> 0 and the mask is
+    the window's mean. Computed in fp32 with a closed-form 3x3 inverse (the covariance plus eps is
+    positive definite), which compiles and runs on any device.
+    """
+    I, p = guide.float(), mask.float()
+    ii = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
+    products = [I[:, i:i + 1] * I[:, j:j + 1] for i, j in ii]
+    means = _box(torch.cat([I, p, I * p] + products, 1), radius)  # one box filter for all 13 channels
+    mean_I, mean_p, mean_Ip = means[:, :3], means[:, 3:4], means[:, 4:7]
+    cov_Ip = mean_Ip - mean_I * mean_p  # (N, 3, H, W)
+    s = {(i, j): means[:, 7 + k:8 + k] - mean_I[:, i:i + 1] * mean_I[:, j:j + 1] + (eps if i == j else 0)
+         for k, (i, j) in enumerate(ii)}
+    s.update({(j, i): v for (i, j), v in list(s.items())})
+    # the inverse by cofactors: inv = adj(S) / det(S)
+    cof = {(i, j): s[(i + 1) % 3, (j + 1) % 3] * s[(i + 2) % 3, (j + 2) % 3]
+           - s[(i + 1) % 3, (j + 2) % 3] * s[(i + 2) % 3, (j + 1) % 3] for i in range(3) for j in range(3)}
+    det = s[0, 0] * cof[0, 0] + s[0, 1] * cof[0, 1] + s[0, 2] * cof[0, 2]
+    a = torch.cat([sum(cof[j, i] * cov_Ip[:, j:j + 1] for j in range(3)) for i in range(3)], 1) / det
+    c = mean_p - (a * mean_I).sum(1, keepdim=True)
+    return torch.cat([a, c], 1)
+
+
+def apply_field(x: torch.Tensor, field: torch.Tensor, bins: int = 1, guided: bool = False):
+    """T(x), and with `guided` the mask, from a field scaled bilinearly to x's size.
+
+    x: (N, 3, H, W) in [-1, 1] at any size; field: (N, 12 * bins (+ 4 with guided), h, w). Returns T(x)
+    (N, 3, H, W), not clamped (training sees the true values; cyclegan.inference.translate clamps what
+    it returns), or (T(x), M) with guided, M (N, 1, H, W) in [0, 1]. Computed in fp32. A field of zeros
+    is the identity.
+    """
+    x = x.float()
+    coef = upsample(field, x.shape[-2:])
+    content = recolour(x, coef, bins)
+    if not guided:
+        return content
+    return content, guided_mask(x, coef[:, 12 * bins:12 * bins + 4])
