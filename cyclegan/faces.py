@@ -29,7 +29,7 @@ from PIL import Image
 
 from .inference import DETAIL_EPS, DETAIL_RATIO, DETAIL_SIGMA, MASK_OFF, image_to_tensor, tensor_to_image, \
     translate
-from .networks import affine_colours
+from .transform import guided_mask, mask_reach, recolour
 
 # where a CelebA training crop has its face: Haar box centre (x, y) and width, as fractions of the crop side
 FACE_CENTRE_X, FACE_CENTRE_Y, FACE_WIDTH = 0.499, 0.582, 0.565
@@ -305,38 +305,47 @@ def paste_back(photo: Image.Image, crop: Image.Image, box: tuple, model_input: I
 
 
 @torch.no_grad()
-def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Image.Image) -> Image.Image:
+def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Image.Image, bins: int = 1,
+                   guided: bool = False) -> Image.Image:
     """`photo` recoloured over `box` by a recolouring generator's field of colour transforms, at the
-    photo's own resolution: M * T(x) + (1 - M) * x (cyclegan.networks.apply_field) with the field and
-    the mask scaled bilinearly to the box, the change cut to exactly 0 where the mask is below MASK_OFF
-    (mask_weight) and faded out over FEATHER of the box at its edges. Pixels outside the box or under a mask of 0 are
-    untouched; strands, highlights and shading are the photo's own, whatever the photo's size.
+    photo's own resolution: M * T(x) + (1 - M) * x (cyclegan.transform) with the field scaled bilinearly
+    to the box, each pixel's transform sliced at its own luminance (`bins` knots), the change cut to
+    exactly 0 where the mask is below MASK_OFF (mask_weight) and faded out over FEATHER of the box at its
+    edges. The mask is the guided one rebuilt from the field at every pixel with `guided` (it follows the
+    photo's own colour edges), else `mask` scaled bilinearly. Pixels outside the box or under a mask of 0
+    are untouched; strands, highlights and shading are the photo's own, whatever the photo's size.
 
-    box: (left, top, right, bottom), any rectangle; field: (12, h, w) float, the field over the box
-    as the model saw it; mask: L, the model's size. Visits the box's pixels under the mask in strips
+    box: (left, top, right, bottom), any rectangle; field: (12 bins (+ 4), h, w) float, the field over the
+    box as the model saw it; mask: L, the model's size. Visits the box's pixels under the mask in strips
     of STRIP_PIXELS, so a 12 MP photo costs a few tenths of a second.
     """
     width, height = box[2] - box[0], box[3] - box[1]
-    span = mask_span(torch.from_numpy(np.asarray(mask, np.float32) / 255), height, width)
+    field = field.float()
+    reach = mask_reach(field[12 * bins:12 * bins + 4], dim=0)[0] if guided else \
+        torch.from_numpy(np.asarray(mask, np.float32) / 255)
+    span = mask_span(reach, height, width)
     if span is None:
         return photo.copy()
     top, bottom, left, right = span
-    weights = torch.from_numpy(np.array(mask.resize((width, height), Image.BILINEAR)))  # uint8: cheap at any size
+    if not guided:
+        weights = torch.from_numpy(np.array(mask.resize((width, height), Image.BILINEAR)))  # uint8: cheap at any size
     pixels = torch.from_numpy(np.array(photo.crop(box)))  # (height, width, 3) uint8, written back strip by strip
-    coefficients = widen(field.float(), width)  # (h, width, 12): bilinear as F.interpolate's, see apply_field
+    coefficients = widen(field, width)  # (h, width, C): bilinear as F.interpolate's, see transform.upsample
     row_taps = pil_taps(field.shape[1], height, "bilinear")
     # faded where the box ends inside the photo, not where the photo itself ends
     edge_y, edge_x = feather(height, box[1] > 0, box[3] < photo.height), feather(width, box[0] > 0, box[2] < photo.width)
-    strip = max(1, STRIP_PIXELS // (right - left))
+    strip = max(1, STRIP_PIXELS * 12 // field.shape[0] // (right - left))  # the coefficients of a strip stay small
     for y0 in range(top, bottom, strip):
         y1 = min(y0 + strip, bottom)
         x = pixels[y0:y1, left:right].float().div_(255)  # (rows, cols, 3) in [0, 1]
         coef = resample_rows(coefficients[:, left:right], row_taps, y0, y1)
         signed = x * 2 - 1  # the model's [-1, 1]
-        recoloured = affine_colours(signed, coef, dim=-1)
-        delta = recoloured.add_(1).div_(2).clamp_(0, 1).sub_(x)
+        delta = recolour(signed, coef, bins, dim=-1).add_(1).div_(2).clamp_(0, 1).sub_(x)
         weight = torch.minimum(edge_y[y0:y1].view(-1, 1, 1), edge_x[left:right].view(1, -1, 1))
-        m = weights[y0:y1, left:right, None].float().div_(255)
+        if guided:
+            m = guided_mask(signed, coef[..., 12 * bins:12 * bins + 4], dim=-1)
+        else:
+            m = weights[y0:y1, left:right, None].float().div_(255)
         weight = weight * m * mask_weight(m)  # the model's own blend, cut to exactly 0 below MASK_OFF
         pixels[y0:y1, left:right] = x.add_(delta.mul_(weight)).mul_(255).clamp_(0, 255).round_().to(torch.uint8)
     out = photo.copy()
@@ -399,7 +408,7 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
                                       drop_islands=drop_islands)
         rec = translate(G_back, fake, precision, drop_islands=drop_islands)
         mask = Image.fromarray((mask[0, 0].cpu().numpy() * 255).round().astype(np.uint8))
-        composite = recolour_photo(photo, box, field[0].cpu(), mask)
+        composite = recolour_photo(photo, box, field[0].cpu(), mask, G.bins, G.guided_radius > 0)
         return PhotoResult(composite, message, model_input, tensor_to_image(fake), tensor_to_image(rec), mask, box)
     model_input = photo.crop(box).resize((size, size), Image.LANCZOS)
     x = image_to_tensor(model_input)  # (1, 3, size, size) in [-1, 1]

@@ -7,6 +7,8 @@ from PIL import Image
 
 from .data import to_float
 from .device import autocast, maybe_compile, resolve_device, resolve_precision, use_channels_last
+from .networks import blend
+from .transform import apply_field
 
 # keep_detail: the blur that splits colour from texture, as a share of the image's shorter side
 # (3 px at the models' 128 px: it leaves a sixth of the ~10 px lattice the generators paint in hair),
@@ -136,7 +138,13 @@ def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "aut
     with autocast(device, precision):
         y, mask, *field = generator(padded, return_field=True) if recolour else generator(padded, return_mask=True)
     y, mask = y[..., :h, :w].float().clamp(-1, 1), mask[..., :h, :w].float()
-    if drop_islands:
+    if drop_islands and field and getattr(generator, "guided_radius", 0):
+        # a guided mask lives in the field: switch it off on the cells the islands touch, and make the output
+        # from that field, so the model's output and the photo path (which rebuilds the mask from the field) agree
+        field[0] = drop_field_islands(field[0], mask_islands(mask), generator.cell, generator.bins)
+        content, mask = apply_field(padded, field[0], generator.bins, guided=True)
+        y, mask = blend(content, mask, padded)[..., :h, :w].clamp(-1, 1), mask[..., :h, :w]
+    elif drop_islands:
         islands = mask_islands(mask)
         y, mask = torch.where(islands, x.to(device, torch.float32), y), mask.masked_fill(islands, 0)
     if detail and not recolour:
@@ -145,6 +153,16 @@ def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "aut
         cell = generator.cell  # the field's cells over the image, without those of the padding
         return y, mask, field[0][..., :-(-h // cell), :-(-w // cell)].float()
     return (y, mask) if return_mask else y
+
+
+def drop_field_islands(field: torch.Tensor, islands: torch.Tensor, cell: int, bins: int) -> torch.Tensor:
+    """A guided recolouring field (N, 12 bins + 4, h, w) with its mask switched off (coefficients 0) on every cell
+    that an island (N, 1, H, W bool, mask_islands) touches; the colour transform is left as it was."""
+    touched = F.max_pool2d(islands.float(), cell, ceil_mode=True) > 0
+    touched = F.pad(touched, (0, field.shape[-1] - touched.shape[-1], 0, field.shape[-2] - touched.shape[-2]))
+    field = field.clone()
+    field[:, 12 * bins:12 * bins + 4] = field[:, 12 * bins:12 * bins + 4].masked_fill(touched, 0)
+    return field
 
 
 def image_to_tensor(image: Image.Image) -> torch.Tensor:

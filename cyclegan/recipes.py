@@ -27,7 +27,8 @@ PRIORS = dict(lambda_mask_face=1.0, lambda_mask_edge=10.0, cycle_noise=0.1, lamb
 # and a guided-filter mask, trained on whole aligned CelebA images (hair around and below the face) at 64 px
 # wide: the detail comes from the photo, so the network runs small. From priors_start the masks also pay for
 # every pixel they change (L1 sparsity), against the tint on faces and backgrounds.
-RECOLOUR = dict(ATTENTION, recolour=True, bins=3, guided_radius=2, guided_eps=0.01, cell=4, preprocess="celeba_full")
+# (--preprocess auto then reads CelebA's whole aligned images: celeba_full)
+RECOLOUR = dict(ATTENTION, recolour=True, bins=3, guided_radius=2, guided_eps=0.01, cell=4)
 
 PAPER = Recipe("paper", "Zhu et al. 2017 exactly, at 128x128: the ResNet generator (ngf 64, 6 blocks), 100 + 100 "
                         "epochs of the whole data set (about 1.8 million steps on CelebA's black/blond faces)", {})

@@ -181,13 +181,15 @@ def test_prepare_celeba_materialises_the_selection(mini_celeba, tmp_path):
 def test_defaults_fit_the_device_and_the_run_says_how_long_it_takes(image_folders, tmp_path, capsys):
     assert run.main(folder_args(image_folders, tmp_path / "auto", "--max-steps", "12")) == 0
     printed = capsys.readouterr().out
-    # no GPU here: the CPU recipe (the shipped pair's, in one run), its settings said; flags given win (ngf 4)
+    # no GPU here: the CPU recipe (the recolouring pair), its settings said; flags given win (ngf 4)
     assert "recipe cpu: upsample=resize_conv, attention=True" in printed and "ngf=32" not in printed
     config = json.loads((tmp_path / "auto" / "train_config.json").read_text())
     assert (config["attention"], config["d_negatives"], config["epoch_size"], config["epochs"], config["ngf"]) == (
         True, True, 1000, 10, 4)
-    assert (config["priors_start"], config["lambda_mask_face"], config["lambda_mask_edge"], config["cycle_noise"],
-            config["lambda_cycle_b"]) == (10_000, 1.0, 10.0, 0.1, 15.0)
+    assert (config["recolour"], config["bins"], config["guided_radius"], config["image_size"]) == (True, 3, 2, 32)
+    assert (config["priors_start"], config["lambda_mask"], config["lambda_mask_face"], config["lambda_mask_edge"],
+            config["cycle_noise"], config["lambda_cycle_b"]) == (4000, 0.2, 1.0, 10.0, 0.1, 15.0)
+    assert config["preprocess"] == "auto"  # folders of images: resize_crop (CelebA: its whole aligned images)
     assert "20 epochs of 1,000 steps: 12 steps" in printed  # --max-steps bounds the run
     estimate = [line for line in printed.splitlines() if "s a step here" in line]
     assert len(estimate) == 1 and "the remaining 1 steps take about" in estimate[0]  # timed over steps 2-11
