@@ -109,16 +109,19 @@ def label_grid(grid: Image.Image, columns: list, notes: list = ()) -> Image.Imag
     except TypeError:  # Pillow < 10.1: the bitmap font, no size
         font = ImageFont.load_default()
     draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
-    lines = [line for note in notes for line in wrap(note, grid.width - 8, lambda t: draw.textlength(t, font=font))]
+    length = lambda t: draw.textlength(t, font=font)  # noqa: E731
+    lines = [line for note in notes for line in wrap(note, grid.width - 8, length)]
+    width = grid.width / len(columns)
+    names = [wrap(name, width - 4, length) for name in columns]  # narrow columns (64 px) take two lines or more
     height = 16
-    header = Image.new("RGB", (grid.width, height * (len(lines) + 1) + 4), "white")
+    header = Image.new("RGB", (grid.width, height * (len(lines) + max(map(len, names))) + 4), "white")
     draw = ImageDraw.Draw(header)
     for i, line in enumerate(lines):
         draw.text((4, 2 + i * height), line, fill=(90, 90, 90), font=font)
-    width = grid.width / len(columns)
-    for i, name in enumerate(columns):
-        x = i * width + max(2, (width - draw.textlength(name, font=font)) / 2)
-        draw.text((x, 2 + len(lines) * height), name, fill="black", font=font)
+    for i, name in enumerate(names):
+        for j, part in enumerate(name):
+            x = i * width + max(2, (width - length(part)) / 2)
+            draw.text((x, 2 + (len(lines) + j) * height), part, fill="black", font=font)
     out = Image.new("RGB", (grid.width, header.height + grid.height), "white")
     out.paste(header, (0, 0))
     out.paste(grid, (0, header.height))

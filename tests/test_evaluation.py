@@ -131,6 +131,7 @@ def test_evaluate_scores_the_pages_path_and_the_hair_left(mini_celeba, tmp_path)
     # the noise photos hold no face: the page leaves them as they were and says so
     page = d["page"]
     assert page["no_face"] == 1.0 and page["face_psnr"] == PSNR_CAP and page["hair_left"] == 1.0
+    assert page["hair_left_photo"] == 1.0  # over the whole photo too
     assert d["target_photos"]["hair_left"] == 0.0  # the blond photos hold none of the black photos' colours
 
 
@@ -237,3 +238,27 @@ def test_chance_of_miss_is_how_often_an_equally_good_pair_measures_worse_by_one_
         assert abs(compare.chance_of_miss(se_old, se_new) - observed) < 0.005
     assert abs(compare.chance_of_miss(1.0, 1.0) - 0.2398) < 1e-4
     assert compare.chance_of_miss(0.0, 0.0) == 0.0  # a figure without noise (both 100%) never misses by chance
+
+
+def test_strands_is_the_results_fine_detail_over_the_photos_where_it_changed():
+    g = torch.Generator().manual_seed(0)
+    photo = (torch.rand(2, 1, 40, 40, generator=g) * 0.4 - 0.6).expand(2, 3, 40, 40)  # dark, with texture
+    lifted = photo + 0.8  # recoloured, the same strands: the detail is kept
+    flat = torch.full_like(photo, 0.3)  # a painted patch: none of it
+    doubled = photo * 2 + 0.9  # twice the contrast: twice the detail
+    assert evaluate.strands(photo, lifted).tolist() == pytest.approx([1.0, 1.0], abs=1e-4)
+    assert evaluate.strands(photo, flat).tolist() == pytest.approx([0.0, 0.0], abs=1e-4)
+    assert evaluate.strands(photo, doubled).tolist() == pytest.approx([2.0, 2.0], abs=1e-3)
+    assert evaluate.strands(photo, photo).isnan().all()  # nothing changed: no figure
+
+
+def test_selection_reads_the_pages_figures_when_every_report_has_them():
+    def report(model_success, page_success):
+        figures = lambda p: {"success_rate": p, "face_psnr": 40.0, "gender_kept": 0.97}  # noqa: E731
+        return {d: {"n": 300, "model": figures(model_success), "page": figures(page_success)}
+                for d in ("black2blond", "blond2black")}
+    reports = {"a": report(0.95, 0.70), "b": report(0.80, 0.90)}
+    assert evaluate.select(reports, 26, 0.93) == ("b", True)  # the page's path decides
+    for d in reports["b"].values():
+        del d["page"]
+    assert evaluate.select(reports, 26, 0.93) == ("a", True)  # without it for all, the crops do

@@ -193,6 +193,9 @@ def test_defaults_fit_the_device_and_the_run_says_how_long_it_takes(image_folder
     assert "20 epochs of 1,000 steps: 12 steps" in printed  # --max-steps bounds the run
     estimate = [line for line in printed.splitlines() if "s a step here" in line]
     assert len(estimate) == 1 and "the remaining 1 steps take about" in estimate[0]  # timed over steps 2-11
+    assert " s (until" in estimate[0]  # a short remainder in seconds, not "0.0 h"
+    assert "about 2.5 h" in run.duration_estimate(run.TIMED_STEPS * 0.5, 18_000)
+    assert "about 15 min" in run.duration_estimate(run.TIMED_STEPS * 0.5, 1_800)
 
     assert run.main(folder_args(image_folders, tmp_path / "paper", "--recipe", "paper", "--max-steps", "1")) == 0
     assert "recipe paper: the paper settings" in capsys.readouterr().out

@@ -227,3 +227,16 @@ def test_onnx_export_matches_pytorch(pair_dir, tmp_path):
     got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})[0]
     with torch.no_grad():
         assert np.abs(got - G(x).numpy()).max() < 1e-4
+
+
+def test_column_names_wrap_in_narrow_grids_instead_of_overlapping():
+    from cyclegan.reports import label_grid
+    names = ["photo", "translated", "mask (white = changed)", "translated back"]
+    narrow = np.asarray(label_grid(Image.new("RGB", (4 * 64, 80), "grey"), names).convert("L"))
+    wide = np.asarray(label_grid(Image.new("RGB", (4 * 200, 80), "grey"), names).convert("L"))
+    assert wide.shape[0] - 80 == 16 + 4  # one line of names over 200 px columns
+    assert narrow.shape[0] - 80 >= 3 * 16  # at 64 px "mask (white = changed)" takes three lines
+    # each column's text stays inside its own column: a white gap at every boundary between two
+    header = narrow[:narrow.shape[0] - 80]
+    for boundary in (64, 128, 192):
+        assert (header[:, boundary - 1:boundary + 1] > 250).all()

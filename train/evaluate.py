@@ -33,7 +33,12 @@ which the page also leaves out: the page's default output is --detail --drop-isl
 cyclegan.faces.translate_photo with the page's defaults (face detection, paste-back or, for a
 recolouring generator, its wider hair window recoloured at the photo's resolution), cut back to
 the central square the crops are; its cycle PSNR compares the page's reconstruction with what
-the model was given, and no_face counts photos where no face was found (scored unchanged).
+the model was given, and no_face counts photos where no face was found (scored unchanged). Two
+figures of the whole photo come with it: hair_left_photo, the hair left over the whole aligned
+photo (178x218: the lengths beside and below the face too), and strands, the fine detail
+(luminance minus its blur, sigma 2 px) of the result over the photo's where the page changed a
+pixel by more than 12 grey levels: 1 keeps the photo's texture, a flat patch gives less, a painted
+lattice more.
 
 Choosing the model to ship from a run (train/run.py --snapshot-every):
 
@@ -47,7 +52,8 @@ highest success rate of the weaker direction; every snapshot within one standard
 of it (sqrt(p(1 - p) / n) of that success rate: 1.8 points for p = 0.9 on 300 faces)
 ties with it, and of those the one whose lower face PSNR (of its two directions) is
 highest wins: a difference the sample cannot tell from noise does not pay for a face
-changed more. Writes <out>/selection.json (every snapshot's figures and the choice). Run again into
+changed more. With --page the rule reads the page's figures (what users see), else the crops'.
+Writes <out>/selection.json (every snapshot's figures and the choice). Run again into
 the same --out as a run goes on, it scores only the new snapshots (and the final generators):
 a snapshot scored with the same settings is taken from the selection.json already there.
 """
@@ -68,11 +74,14 @@ from PIL import Image
 from cyclegan.data import UnpairedDataset, celeba_crop, celeba_domains, load_image, to_float, to_tensor
 from cyclegan.evaluation import AttributeClassifier, HairColour, face_region, psnr, ssim
 from cyclegan.faces import translate_photo
-from cyclegan.inference import image_to_tensor, optimize_for_inference, sample_grid, translate
+from cyclegan.inference import gaussian_blur, image_to_tensor, optimize_for_inference, sample_grid, translate
 from cyclegan.networks import Generator
 
 N_SHEET = 8  # images per direction on the contact sheet
 HAIR_MIN_PIXELS = 100  # faces_over_third_left counts faces with at least this many pixels of source hair colour
+# the strands figure (page path): the fine detail is luminance minus its blur at this sigma (px), measured where
+# the translation changed a pixel by more than this many grey levels (as measured by hand in issue [11])
+STRANDS_SIGMA, STRANDS_CHANGED = 2.0, 12
 
 
 def domain_images(domain, image_size: int):
@@ -132,7 +141,26 @@ def page_batches(paths, G, F_inv, image_size, precision):
         real = crop(photo)
         cycle = psnr(image_to_tensor(r.reconstruction), image_to_tensor(r.model_input)) if r.translated \
             else torch.tensor([float("nan")])
-        yield real, {"page": (crop(r.composite), cycle, torch.tensor([not r.translated]))}
+        whole = {"photo": image_to_tensor(photo), "composite": image_to_tensor(r.composite)}
+        yield real, {"page": (crop(r.composite), cycle, torch.tensor([not r.translated]), whole)}
+
+
+def strands(photo: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
+    """(N,) the result's high-frequency energy over the photo's, where the translation changed the photo.
+
+    Luminance minus its Gaussian blur (sigma STRANDS_SIGMA px) is the fine detail, strands and edges; its RMS
+    over the pixels changed by more than STRANDS_CHANGED grey levels, in the result against the photo. 1 keeps
+    the photo's texture; a flat painted patch gives much less, a woven lattice or noise more. NaN where the
+    translation changed fewer than HAIR_MIN_PIXELS pixels. photo, result: (N, 3, H, W) in [-1, 1]."""
+    changed = ((result - photo).abs().amax(1) * 127.5 > STRANDS_CHANGED)  # (N, H, W)
+    energy = []
+    for x in (photo, result):
+        luminance = (x + 1) / 2 * x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        luminance = luminance.sum(1, keepdim=True)
+        detail = (luminance - gaussian_blur(luminance, STRANDS_SIGMA))[:, 0]
+        energy.append((detail ** 2 * changed).flatten(1).sum(1))
+    ratio = (energy[1] / energy[0].clamp(min=1e-12)).sqrt()
+    return torch.where(changed.flatten(1).sum(1) >= HAIR_MIN_PIXELS, ratio, torch.full_like(ratio, float("nan")))
 
 
 @torch.no_grad()
@@ -141,10 +169,11 @@ def evaluate_direction(batches, male, classifier, target_attr, hair, source, n_s
     records = {}
     for real, outputs in batches:
         male_in = classifier.predict(real)["Male"]
-        for name, (out, cycle, *no_face) in outputs.items():
+        for name, (out, cycle, *page) in outputs.items():
             pred = classifier.predict(out)
             r = records.setdefault(name, {k: [] for k in ("target", "male", "male_pred", "face_psnr", "face_ssim",
-                                                          "cycle_psnr", "kept", "had", "no_face")})
+                                                          "cycle_psnr", "kept", "had", "no_face", "strands",
+                                                          "kept_photo", "had_photo")})
             r["target"].append(pred[target_attr])
             r["male"].append(pred["Male"] == male_in)
             r["male_pred"].append(pred["Male"])
@@ -154,11 +183,17 @@ def evaluate_direction(batches, male, classifier, target_attr, hair, source, n_s
             kept, had = hair.left(real, out, source)
             r["kept"].append(kept)
             r["had"].append(had)
-            r["no_face"].append(no_face[0] if no_face else torch.zeros(len(real), dtype=torch.bool))
+            r["no_face"].append(page[0] if page else torch.zeros(len(real), dtype=torch.bool))
+            if page:  # the whole photo as the page shows it: its strands, and the hair left anywhere in it
+                photo, composite = page[1]["photo"], page[1]["composite"]
+                r["strands"].append(strands(photo, composite))
+                kept, had = hair.left(photo, composite, source)
+                r["kept_photo"].append(kept)
+                r["had_photo"].append(had)
     male = torch.tensor(male, dtype=torch.bool)
     result = {"n": len(male), "n_male": int(male.sum())}
     for name, r in records.items():
-        r = {k: torch.cat(v) for k, v in r.items()}
+        r = {k: torch.cat(v) if v else torch.zeros(0) for k, v in r.items()}
         left = r["kept"].float() / r["had"].clamp(min=1)
         counted = r["had"] >= HAIR_MIN_PIXELS  # faces with some source hair colour to remove
         per_face = {  # the figures that are means over the faces: each face's value
@@ -173,6 +208,8 @@ def evaluate_direction(batches, male, classifier, target_attr, hair, source, n_s
             "face_ssim": r["face_ssim"],
             "cycle_psnr": r["cycle_psnr"][~r["cycle_psnr"].isnan()],
         }
+        if len(r["strands"]):  # the page path: the whole photos
+            per_face["strands"] = r["strands"][~r["strands"].isnan()]
         result[name] = {
             "hair_left": round(r["kept"].sum().item() / r["had"].sum().item(), 4) if r["had"].sum() else float("nan"),
             "sheet_left": [round(v, 3) for v in left[:n_sheet].tolist()],
@@ -181,6 +218,10 @@ def evaluate_direction(batches, male, classifier, target_attr, hair, source, n_s
             "se": {"hair_left": ratio_standard_error(r["kept"], r["had"]),
                    **{figure: standard_error(values) for figure, values in per_face.items()}},
         }
+        if len(r["had_photo"]):  # over the whole photo, not only the central square
+            result[name]["hair_left_photo"] = round(r["kept_photo"].sum().item() / r["had_photo"].sum().item(), 4) \
+                if r["had_photo"].sum() else float("nan")
+            result[name]["se"]["hair_left_photo"] = ratio_standard_error(r["kept_photo"], r["had_photo"])
     return result
 
 
@@ -221,22 +262,25 @@ def classifier_rate(classifier, images, male, attr, batch_size) -> dict:
 
 
 def select(reports: dict, min_face_psnr: float, min_gender_kept: float) -> tuple:
-    """(name of the chosen snapshot, whether it met the floors), by the rule in this file's docstring."""
+    """(name of the chosen snapshot, whether it met the floors), by the rule in this file's docstring, on the
+    page's path (what users see) when every report has it (--page), else on the model's crops."""
     def directions(report):
         return [v for v in report.values() if isinstance(v, dict) and "model" in v]
 
+    path = "page" if all(d.get("page") for r in reports.values() for d in directions(r)) else "model"
+
     def lowest_face_psnr(name):  # of its two directions
-        return min(d["model"]["face_psnr"] for d in directions(reports[name]))
+        return min(d[path]["face_psnr"] for d in directions(reports[name]))
 
     qualified = [name for name, r in reports.items()
-                 if all(d["model"]["face_psnr"] >= min_face_psnr and d["model"]["gender_kept"] >= min_gender_kept
+                 if all(d[path]["face_psnr"] >= min_face_psnr and d[path]["gender_kept"] >= min_gender_kept
                         for d in directions(r))]
-    weaker = {name: min(directions(reports[name]), key=lambda d: d["model"]["success_rate"])  # its weaker direction
+    weaker = {name: min(directions(reports[name]), key=lambda d: d[path]["success_rate"])  # its weaker direction
               for name in qualified or reports}
-    best = max(weaker.values(), key=lambda d: d["model"]["success_rate"])
-    p, n = best["model"]["success_rate"], best["n"]
+    best = max(weaker.values(), key=lambda d: d[path]["success_rate"])
+    p, n = best[path]["success_rate"], best["n"]
     standard_error = (p * (1 - p) / n) ** 0.5
-    tied = [name for name, d in weaker.items() if d["model"]["success_rate"] >= p - standard_error]
+    tied = [name for name, d in weaker.items() if d[path]["success_rate"] >= p - standard_error]
     return max(tied, key=lowest_face_psnr), bool(qualified)
 
 

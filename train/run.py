@@ -310,7 +310,7 @@ def save_generators(trainer: Trainer, out: Path, raw: bool = False) -> list:
 
 # the sample grid's columns (cyclegan.inference.sample_grid), without and with attention
 GRID_COLUMNS = {False: ["photo", "translated", "translated back"],
-                True: ["photo", "translated", "mask (white=changed)", "translated back"]}
+                True: ["photo", "translated", "mask (white = changed)", "translated back"]}
 
 
 def grid_notes(c: TrainConfig, step: int, rows: int) -> list:
@@ -332,7 +332,8 @@ def duration_estimate(seconds: float, steps_left: int) -> str:
     per_step = seconds / TIMED_STEPS
     left = per_step * steps_left
     end = datetime.now() + timedelta(seconds=left)
-    return (f"{per_step:.2f} s a step here: the remaining {steps_left:,} steps take about {left / 3600:.1f} h "
+    span = f"{left / 3600:.1f} h" if left >= 5400 else f"{left / 60:.0f} min" if left >= 90 else f"{left:.0f} s"
+    return (f"{per_step:.2f} s a step here: the remaining {steps_left:,} steps take about {span} "
             f"(until {end:%a %H:%M}, without sample grids and checkpoints)")
 
 
