@@ -369,12 +369,20 @@ def test_page_in_a_real_browser(server, tmp_path):
 
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_page_translates_in_half_precision():
+    app.load_models(app.DEFAULT_MODEL, "cpu", "fp32")
+    *_, (_, after_cpu), _ = app.translate(str(ASTRONAUT), "AB", True)
+    reference = np.asarray(Image.open(after_cpu).convert("RGB"), float)
     app.load_models(app.DEFAULT_MODEL, "cuda", "auto")
     try:
         G, _ = app.MODELS["AB"]
         assert next(G.parameters()).is_cuda and app.SETTINGS["precision"] in ("fp16", "bf16")
-        seen, fake, mask, rec, composite, message = app.translate(str(ASTRONAUT), "AB", True)
-        assert fake.size == (128, 128) and composite.size == (512, 512) and message.startswith("1 face found")
+        seen, fake, mask, rec, (before, after), message = app.translate(str(ASTRONAUT), "AB", True)
+        assert message.startswith("1 face found") and fake.size == seen.size
+        result = np.asarray(Image.open(after).convert("RGB"), float)
+        assert result.shape == reference.shape == (512, 512, 3)
+        # the half-precision page gives the fp32 CPU page's picture, within a few grey levels, and changes the photo
+        assert np.abs(result - reference).mean() < 2.0
+        assert np.abs(result - np.asarray(Image.open(before).convert("RGB"), float)).mean() > 1.0
     finally:
         app.load_models(app.DEFAULT_MODEL, "cpu", "fp32")
 

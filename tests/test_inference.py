@@ -19,9 +19,13 @@ def G():
 
 @pytest.mark.parametrize("h,w", [(30, 45), (1, 1), (3, 7), (64, 64)])
 def test_translate_any_size_returns_the_same_size_in_range(G, h, w):
-    y = translate(G, torch.rand(2, 3, h, w) * 2 - 1, precision="fp32")
+    x = torch.rand(2, 3, h, w) * 2 - 1
+    y = translate(G, x, precision="fp32")
     assert y.shape == (2, 3, h, w) and y.dtype == torch.float32
-    assert y.min() >= -1 and y.max() <= 1
+    # the generator on the input padded to a multiple of 4 (at least 8), cut back to the input's size
+    padded, _ = pad_to_multiple(x)
+    with torch.no_grad():
+        assert torch.allclose(y, G(padded)[..., :h, :w], atol=1e-6)
 
 
 def test_translate_of_a_multiple_of_4_equals_the_plain_forward(G):
@@ -50,8 +54,18 @@ def test_image_tensor_round_trip_is_exact():
 
 
 def test_translate_image_gives_translation_and_reconstruction(G):
-    fake, rec = translate_image(Image.new("RGB", (50, 30), (10, 200, 30)), G, G, precision="fp32")
-    assert fake.size == rec.size == (50, 30) and fake.mode == "RGB"
+    torch.manual_seed(1)
+    G_back = Generator(ngf=4, n_blocks=1).eval()  # another generator for the way back
+    photo = Image.fromarray(np.random.default_rng(0).integers(0, 256, (30, 50, 3), dtype=np.uint8))
+    fake, rec = translate_image(photo, G, G_back, precision="fp32")
+    assert fake.size == rec.size == (50, 30) and fake.mode == rec.mode == "RGB"
+    # the translation is G of the photo, the reconstruction G_back of the translation (each padded to 32x52, cut)
+    x = image_to_tensor(photo)
+    expected_fake = translate(G, x, precision="fp32")
+    assert np.array_equal(np.asarray(fake), np.asarray(tensor_to_image(expected_fake)))
+    expected_rec = translate(G_back, expected_fake, precision="fp32")  # from the float translation
+    assert np.array_equal(np.asarray(rec), np.asarray(tensor_to_image(expected_rec)))
+    assert not np.array_equal(np.asarray(rec), np.asarray(tensor_to_image(translate(G, expected_fake, "fp32"))))
 
 
 def test_sample_grid_layout(G):

@@ -35,7 +35,11 @@ def test_cycle_and_identity_losses_are_mean_l1():
 def test_losses_are_computed_in_float32_from_bf16_inputs():
     pred = torch.full((1, 1, 3, 3), 0.3, dtype=torch.bfloat16)
     loss = gan_loss(pred, True)
-    assert loss.dtype == torch.float32
+    # (bf16(0.3) - 1)^2 in float32: bf16(0.3) is 0.30078125, and the square is not rounded to bf16 (0.48828125)
+    assert loss.dtype == torch.float32 and loss.item() == pytest.approx((0.30078125 - 1) ** 2, abs=1e-7)
+    assert loss.item() != pytest.approx(float(torch.tensor((0.30078125 - 1) ** 2).bfloat16()), abs=1e-4)
+    x = torch.tensor([[0.1, 0.7]], dtype=torch.bfloat16)
+    assert cycle_loss(x, torch.zeros_like(x)).dtype == torch.float32
 
 
 def test_pool_returns_inputs_while_filling_then_mixes_history():
@@ -64,7 +68,7 @@ def test_pool_of_size_zero_passes_through():
     pool = ImagePool(pool_size=0)
     x = torch.randn(4, 3, 8, 8)
     assert pool.query(x) is x
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="pool_size must be >= 0, got -1"):
         ImagePool(pool_size=-1)
 
 

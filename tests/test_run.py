@@ -127,9 +127,14 @@ def test_sigterm_saves_a_checkpoint_and_resume_continues(image_folders, tmp_path
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert "SIGTERM" in stderr
-    step = read_checkpoint(out / "checkpoint.pt")["step"]
+    checkpoint = read_checkpoint(out / "checkpoint.pt")
+    step = checkpoint["step"]
     assert step >= 2 and len(read_losses(out)) == step
-    assert Generator.from_pretrained(out / "trainA2trainB")
+    # the saved generator is the checkpoint's averaged one at that step, tensor for tensor (not a fresh one)
+    saved = Generator.from_pretrained(out / "trainA2trainB").state_dict()
+    assert saved.keys() == checkpoint["G_AB_ema"].keys()
+    assert all(torch.equal(saved[k], checkpoint["G_AB_ema"][k]) for k in saved)
+    assert any(not torch.equal(checkpoint["G_AB_ema"][k], checkpoint["G_AB"][k]) for k in saved)
     assert run.main(["--out", str(out), "--resume", "--max-steps", str(step + 1)]) == 0
     assert read_checkpoint(out / "checkpoint.pt")["step"] == step + 1
 
