@@ -5,6 +5,7 @@ which skips when ../shared/celeba is absent.
 """
 
 import csv
+import os
 import socket
 import sys
 from pathlib import Path
@@ -48,6 +49,21 @@ def assert_same_networks(a: dict, b: dict) -> None:
     for net in ("G_AB", "G_BA", "D_A", "D_B"):
         for k, v in a[net].items():
             assert torch.equal(v, b[net][k]), f"{net}.{k}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temporary_folders_of_the_tools(tmp_path_factory):
+    """Gradio's uploads and inductor's compiled kernels go under pytest's temporary folder, not the system's
+    (servers the tests start inherit the variables)."""
+    saved = {k: os.environ.get(k) for k in ("GRADIO_TEMP_DIR", "TORCHINDUCTOR_CACHE_DIR")}
+    os.environ["GRADIO_TEMP_DIR"] = str(tmp_path_factory.mktemp("gradio"))
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("inductor"))
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 import csv
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -240,3 +241,11 @@ def test_column_names_wrap_in_narrow_grids_instead_of_overlapping():
     header = narrow[:narrow.shape[0] - 80]
     for boundary in (64, 128, 192):
         assert (header[:, boundary - 1:boundary + 1] > 250).all()
+
+
+def test_the_tools_write_their_temporary_files_under_pytests_folder(tmp_path_factory):
+    import gradio as gr
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+    base = tmp_path_factory.getbasetemp().resolve()
+    for folder in (gr.utils.get_upload_folder(), cache_dir()):
+        assert base in Path(folder).resolve().parents, folder
