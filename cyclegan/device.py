@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import platform
+import warnings
 
 import torch
 
@@ -72,6 +73,28 @@ def use_channels_last(device: torch.device, precision: str) -> bool:
     return device.type == "cuda" or precision != "fp32"
 
 
+class CompileFailureAsOneLine(logging.Filter):
+    """Dynamo's warning for a compile error it suppressed (a screen of traceback, easy to scroll past, or
+    lost in a log) as one RuntimeWarning that names the error and says the module runs eagerly (once per
+    error: dynamo tries the module's inner frames too, and each fails alike)."""
+
+    def __init__(self):
+        super().__init__()
+        self.said = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING or not record.exc_info:
+            return True
+        error = record.exc_info[1]
+        error = getattr(error, "inner_exception", None) or error  # BackendCompilerFailed wraps the backend's
+        first = next((line for line in str(error).splitlines() if line.strip()), "")
+        message = f"torch.compile failed, running eagerly instead: {type(error).__name__}: {first}"
+        if message not in self.said:
+            self.said.add(message)
+            warnings.warn(message, RuntimeWarning, stacklevel=2)
+        return False
+
+
 def maybe_compile(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
     """torch.compile(module) when enabled; the returned module shares the parameters.
 
@@ -89,9 +112,13 @@ def maybe_compile(module: torch.nn.Module, enabled: bool) -> torch.nn.Module:
         # CUDA_HOME=..." when a CUDA toolkit is installed on a machine without a GPU: true, and
         # irrelevant to compiling for the CPU, so it is not shown.
         logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
-    # Where compilation fails (no C++ compiler, an unsupported platform), run eagerly with
-    # a logged warning instead of stopping: compiled or not, it is the same function.
+    # Where compilation fails (no C++ compiler, an unsupported platform), run eagerly instead of
+    # stopping: compiled or not, it is the same function. But say so, in one line that names the error
+    # (CompileFailureAsOneLine), or a run believed compiled would silently take the eager time.
     torch._dynamo.config.suppress_errors = True
+    frames = logging.getLogger("torch._dynamo.convert_frame")
+    if not any(isinstance(f, CompileFailureAsOneLine) for f in frames.filters):
+        frames.addFilter(CompileFailureAsOneLine())
     # Static shapes: each new input shape compiles once more. Automatic dynamic shapes saved
     # no compile time in train/bench.py and ran slower (1.84 vs 1.61 s a 128 px step).
     return torch.compile(module, dynamic=False)
