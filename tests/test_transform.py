@@ -239,3 +239,14 @@ def test_face_region_of_a_whole_aligned_image_is_its_central_squares():
     assert torch.equal(face_region(tall), face_region(square))
     assert face_region(tall).shape[-2:] == (round(FACE_BOX[3] * 64) - round(FACE_BOX[1] * 64),
                                            round(FACE_BOX[2] * 64) - round(FACE_BOX[0] * 64))
+
+
+def test_the_guided_masks_clamp_passes_its_gradient_through_in_training():
+    x = torch.zeros(1, 3, 2, 2)
+    coef = torch.tensor([0.0, 0.0, 0.0, 1.5]).view(1, 4, 1, 1).expand(1, 4, 2, 2).clone().requires_grad_()
+    mask = guided_mask(x, coef)
+    assert torch.all(mask == 1)  # clamped in the forward pass
+    mask.sum().backward()
+    assert torch.all(coef.grad[:, 3] == 1)  # a plain clamp would give 0 here: nothing could close the mask
+    with torch.no_grad():
+        assert torch.all(guided_mask(x, coef) == 1)
