@@ -137,8 +137,8 @@ def translate(photo_path, direction: str, crop_face: bool, detail: bool = True):
             r = translate_photo(photo, G, G_back, crop_face=crop_face, precision=SETTINGS["precision"], detail=detail)
     except ValueError as e:  # unreadable, too many pixels, too small
         return refuse(f"Cannot use this image: {str(e).replace(str(photo_path), Path(photo_path).name)}")
-    if not r.translated:  # no face: the photo is left as it was
-        return (None,) * 5 + (f"{r.message}.",)
+    if not r.translated:  # no face: the photo is shown as it was, with the message saying why
+        return (None,) * 4 + (page_files(photo_path, photo, r.composite), f"{r.message}.")
     changed = f"; the model changed {r.fraction_changed:.0%} of the crop" if getattr(G, "attention", False) else ""
     return (r.model_input, r.translation, mask_overlay(r.model_input, r.mask), r.reconstruction,
             page_files(photo_path, photo, r.composite), f"{r.message}{changed}.")

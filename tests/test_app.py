@@ -115,8 +115,10 @@ def test_a_photo_without_a_face_is_left_alone_unless_cropping_is_off(models, tmp
     yy, xx = np.mgrid[0:300, 0:400]
     Image.fromarray(np.stack([xx * 255 // 400, yy * 255 // 300, np.full_like(xx, 90)], -1).astype(np.uint8)).save(
         landscape)
-    assert app.translate(str(landscape), "AB", True) == (None,) * 5 + (
-        "no face found; turn off face cropping to translate the centre anyway.",)
+    *panels, (before, after), message = app.translate(str(landscape), "AB", True)
+    assert panels == [None] * 4 and message == "no face found; turn off face cropping to translate the centre anyway."
+    # the result shows the photo itself, pixel for pixel, rather than an empty panel
+    assert np.array_equal(np.asarray(Image.open(after)), np.asarray(Image.open(landscape).convert("RGB")))
     seen, *_, (before, after), message = app.translate(str(landscape), "AB", False)
     assert message.startswith("face cropping off: translated the central square") and seen.size == (128, 128)
 
