@@ -71,6 +71,14 @@ def test_evaluate_writes_figures_and_a_contact_sheet(mini_celeba, tmp_path):
     with torch.no_grad():  # it calls everyone a man
         classifier.head[1].weight[male] = 0.0
         classifier.head[1].bias[male] = 10.0
+    # and calls one of the two black-haired faces' translations blond, the other not: its threshold between them
+    black, black_male, _ = evaluate.domain_images(celeba_domains(mini_celeba, split="train")[0], 32)
+    blond_k = classifier.attributes.index("Blond_Hair")
+    G_AB = Generator.from_pretrained(weights / "black2blond").eval()
+    with torch.no_grad():
+        logits = classifier.eval()(translate(G_AB, to_float(black), "fp32"))[:, blond_k]
+        assert logits[0] != logits[1]
+        classifier.head[1].bias[blond_k] -= logits.mean()
     classifier.save_pretrained(weights / "classifier")
     out = tmp_path / "eval"
     assert evaluate.main(["--weights", str(weights), "--celeba-root", str(mini_celeba), "--split", "train",
@@ -84,10 +92,9 @@ def test_evaluate_writes_figures_and_a_contact_sheet(mini_celeba, tmp_path):
     # success by hand: the classifier on the generator's translations of the two black-haired crops, each
     # face's verdict to its own gender (CelebA's Male label)
     classifier = AttributeClassifier.from_pretrained(weights / "classifier").eval()
-    black, black_male, _ = evaluate.domain_images(celeba_domains(mini_celeba, split="train")[0], 32)
-    G_AB = Generator.from_pretrained(weights / "black2blond").eval()
     verdicts = classifier.predict(translate(G_AB, to_float(black), "fp32"))["Blond_Hair"].float()
     man = torch.tensor(black_male)
+    assert sorted(verdicts.tolist()) == [0.0, 1.0]  # the man's and the woman's verdicts differ
     assert d["model"]["success_rate"] == pytest.approx(verdicts.mean().item(), abs=1e-4)
     assert d["model"]["success_rate_male"] == pytest.approx(verdicts[man].mean().item(), abs=1e-4)
     assert d["model"]["success_rate_female"] == pytest.approx(verdicts[~man].mean().item(), abs=1e-4)

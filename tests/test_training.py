@@ -71,8 +71,10 @@ def test_bf16_step_is_finite_and_close_to_fp32():
     bf16 = make_trainer(precision="bf16").train_step(a, b)
     assert all(torch.isfinite(torch.tensor(v)) for v in bf16.values())
     assert bf16["cycle_A"] == pytest.approx(fp32["cycle_A"], rel=0.05)
-    # and it did run in bf16: a step that ignored the precision would give fp32's losses to the last bit
-    assert any(bf16[k] != fp32[k] for k in ("G", "cycle_A", "cycle_B", "D_A", "D_B"))
+    # and it did run in bf16: measured here, bf16 moves the losses by 1e-4 to 4e-3 of their value, while fp32
+    # in another memory layout (bf16 also switches to NHWC) moves them by about 1e-7
+    moved = max(abs(bf16[k] - fp32[k]) / abs(fp32[k]) for k in ("G", "G_AB", "cycle_A", "cycle_B", "D_A", "D_B"))
+    assert moved > 1e-4
 
 
 def test_non_finite_loss_stops_before_any_update():
