@@ -35,7 +35,7 @@ def test_config_records_what_a_user_needs(saved):
     config = json.loads((path / "config.json").read_text())
     assert config == {"in_channels": 3, "out_channels": 3, "ngf": 8, "n_blocks": 2, "image_size": 64,
                       "source_domain": "black", "target_domain": "blond", "upsample": "deconv", "attention": False,
-                      "recolour": False, "cell": 4}
+                      "recolour": False, "cell": 4, "bins": 1, "guided_radius": 0, "guided_eps": 0.01}
     H = Generator.from_pretrained(path)
     assert (H.image_size, H.source_domain, H.target_domain) == (64, "black", "blond")
     assert sorted(p.name for p in path.iterdir()) == ["README.md", "config.json", "model.safetensors"]
