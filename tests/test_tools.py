@@ -249,3 +249,21 @@ def test_the_tools_write_their_temporary_files_under_pytests_folder(tmp_path_fac
     base = tmp_path_factory.getbasetemp().resolve()
     for folder in (gr.utils.get_upload_folder(), cache_dir()):
         assert base in Path(folder).resolve().parents, folder
+
+
+def test_the_gpu_check_skips_its_gpu_rows_with_the_reason_and_times_the_page(monkeypatch, tmp_path, capsys):
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is here: train/gpu_check.py runs its GPU rows for real")
+    sys.path.insert(0, str(REPO / "train"))
+    import gpu_check
+    monkeypatch.setattr(gpu_check, "cuda_tests", lambda: ("0 passed, 8 skipped", True))  # the suite is run elsewhere
+    photos = {"0.6 MP": {"page": 0.5}, "12 MP": {"page": 0.9}}
+    monkeypatch.setattr(gpu_check.bench, "bench_photos", lambda **kw: {"value": photos})
+    assert gpu_check.main(["--markdown", str(tmp_path / "gpu.md")]) == 0
+    table = (tmp_path / "gpu.md").read_text()
+    assert table == capsys.readouterr().out.strip() + "\n"
+    rows = [line for line in table.splitlines() if line.startswith("| training step")]
+    assert len(rows) == 3 and all(gpu_check.NO_GPU in row for row in rows)
+    assert "| web page request, 12 MP photo, on cpu (no GPU here) | 900 ms (1.80x the 0.6 MP one) |" in table
+    monkeypatch.setattr(gpu_check, "cuda_tests", lambda: ("1 failed", False))
+    assert gpu_check.main([]) == 1  # a failing CUDA test fails the check
