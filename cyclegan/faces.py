@@ -29,7 +29,7 @@ from PIL import Image
 
 from .inference import DETAIL_EPS, DETAIL_RATIO, DETAIL_SIGMA, MASK_OFF, image_to_tensor, tensor_to_image, \
     translate
-from .transform import guided_mask, mask_reach, recolour
+from .transform import guided_mask, mask_coefficients, mask_reach, recolour
 
 # where a CelebA training crop has its face: Haar box centre (x, y) and width, as fractions of the crop side
 FACE_CENTRE_X, FACE_CENTRE_Y, FACE_WIDTH = 0.499, 0.582, 0.565
@@ -321,7 +321,7 @@ def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Im
     """
     width, height = box[2] - box[0], box[3] - box[1]
     field = field.float()
-    reach = mask_reach(field[12 * bins:12 * bins + 4], dim=0)[0] if guided else \
+    reach = mask_reach(mask_coefficients(field, bins, dim=0), dim=0)[0] if guided else \
         torch.from_numpy(np.asarray(mask, np.float32) / 255)
     span = mask_span(reach, height, width)
     if span is None:
@@ -343,7 +343,7 @@ def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Im
         delta = recolour(signed, coef, bins, dim=-1).add_(1).div_(2).clamp_(0, 1).sub_(x)
         weight = torch.minimum(edge_y[y0:y1].view(-1, 1, 1), edge_x[left:right].view(1, -1, 1))
         if guided:
-            m = guided_mask(signed, coef[..., 12 * bins:12 * bins + 4], dim=-1)
+            m = guided_mask(signed, mask_coefficients(coef, bins, dim=-1), dim=-1)
         else:
             m = weights[y0:y1, left:right, None].float().div_(255)
         weight = weight * m * mask_weight(m)  # the model's own blend, cut to exactly 0 below MASK_OFF

@@ -8,7 +8,7 @@ from PIL import Image
 from .data import to_float
 from .device import autocast, maybe_compile, resolve_device, resolve_precision, use_channels_last
 from .networks import blend
-from .transform import apply_field
+from .transform import apply_field, mask_coefficients
 
 # keep_detail: the blur that splits colour from texture, as a share of the image's shorter side
 # (3 px at the models' 128 px: it leaves a sixth of the ~10 px lattice the generators paint in hair),
@@ -161,7 +161,7 @@ def drop_field_islands(field: torch.Tensor, islands: torch.Tensor, cell: int, bi
     touched = F.max_pool2d(islands.float(), cell, ceil_mode=True) > 0
     touched = F.pad(touched, (0, field.shape[-1] - touched.shape[-1], 0, field.shape[-2] - touched.shape[-2]))
     field = field.clone()
-    field[:, 12 * bins:12 * bins + 4] = field[:, 12 * bins:12 * bins + 4].masked_fill(touched, 0)
+    mask_coefficients(field, bins).masked_fill_(touched, 0)  # a view into the copy
     return field
 
 

@@ -75,6 +75,11 @@ def recolour(x: torch.Tensor, coef: torch.Tensor, bins: int, dim: int = 1) -> to
     return affine_colours(x, slice_bins(coef, x, bins, dim), dim)
 
 
+def mask_coefficients(field: torch.Tensor, bins: int, dim: int = 1) -> torch.Tensor:
+    """The guided mask's 4 coefficients of a field (or per-pixel coefficients) along `dim`: after the 12 bins."""
+    return field.narrow(dim, 12 * bins, 4)
+
+
 def guided_mask(x: torch.Tensor, coef: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """M = clamp(a . x + c, 0, 1) from the 4 mask coefficients (a for R, G, B, then c) along `dim`.
 
@@ -140,4 +145,4 @@ def apply_field(x: torch.Tensor, field: torch.Tensor, bins: int = 1, guided: boo
     content = recolour(x, coef, bins)
     if not guided:
         return content
-    return content, guided_mask(x, coef[:, 12 * bins:12 * bins + 4])
+    return content, guided_mask(x, mask_coefficients(coef, bins))
