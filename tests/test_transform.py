@@ -250,3 +250,42 @@ def test_the_guided_masks_clamp_passes_its_gradient_through_in_training():
     assert torch.all(coef.grad[:, 3] == 1)  # a plain clamp would give 0 here: nothing could close the mask
     with torch.no_grad():
         assert torch.all(guided_mask(x, coef) == 1)
+
+
+class FieldGenerator(torch.nn.Module):
+    """A stand-in recolouring generator that predicts a given guided field (bins 1, cell 4) for any input."""
+    recolour, bins, cell, guided_radius = True, 1, 4, 2
+
+    def __init__(self, field):
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # translate reads the device from the parameters
+        self.register_buffer("field", field)
+
+    def forward(self, x, return_field=True):
+        content, mask = apply_field(x, self.field, self.bins, guided=True)
+        return torch.lerp(x, content, mask), mask, self.field
+
+
+def test_dropping_islands_of_a_guided_mask_switches_its_cells_off_in_the_field_and_the_output():
+    field = torch.zeros(1, 16, 32, 32)  # 128 x 128 pixels: A = 0, b = +0.5 everywhere; the mask's c below
+    field[:, 9:12] = 0.5
+    field[:, 15, :10] = 1.0  # the hair: the top ten rows of cells, one large piece
+    field[:, 15, 24:26, 24:26] = 1.0  # an island: 2 x 2 cells, far below it, its mask following red too
+    field[:, 12, 24:26, 24:26] = 0.5
+    x = smooth_photo(size=128) * 0.5
+    G = FieldGenerator(field)
+    y_kept, mask_kept = translate(G, x, "fp32", return_mask=True)
+    y, mask, dropped = translate(G, x, "fp32", return_field=True, drop_islands=True)
+    island = (slice(None), slice(None), slice(88, 112), slice(88, 112))  # the island's cells and their neighbours
+    assert mask_kept[island].max() > 0.9 and (y_kept - x)[island].abs().max() > 0.4  # it was painted
+    assert mask[island].max() == 0 and torch.equal(y[island], x[island])  # and is now the photo exactly
+    assert torch.equal(y[..., :36, :], y_kept[..., :36, :]) and (y - x)[..., :36, :].abs().min() > 0.4  # hair kept
+    assert torch.equal(dropped[:, :12], field[:, :12])  # the colour transform is untouched
+    assert dropped[0, 12:, 23:27, 23:27].abs().max() == 0 and torch.equal(dropped[:, 12:, :10], field[:, 12:, :10])
+    # the output is the dropped field's, so the photo path (which rebuilds the mask from the field) agrees
+    content, rebuilt = apply_field(x, dropped, 1, guided=True)
+    assert torch.equal(rebuilt, mask)
+    photo = tensor_to_image(x)
+    out = recolour_photo(photo, (0, 0, 128, 128), dropped[0], None, 1, guided=True)
+    diff = np.abs(np.asarray(out, int) - np.asarray(tensor_to_image(y), int))
+    assert diff.max() <= 1 and np.array_equal(np.asarray(out)[88:112, 88:112], np.asarray(photo)[88:112, 88:112])
