@@ -154,3 +154,29 @@ class HairColour:
         """(kept, had): (N,) pixel counts with the source hair colour in real and, of those, still in fake."""
         had = self.has(real, source)
         return (had & self.has(fake, source)).flatten(1).sum(1), had.flatten(1).sum(1)
+
+
+def flicker(inputs, outputs, changed: int = 12) -> float:
+    """How much a translated clip flickers: the frame-to-frame change of the output where the translation
+    changed it, over the input's own frame-to-frame change on the same pixels.
+
+    inputs, outputs: sequences of (H, W, 3) uint8 frames, in order. For each pair of consecutive frames,
+    the pixels the translation changed by more than `changed` grey levels (in either frame) add
+    |out_t - out_t-1| to the numerator and |in_t - in_t-1| to the denominator. 1: the translated hair
+    changes from frame to frame as much as the camera's picture of it does; above 1, it flickers. NaN when
+    nothing was changed.
+    """
+    import numpy as np
+
+    num = den = 0.0
+    previous = None
+    for x, y in zip(inputs, outputs):
+        x, y = x.astype(np.int16), y.astype(np.int16)
+        on = np.abs(y - x).max(-1) > changed
+        if previous is not None:
+            px, py, pon = previous
+            where = on | pon
+            num += float(np.abs(y - py)[where].sum())
+            den += float(np.abs(x - px)[where].sum())
+        previous = x, y, on
+    return num / den if den else float("nan")

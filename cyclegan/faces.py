@@ -77,11 +77,12 @@ def face_cascade():
     return cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_alt2.xml")
 
 
-def detect_faces(photo: Image.Image) -> list:
-    """Faces in a PIL RGB photo as (x, y, w, h) in its pixels, largest first."""
+def detect_faces(photo: Image.Image, side: int = DETECT_SIDE) -> list:
+    """Faces in a PIL RGB photo as (x, y, w, h) in its pixels, largest first; found on a copy at most `side`
+    pixels large (the live path detects on a smaller one than photos)."""
     import cv2  # imported here: only photos need it, not training
 
-    scale = min(1.0, DETECT_SIDE / max(photo.size))
+    scale = min(1.0, side / max(photo.size))
     small = photo if scale == 1.0 else photo.resize((max(1, round(photo.width * scale)),
                                                      max(1, round(photo.height * scale))), Image.BILINEAR)
     grey = cv2.cvtColor(np.asarray(small.convert("RGB")), cv2.COLOR_RGB2GRAY)
@@ -400,17 +401,14 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
         message = "1 face found" if len(faces) == 1 else f"{len(faces)} faces found; translated the largest"
     else:
         box, message = centre_box(photo.size), "face cropping off: translated the central square of the photo"
+    box, model_input = model_window(photo, box, G)
     if getattr(G, "recolour", False):  # the whole head of hair, recoloured at the photo's resolution
-        scale, box = size / (box[2] - box[0]), hair_window(box, photo.size)
-        model_size = [max(8, round((box[k + 2] - box[k]) * scale / 4) * 4) for k in (0, 1)]
-        model_input = photo.crop(box).resize(model_size, Image.LANCZOS)
         fake, mask, field = translate(G, image_to_tensor(model_input), precision, return_field=True,
                                       drop_islands=drop_islands)
         rec = translate(G_back, fake, precision, drop_islands=drop_islands)
         mask = Image.fromarray((mask[0, 0].cpu().numpy() * 255).round().astype(np.uint8))
         composite = recolour_photo(photo, box, field[0].cpu(), mask, G.bins, G.guided_radius > 0)
         return PhotoResult(composite, message, model_input, tensor_to_image(fake), tensor_to_image(rec), mask, box)
-    model_input = photo.crop(box).resize((size, size), Image.LANCZOS)
     x = image_to_tensor(model_input)  # (1, 3, size, size) in [-1, 1]
     fake, mask = translate(G, x, precision, return_mask=True, detail=detail, drop_islands=drop_islands)
     rec = translate(G_back, fake, precision, detail=detail, drop_islands=drop_islands)
@@ -419,3 +417,15 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
     attention = getattr(G, "attention", False)
     composite = paste_back(photo, translation, box, model_input, mask if attention else None, detail)
     return PhotoResult(composite, message, model_input, translation, tensor_to_image(rec), mask, box)
+
+
+def model_window(photo: Image.Image, box: tuple, G) -> tuple:
+    """(window, model_input): what of the photo G translates for the face box `box`, and that part scaled to
+    the model's scale. A recolouring generator gets the wider hair_window at the scale the face box has at
+    G.image_size (its sides multiples of 4), the other generators the box itself at image_size square."""
+    size = G.image_size
+    if not getattr(G, "recolour", False):
+        return box, photo.crop(box).resize((size, size), Image.LANCZOS)
+    scale, window = size / (box[2] - box[0]), hair_window(box, photo.size)
+    model_size = [max(8, round((window[k + 2] - window[k]) * scale / 4) * 4) for k in (0, 1)]
+    return window, photo.crop(window).resize(model_size, Image.LANCZOS)
