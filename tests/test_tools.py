@@ -174,7 +174,7 @@ def test_batch_translation_keeps_sizes_skips_bad_files_and_writes_triptychs(pair
     assert Image.open(out / "black2blond2black" / "img001.png").size == (3 * 37, 29)
     text = capsys.readouterr()
     assert "skipped" in text.out + text.err and "broken.jpg" in text.out
-    assert "translated 4 of 5 images" in text.out
+    assert "translated 4 of 5 files" in text.out
 
     resized = tmp_path / "resized"
     assert translate.main(["--model", str(pair_dir / "black2blond"), "--input", str(single), "--out",
@@ -201,7 +201,7 @@ def test_batch_translation_of_photos_is_the_pages_path_by_default(pair_dir, tmp_
     assert Image.open(out / "black2blond2black" / "hopper.png").size == (96, 32)
     # the photo without a face is left out and named
     assert not (out / "sky.png").exists()
-    assert "translated 1 of 2 images" in capsys.readouterr().out.replace(
+    assert "translated 1 of 2 files" in capsys.readouterr().out.replace(
         f"into {out}; no face found in 1, left out (--whole translates whole images): sky.png", "")
     with pytest.raises(SystemExit, match="2"):  # argparse's error: the two exclude each other
         translate.main(["--model", str(pair_dir / "black2blond"), "--input", str(photos), "--out", str(out),
@@ -267,3 +267,21 @@ def test_the_gpu_check_skips_its_gpu_rows_with_the_reason_and_times_the_page(mon
     assert "| web page request, 12 MP photo, on cpu (no GPU here) | 900 ms (1.80x the 0.6 MP one) |" in table
     monkeypatch.setattr(gpu_check, "cuda_tests", lambda: ("1 failed", False))
     assert gpu_check.main([]) == 1  # a failing CUDA test fails the check
+
+
+def test_batch_translation_takes_video_files(pair_dir, tmp_path, capsys):
+    import av
+    import clip
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    clip.write_mp4(clips / "walk.mp4", clip.frames(8, 320, 240), fps=10)
+    (clips / "broken.mov").write_bytes(b"not a video at all")
+    out = tmp_path / "out"
+    assert translate.main(["--model", str(pair_dir / "black2blond"), "--input", str(clips), "--out", str(out)]) == 1
+    with av.open(str(out / "walk.mp4")) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+        assert [s.type for s in c.streams] == ["video", "audio"] and c.streams.video[0].average_rate == 10
+    assert len(frames) == 8 and frames[0].shape == (240, 320, 3)
+    text = capsys.readouterr().out
+    assert "walk.mp4: 8 frames, 0.8 s at 10 fps, aac audio" in text and "broken.mov" in text
+    assert "translated 1 of 2 files" in text and not (out / "broken.mp4").exists()

@@ -3,6 +3,7 @@
     python train/translate.py --model weights/black2blond --input photos/ --out out/
     python train/translate.py --model alice/black2blond --input a.jpg b.png --out out/ --triptych
     python train/translate.py --model weights/black2blond --input crops/ --out out/ --whole
+    python train/translate.py --model weights/blond2black --input clip.mov --out out/     # -> out/clip.mp4
 
 By default each photo gets exactly what the web page gives it: the largest face is found,
 cropped as CelebA is, translated at the model's size with the photo's own hair texture kept
@@ -16,6 +17,10 @@ translated | reconstructed sheets into out/<a>2<b>2<a>/ (with the mask, white wh
 changed the picture, before the reconstruction for attention generators), translating back with
 the reverse generator (found from the model's card or name, as `load_pair` does). Unreadable
 files are reported and skipped; the exit status is 1 when any failed.
+
+Video files (VIDEO_EXTENSIONS) are translated frame by frame as the page's video view does
+(cyclegan.video: the face followed, the change smoothed over frames) into out/<name>.mp4 with their
+frame rate, size and audio kept, without the page's length limit.
 """
 
 import argparse
@@ -27,21 +32,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 from PIL import Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from cyclegan.data import IMAGE_EXTENSIONS, celeba_crop, list_images, load_image  # noqa: E402
+from cyclegan.data import IMAGE_EXTENSIONS, celeba_crop, load_image  # noqa: E402
 from cyclegan.device import resolve_device, resolve_precision  # noqa: E402
 from cyclegan.faces import translate_photo  # noqa: E402
 from cyclegan.hub import load_pair  # noqa: E402
 from cyclegan.inference import image_to_tensor, mask_to_image_tensor, optimize_for_inference, tensor_to_image, \
     translate  # noqa: E402
 from cyclegan.networks import Generator  # noqa: E402
+from cyclegan.video import translate_video  # noqa: E402
+
+
+VIDEO_EXTENSIONS = {".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v"}
 
 
 def gather_inputs(inputs: list) -> list:
-    """Image files from files and folders (a folder's images directly inside it, sorted)."""
+    """Image and video files from files and folders (a folder's images and videos directly inside it, sorted)."""
     paths = []
     for item in map(Path, inputs):
         if item.is_dir():
-            paths += list_images(item)
+            found = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
+            if not found:
+                raise ValueError(f"folder {item} holds no images or videos ({', '.join(sorted(IMAGE_EXTENSIONS))}, "
+                                 f"{', '.join(sorted(VIDEO_EXTENSIONS))})")
+            paths += found
         elif item.is_file():
             paths.append(item)
         else:
@@ -76,6 +89,20 @@ def translate_one(path: Path, G, G_back, args, precision: str):
     return translation, sheet + [tensor_to_image(rec)]
 
 
+def translate_one_video(path: Path, G, args, precision: str) -> None:
+    """out/<name>.mp4 from a video file, with a progress bar of its frames; ValueError when it cannot be used."""
+    if args.whole:
+        raise ValueError("--whole is for images; videos are translated around the face, as on the page")
+    with tqdm(desc=path.name, unit="frame", leave=False) as bar:
+        def progress(done, total):
+            bar.total = total
+            bar.update(done - bar.n)
+        info = translate_video(path, args.out / f"{path.stem}.mp4", G, precision, progress, max_seconds=float("inf"),
+                               max_pixels=args.max_megapixels * 1e6)
+    tqdm.write(f"{path.name}: {info.frames} frames, {info.seconds:.1f} s at {info.fps:g} fps"
+               + (f", {info.audio} audio" if info.audio else ", no audio") + f" -> {args.out / (path.stem + '.mp4')}")
+
+
 def side_by_side(images: list) -> Image.Image:
     sheet = Image.new("RGB", (sum(im.width for im in images), max(im.height for im in images)), "white")
     x = 0
@@ -88,8 +115,9 @@ def side_by_side(images: list) -> Image.Image:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="generator folder (save_pretrained) or Hub repo id")
-    parser.add_argument("--input", nargs="+", required=True, help="image files and/or folders of images "
-                                                                   f"({', '.join(sorted(IMAGE_EXTENSIONS))})")
+    parser.add_argument("--input", nargs="+", required=True,
+                        help="image and video files and/or folders of them (images: "
+                             f"{', '.join(sorted(IMAGE_EXTENSIONS))}; videos: {', '.join(sorted(VIDEO_EXTENSIONS))})")
     parser.add_argument("--out", type=Path, required=True, help="output folder (created)")
     parser.add_argument("--whole", action="store_true",
                         help="translate each image whole at its own size instead of the face in it (for aligned "
@@ -138,8 +166,11 @@ def main(argv=None) -> int:
     (sheets if args.triptych else args.out).mkdir(parents=True, exist_ok=True)
 
     failed, faceless = [], []
-    for path in tqdm(paths, desc=f"{G.source_domain} -> {G.target_domain}", unit="image"):
+    for path in tqdm(paths, desc=f"{G.source_domain} -> {G.target_domain}", unit="file"):
         try:
+            if path.suffix.lower() in VIDEO_EXTENSIONS:
+                translate_one_video(path, G, args, precision)
+                continue
             translation, sheet = translate_one(path, G, G_back, args, precision)
         except ValueError as e:
             failed.append(path)
@@ -152,7 +183,7 @@ def main(argv=None) -> int:
         if args.triptych:
             side_by_side(sheet).save(sheets / f"{path.stem}.png")
     done = len(paths) - len(failed) - len(faceless)
-    print(f"translated {done} of {len(paths)} images into {args.out}"
+    print(f"translated {done} of {len(paths)} files into {args.out}"
           + (f"; no face found in {len(faceless)}, left out (--whole translates whole images): "
              f"{', '.join(p.name for p in faceless)}" if faceless else "")
           + (f"; {len(failed)} could not be used: {', '.join(p.name for p in failed)}" if failed else ""))
