@@ -8,7 +8,9 @@ The face is found in the photo, cropped the way the CelebA training images are, 
 at the model's size, translated back, and the change pasted into the photo where the model's
 attention mask is on, leaving out the mask's small specks away from the hair (cyclegan/faces.py).
 On a GPU (a ZeroGPU Space included) the translation runs in fp16/bf16, on the CPU in the fastest
-precision the CPU has (cyclegan/device.py).
+precision the CPU has (cyclegan/device.py). The Live tab translates the webcam's stream frame by frame
+(cyclegan/live.py: the face followed, the change smoothed over frames), the Video tab a clip
+(cyclegan/video.py); both use the photo's path.
 """
 
 import argparse
@@ -27,6 +29,8 @@ from cyclegan.device import resolve_device, resolve_precision
 from cyclegan.faces import mask_overlay, translate_photo
 from cyclegan.hub import load_pair
 from cyclegan.inference import optimize_for_inference
+from cyclegan.live import LiveTranslator
+from cyclegan.video import MAX_PIXELS as VIDEO_MAX_PIXELS, MAX_SECONDS as VIDEO_MAX_SECONDS, translate_video
 
 try:  # Hugging Face ZeroGPU: a GPU is attached only while a decorated function runs
     import spaces
@@ -39,6 +43,10 @@ REPO = Path(__file__).resolve().parent
 DEFAULT_MODEL = str(REPO / "weights" / "black2blond")
 EXAMPLES = REPO / "examples"
 MAX_PIXELS = 25_000_000  # larger uploads get a message, not minutes of work and gigabytes of memory
+# the live view: the webcam sends a frame every LIVE_EVERY s; gradio keeps only the newest frame that arrived
+# while the last was being translated (the others are dropped, never queued: gradio/routes.py overwrites the
+# event's data), and a stream ends after LIVE_SECONDS of translating, freeing its slot for the next visitor
+LIVE_EVERY, LIVE_SECONDS, LIVE_STREAMS = 1 / 15, 120, 2
 
 # the examples, each in the direction that shows what the model does (examples/README.md: where they come from)
 EXAMPLE_PHOTOS = [("astronaut.jpg", "BA")]
@@ -144,6 +152,44 @@ def translate(photo_path, direction: str, crop_face: bool, detail: bool = True):
             page_files(photo_path, photo, r.composite), f"{r.message}{changed}.")
 
 
+@gpu
+def live_frame(frame, direction: str, live):
+    """Gradio stream handler: one webcam frame (numpy RGB) -> (the frame translated, the stream's
+    LiveTranslator, kept in a gr.State: it follows the face and smooths the change over frames)."""
+    if frame is None or direction not in MODELS:
+        return frame, live
+    G = MODELS[direction][0]
+    if live is None or live.G is not G:  # a new stream, or the direction changed
+        live = LiveTranslator(G, SETTINGS["precision"])
+    return live(frame), live
+
+
+@gpu
+def translate_clip(video_path, direction: str, progress=gr.Progress()):
+    """Gradio handler: a video file -> (the translated MP4, message); a clip the page turns down -> (None, why)."""
+    if not video_path:
+        return None, refuse_video("Upload a video clip first (mp4, webm or mov).")
+    if direction not in MODELS:
+        return None, refuse_video(f"Unknown direction {direction!r}.")
+    target = Path(gr.utils.get_upload_folder()) / secrets.token_hex(10) / f"{Path(video_path).stem}-translated.mp4"
+    target.parent.mkdir(parents=True)
+    progress(0, desc="Translating frames")
+    try:
+        info = translate_video(video_path, target, MODELS[direction][0], SETTINGS["precision"],
+                               lambda done, total: progress((done, total), desc="Translating frames", unit="frames"))
+    except ValueError as e:  # unreadable, too long, too large
+        return None, refuse_video(f"Cannot use this video: {e}")
+    audio = f", its {info.audio} sound kept" if info.audio else " (it has no sound)"
+    return str(target), f"Translated {info.frames} frames ({info.seconds:.1f} s at {info.fps:g} fps){audio}."
+
+
+def refuse_video(message: str) -> str:
+    """A video request the page turns down: one log line, a toast, and the message for the status box."""
+    print(f"refused a request: {message}", file=sys.stderr, flush=True)
+    gr.Warning(message)
+    return message
+
+
 def translate_example(photo_path, direction: str):
     """An example, translated as the page's defaults would (face found and cropped)."""
     return translate(photo_path, direction, True)
@@ -176,41 +222,67 @@ def build_demo(model_name: str) -> gr.Blocks:
            "change is pasted into your photo where the model chose to change it")
     beyond = ("Hair beyond the window around the face keeps its colour. " if recolour else
               "Hair beyond the face's square (long hair on the shoulders) keeps its colour. ")
+    choices = [(label, key) for key, label in SETTINGS["labels"].items()]
     with gr.Blocks(title="black2blond", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
             "# black2blond\n"
             "A CycleGAN ([Zhu et al. 2017](https://arxiv.org/abs/1703.10593)) that turns black hair blond and "
             f"blond hair black, trained without paired images on CelebA's aligned celebrity faces. Upload a photo: {how}.")
-        # the result beside the button on a laptop, right under it on a phone (the columns stack)
-        with gr.Row():
-            with gr.Column(min_width=300):
-                photo = PhotoInput(type="filepath", sources=["upload", "clipboard", "webcam"], label="Photo",
-                                   elem_id="photo")
-                direction = gr.Radio([(label, key) for key, label in SETTINGS["labels"].items()], value="AB",
-                                     label="Direction")
-                crop_face = gr.Checkbox(value=True, label="Find the face and crop around it "
-                                                          "(off: use the central square)")
-                detail = gr.Checkbox(value=True, label="Keep the photo's hair texture: colour from the model, "
-                                                       "strands from the photo (off: the model's own texture)",
-                                     visible=not recolour)  # a recolouring pair always keeps it
-                button = gr.Button("Translate", variant="primary")
-            with gr.Column(min_width=300):
-                status = gr.Textbox(label="What was done", interactive=False, elem_id="status", lines=2)
-                composite = gr.ImageSlider(label="Your photo | translated (drag the line)", type="filepath",
-                                           interactive=False, elem_id="composite", max_height=640)
-        examples = gr.Examples([[str(EXAMPLES / name), key] for name, key in EXAMPLE_PHOTOS], inputs=[photo, direction],
-                               label="Examples (public-domain portraits, each in the direction that has hair to "
-                                     "change): click one to translate it")
-        # the model's own view: short labels, and each panel wide enough to show the image at
-        # least at the model's size; on a phone they wrap two or one to a row
-        with gr.Row(equal_height=True):
-            panel = dict(format="png", type="pil", interactive=False, min_width=max(size, 150) + 30,
-                         height=max(size, 150) + 60)
-            seen = gr.Image(label=f"Model input (face at {size} px)" if recolour else f"Model input ({size} px)",
-                            elem_id="seen", **panel)
-            fake = gr.Image(label="Translation", elem_id="translation", **panel)
-            mask = gr.Image(label="Where it changed", elem_id="mask", **panel)
-            rec = gr.Image(label="Translated back", elem_id="reconstruction", **panel)
+        with gr.Tabs():
+            with gr.Tab("Photo", id="photo-tab"):
+                # the result beside the button on a laptop, right under it on a phone (the columns stack)
+                with gr.Row():
+                    with gr.Column(min_width=300):
+                        photo = PhotoInput(type="filepath", sources=["upload", "clipboard", "webcam"], label="Photo",
+                                           elem_id="photo")
+                        direction = gr.Radio(choices, value="AB", label="Direction")
+                        crop_face = gr.Checkbox(value=True, label="Find the face and crop around it "
+                                                                  "(off: use the central square)")
+                        detail = gr.Checkbox(value=True, label="Keep the photo's hair texture: colour from the model, "
+                                                               "strands from the photo (off: the model's own texture)",
+                                             visible=not recolour)  # a recolouring pair always keeps it
+                        button = gr.Button("Translate", variant="primary")
+                    with gr.Column(min_width=300):
+                        status = gr.Textbox(label="What was done", interactive=False, elem_id="status", lines=2)
+                        composite = gr.ImageSlider(label="Your photo | translated (drag the line)", type="filepath",
+                                                   interactive=False, elem_id="composite", max_height=640)
+                examples = gr.Examples([[str(EXAMPLES / name), key] for name, key in EXAMPLE_PHOTOS],
+                                       inputs=[photo, direction],
+                                       label="Examples (public-domain portraits, each in the direction that has "
+                                             "hair to change): click one to translate it")
+                # the model's own view: short labels, and each panel wide enough to show the image at
+                # least at the model's size; on a phone they wrap two or one to a row
+                with gr.Row(equal_height=True):
+                    panel = dict(format="png", type="pil", interactive=False, min_width=max(size, 150) + 30,
+                                 height=max(size, 150) + 60)
+                    seen = gr.Image(label=f"Model input (face at {size} px)" if recolour else
+                                    f"Model input ({size} px)", elem_id="seen", **panel)
+                    fake = gr.Image(label="Translation", elem_id="translation", **panel)
+                    mask = gr.Image(label="Where it changed", elem_id="mask", **panel)
+                    rec = gr.Image(label="Translated back", elem_id="reconstruction", **panel)
+            with gr.Tab("Live (webcam)", id="live-tab"):
+                gr.Markdown(
+                    "Your webcam, translated as you move: the face is followed from frame to frame and the colour "
+                    "change is smoothed over frames. Frames the server cannot keep up with are skipped, so what you "
+                    f"see stays current; a stream stops after {LIVE_SECONDS // 60} minutes (start it again to go on).")
+                live_direction = gr.Radio(choices, value="AB", label="Direction")
+                with gr.Row():
+                    webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam",
+                                      elem_id="webcam")
+                    live_view = gr.Image(label="Translated", type="numpy", format="jpeg", interactive=False,
+                                         elem_id="live")
+                live_state = gr.State(None)
+            with gr.Tab("Video", id="video-tab"):
+                gr.Markdown(
+                    f"A short clip (mp4, webm or mov; up to {VIDEO_MAX_SECONDS:g} s and "
+                    f"{VIDEO_MAX_PIXELS / 1e6:.1f} megapixels a frame) translated frame by frame, with its frame "
+                    "rate, size and sound kept.")
+                video_direction = gr.Radio(choices, value="AB", label="Direction")
+                with gr.Row():
+                    video_in = gr.Video(sources=["upload"], label="Clip", elem_id="video-in")
+                    video_out = gr.Video(label="Translated", interactive=False, elem_id="video-out")
+                video_button = gr.Button("Translate the clip", variant="primary")
+                video_status = gr.Textbox(label="What was done", interactive=False, elem_id="video-status")
         gr.Markdown(
             "**Limits.** The model saw only CelebA's aligned, frontal celebrity faces at "
             f"{size}x{size}, with black or blond hair. Out of its domain, and changed little or oddly: grey, white, "
@@ -223,6 +295,11 @@ def build_demo(model_name: str) -> gr.Blocks:
             .then(None, js=SHOW_RESULT)
         examples.load_input_event.then(translate_example, [photo, direction], outputs, api_visibility="undocumented") \
             .then(None, js=SHOW_RESULT)
+        webcam.stream(live_frame, [webcam, live_direction, live_state], [live_view, live_state],
+                      stream_every=LIVE_EVERY, time_limit=LIVE_SECONDS, concurrency_limit=LIVE_STREAMS,
+                      api_visibility="undocumented")
+        video_button.click(translate_clip, [video_in, video_direction], [video_out, video_status],
+                           api_name="translate_video")
     return demo
 
 

@@ -297,7 +297,9 @@ def test_page_in_a_real_browser(server, tmp_path):
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.route("**/*", only_loopback)
-            page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+            # "load", not "networkidle": the page keeps a heartbeat connection open (its live view's session state)
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="load")
+            page.locator(".gallery-item, tr.tr-body").first.wait_for(timeout=60_000)
             # a click on an example translates it: the astronaut, blond -> black
             page.locator(".gallery-item, tr.tr-body").first.click()
             page.wait_for_function("() => document.querySelector('#status textarea')?.value.startsWith('1 face found')",
@@ -367,6 +369,49 @@ def test_page_in_a_real_browser(server, tmp_path):
             (ARTIFACTS / "app_last.html").write_text(page.content())
             browser.close()
     assert outside == [], f"the page tried to reach outside hosts: {outside}"
+
+
+def test_live_view_in_a_real_browser_with_a_fake_camera(server, tmp_path):
+    """Chromium's fake camera plays the test clip (train/clip.py: the astronaut panned and zoomed, a wall in
+    the middle) into the Live tab: translated frames come back for 10 s, and the wall comes back as it was."""
+    playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (requirements-dev.txt)")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no {CHROMIUM}: apt-get install chromium (.ci/run does)")
+    sys.path.insert(0, str(REPO / "train"))
+    import clip
+    from urllib.request import urlopen
+    from cyclegan.faces import detect_faces
+    video = tmp_path / "camera.y4m"
+    clip.write_y4m(video, clip.frames(90))  # 6 s at 15 fps, looped by Chromium
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"])
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}, permissions=["camera"]).new_page()
+            page.goto(server, wait_until="load")
+            page.get_by_role("tab", name="Live (webcam)").click()
+            page.locator("#webcam").get_by_text("Click to Access Webcam").click()
+            page.locator("#webcam").get_by_text("Record", exact=True).click()
+            page.locator("#live img").wait_for(timeout=60_000)  # the first frame back (the model warms up)
+            page.evaluate("""() => { window.shown = []; setInterval(() => { const i = document.querySelector('#live img');
+                if (i && i.complete && i.src !== window.shown.at(-1)) window.shown.push(i.src); }, 5); }""")
+            page.wait_for_timeout(10_000)
+            shown = page.evaluate("window.shown")
+            page.screenshot(path=str(ARTIFACTS / "app_live.png"))
+        finally:
+            browser.close()
+    print(f"live view: {len(shown)} translated frames shown in 10 s")
+    assert len(shown) >= 30  # 3 a second at least on a busy CI machine (train/bench.py --live measures the rate)
+    frames = [np.asarray(Image.open(urlopen(src)).convert("RGB")) for src in shown]
+    assert all(f.shape == (480, 640, 3) for f in frames)
+    plain = clip.wall(640, 480)[:, ::-1].astype(int)  # the page mirrors the webcam, as a mirror does
+    walls = [f for f in frames if not detect_faces(Image.fromarray(f)) and f.std() < 30]
+    unchanged = [np.abs(f.astype(int) - plain).mean() < 4 for f in walls]  # the camera's 4:2:0 and the JPEGs
+    assert len(walls) >= 3 and sum(unchanged) >= len(walls) - 1  # one held frame as the face leaves at most
+    assert len(walls) < len(frames) - 10  # and her frames were shown too
 
 
 @pytest.mark.skipif(not __import__("torch").cuda.is_available(), reason="needs a CUDA GPU")

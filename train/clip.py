@@ -59,16 +59,18 @@ def frames(n: int = 90, width: int = WIDTH, height: int = HEIGHT):
 
 
 def write_y4m(path: Path, clip, fps: int = FPS) -> int:
-    """The frames as a YUV4MPEG2 4:2:0 file (what Chromium's fake camera reads); returns the count."""
+    """The frames as a YUV4MPEG2 4:2:0 file in video range (what Chromium's fake camera reads); returns the count."""
     count = 0
     with open(path, "wb") as f:
         for frame in clip:
             if count == 0:
-                f.write(f"YUV4MPEG2 W{frame.shape[1]} H{frame.shape[0]} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
-            y, u, v = Image.fromarray(frame).convert("YCbCr").split()
+                f.write(f"YUV4MPEG2 W{frame.shape[1]} H{frame.shape[0]} F{fps}:1 Ip A1:1 C420mpeg2\n".encode())
+            y, u, v = Image.fromarray(frame).convert("YCbCr").split()  # full range (JFIF)
             half = (frame.shape[1] // 2, frame.shape[0] // 2)
-            f.write(b"FRAME\n" + y.tobytes() + u.resize(half, Image.BILINEAR).tobytes()
-                    + v.resize(half, Image.BILINEAR).tobytes())
+            # Chromium reads a y4m's samples as video range (Y 16-235, Cb Cr 16-240), as in BT.601 video
+            y = y.point(lambda t: round(16 + t * 219 / 255))
+            u, v = (c.resize(half, Image.BILINEAR).point(lambda t: round(128 + (t - 128) * 224 / 255)) for c in (u, v))
+            f.write(b"FRAME\n" + y.tobytes() + u.tobytes() + v.tobytes())
             count += 1
     return count
 
