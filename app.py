@@ -49,7 +49,7 @@ MAX_PIXELS = 25_000_000  # larger uploads get a message, not minutes of work and
 LIVE_EVERY, LIVE_SECONDS, LIVE_STREAMS = 1 / 15, 120, 2
 
 # the examples, each in the direction that shows what the model does (examples/README.md: where they come from)
-EXAMPLE_PHOTOS = [("astronaut.jpg", "BA")]
+EXAMPLE_PHOTOS = [("astronaut.jpg", "BA"), ("astronaut_dark.jpg", "AB")]
 # after a translation: bring the result into view when it is cut off (on a phone it is under the controls)
 SHOW_RESULT = """() => {
     const status = document.getElementById('status'), result = document.getElementById('composite');

@@ -475,3 +475,11 @@ def test_a_recolouring_pair_translates_the_hair_window_and_hides_the_texture_swi
         assert np.abs(edited[400:] - photo[400:]).mean() < 1  # below the window: untouched (up to JPEG)
     finally:
         app.load_models(app.DEFAULT_MODEL, "cpu", "fp32")
+
+
+def test_every_example_has_a_face_and_changes_in_its_direction(models):
+    for name, direction in app.EXAMPLE_PHOTOS:
+        *_, (before, after), message = app.translate_example(str(app.EXAMPLES / name), direction)
+        assert message.startswith("1 face found"), name
+        change = np.abs(np.asarray(Image.open(after), int) - np.asarray(Image.open(before).convert("RGB"), int))
+        assert change.max() > 40 and (change.max(-1) > 10).mean() > 0.01, name
