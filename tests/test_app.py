@@ -19,7 +19,10 @@ from PIL import Image
 from conftest import REPO, free_port
 
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "train"))
 import app  # noqa: E402
+import bench  # noqa: E402
+import clip  # noqa: E402
 from cyclegan.networks import Generator  # noqa: E402
 
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -374,35 +377,14 @@ def test_page_in_a_real_browser(server, tmp_path):
 def test_live_view_in_a_real_browser_with_a_fake_camera(server, tmp_path):
     """Chromium's fake camera plays the test clip (train/clip.py: the astronaut panned and zoomed, a wall in
     the middle) into the Live tab: translated frames come back for 10 s, and the wall comes back as it was."""
-    playwright = pytest.importorskip("playwright.sync_api", reason="pip install playwright (requirements-dev.txt)")
+    pytest.importorskip("playwright.sync_api", reason="pip install playwright (requirements-dev.txt)")
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no {CHROMIUM}: apt-get install chromium (.ci/run does)")
-    sys.path.insert(0, str(REPO / "train"))
-    import clip
     from urllib.request import urlopen
     from cyclegan.faces import detect_faces
     video = tmp_path / "camera.y4m"
     clip.write_y4m(video, clip.frames(90))  # 6 s at 15 fps, looped by Chromium
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={video}",
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"])
-        try:
-            page = browser.new_context(viewport={"width": 1280, "height": 900}, permissions=["camera"]).new_page()
-            page.goto(server, wait_until="load")
-            page.get_by_role("tab", name="Live (webcam)").click()
-            page.locator("#webcam").get_by_text("Click to Access Webcam").click()
-            page.locator("#webcam").get_by_text("Record", exact=True).click()
-            page.locator("#live img").wait_for(timeout=60_000)  # the first frame back (the model warms up)
-            page.evaluate("""() => { window.shown = []; setInterval(() => { const i = document.querySelector('#live img');
-                if (i && i.complete && i.src !== window.shown.at(-1)) window.shown.push(i.src); }, 5); }""")
-            page.wait_for_timeout(10_000)
-            shown = page.evaluate("window.shown")
-            page.screenshot(path=str(ARTIFACTS / "app_live.png"))
-        finally:
-            browser.close()
+    shown = bench.watch_live(server, video, 10, ARTIFACTS / "app_live.png")
     print(f"live view: {len(shown)} translated frames shown in 10 s")
     assert len(shown) >= 30  # 3 a second at least on a busy CI machine (train/bench.py --live measures the rate)
     frames = [np.asarray(Image.open(urlopen(src)).convert("RGB")) for src in shown]
@@ -483,3 +465,18 @@ def test_every_example_has_a_face_and_changes_in_its_direction(models):
         assert message.startswith("1 face found"), name
         change = np.abs(np.asarray(Image.open(after), int) - np.asarray(Image.open(before).convert("RGB"), int))
         assert change.max() > 40 and (change.max(-1) > 10).mean() > 0.01, name
+
+
+def test_the_video_tab_translates_a_clip_and_refuses_bad_ones_through_the_server(server, tmp_path):
+    from gradio_client import Client, handle_file
+    good, broken = tmp_path / "walk.mp4", tmp_path / "broken.webm"
+    clip.write_mp4(good, clip.frames(20, 320, 240), fps=10)
+    broken.write_bytes(b"\x1aE\xdf\xa3 this is not a webm")
+    client = Client(server, verbose=False)
+    video, message = client.predict(handle_file(str(broken)), "BA", api_name="/translate_video")
+    assert video is None and message.startswith("Cannot use this video: broken.webm is not a video FFmpeg can read")
+    video, message = client.predict(handle_file(str(good)), "BA", api_name="/translate_video")  # still serving
+    assert message == "Translated 20 frames (2.0 s at 10 fps), its aac sound kept."
+    import av
+    with av.open(video["video"] if isinstance(video, dict) else video) as c:
+        assert [s.type for s in c.streams] == ["video", "audio"] and c.streams.video[0].frames == 20

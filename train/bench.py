@@ -4,6 +4,7 @@
     python train/bench.py --quick                # fewer repeats and no 256 px batch-4 row
     python train/bench.py --photos               # only the page on phone-size photos (0.6, 3, 12 MP), 1 minute
     python train/bench.py --photos --model runs/b2b/black2blond   # the same with another pair
+    python train/bench.py --live                 # only the live view: frames a second, flicker, in Chromium, 2 minutes
     python train/bench.py --markdown bench.md    # also write the table to a file
 
 Each configuration runs in a fresh process; the peak resident memory of each row is
@@ -34,6 +35,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "train"))  # clip.py
 
 import torch
 
@@ -197,6 +199,93 @@ def photo_rows(photos: dict) -> list:
     return lines
 
 
+CHROMIUM = "/usr/bin/chromium"
+LIVE_SECONDS = 10  # how long the browser's live view is watched
+
+
+def watch_live(url: str, video: Path, seconds: float = LIVE_SECONDS, screenshot: Path = None) -> list:
+    """The page's Live tab in headless Chromium, its fake camera playing `video` (.y4m, looped): the URLs of the
+    translated frames shown over `seconds` after the first one, in order (and a screenshot at the end)."""
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost"])
+        try:
+            page = browser.new_context(viewport={"width": 1280, "height": 900}, permissions=["camera"]).new_page()
+            page.goto(url, wait_until="load")
+            page.get_by_role("tab", name="Live (webcam)").click()
+            page.locator("#webcam").get_by_text("Click to Access Webcam").click()
+            page.locator("#webcam").get_by_text("Record", exact=True).click()
+            page.locator("#live img").wait_for(timeout=60_000)  # the first frame back (the model warms up)
+            page.evaluate("""() => { window.shown = []; setInterval(() => { const i = document.querySelector('#live img');
+                if (i && i.complete && i.src !== window.shown.at(-1)) window.shown.push(i.src); }, 5); }""")
+            page.wait_for_timeout(seconds * 1000)
+            shown = page.evaluate("window.shown")
+            if screenshot:
+                page.screenshot(path=str(screenshot))
+        finally:
+            browser.close()
+    return shown
+
+
+def bench_live(model=None):
+    """The live view on the test clip (train/clip.py, 640x480, the astronaut panned and zoomed): LiveTranslator's
+    frames a second (the model on every frame, and on every MODEL_EVERY-th as the page runs it), the flicker
+    (cyclegan.evaluation.flicker) without and with the smoothing, and the frames a second Chromium shows."""
+    import tempfile
+    import app
+    import clip
+    from cyclegan.evaluation import flicker
+    from cyclegan.live import MODEL_EVERY, SMOOTHING, LiveTranslator
+    model = model or app.DEFAULT_MODEL
+    app.load_models(model, "auto", "auto")
+    frames = list(clip.frames(90))
+    face = [f for i, f in enumerate(frames) if clip.has_face(i, 90)]
+    result = {}
+    for every in (1, MODEL_EVERY):
+        live = LiveTranslator(app.MODELS["AB"][0], app.SETTINGS["precision"], model_every=every)
+        for frame in face[:4]:
+            live(frame)
+        start = time.perf_counter()
+        for frame in frames:
+            live(frame)
+        result[f"fps_every_{every}"] = len(frames) / (time.perf_counter() - start)
+    for smoothing in (0.0, SMOOTHING):  # blond -> black: the astronaut's hair is dark blond
+        live = LiveTranslator(app.MODELS["BA"][0], app.SETTINGS["precision"], smoothing=smoothing)
+        result[f"flicker_{smoothing:g}"] = flicker(face[:40], [live(f) for f in face[:40]])
+    if Path(CHROMIUM).exists():
+        demo = app.build_demo(model).queue(default_concurrency_limit=1)
+        port = free_port()
+        demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                    theme=app.theme())
+        try:
+            with tempfile.TemporaryDirectory() as folder:
+                clip.write_y4m(Path(folder) / "camera.y4m", frames)
+                result["browser_fps"] = len(watch_live(f"http://127.0.0.1:{port}/", Path(folder) / "camera.y4m")) \
+                    / LIVE_SECONDS
+        finally:
+            demo.close()
+    return dict(value=result, every=MODEL_EVERY, smoothing=SMOOTHING)
+
+
+def live_rows(live: dict) -> list:
+    """Table rows of bench_live."""
+    r, every, smoothing = live["value"], live["every"], live["smoothing"]
+    smoothed = r[f"flicker_{smoothing:g}"]
+    browser = (f"{r['browser_fps']:.1f} frames/s shown in headless Chromium on the same machine (its fake camera "
+               f"playing the clip, the page's webcam stream)" if "browser_fps" in r else f"no {CHROMIUM}")
+    return [f"| live view, 640x480 test clip: LiveTranslator frames/s (model on every frame / on every {every}th, "
+            f"as the page runs it) | {r['fps_every_1']:.1f} frames/s | {r[f'fps_every_{every}']:.1f} frames/s | "
+            f"{r[f'fps_every_{every}'] / r['fps_every_1']:.2f}x | | {live['rss']:.0f} MiB |",
+            f"| live view in a browser | | {browser} | | | |",
+            f"| live view flicker (frame-to-frame change of the translated hair over the camera's own; 1 = none "
+            f"added), blond -> black on the clip: no smoothing / the page's running average ({smoothing:g}) "
+            f"| {r['flicker_0']:.2f} | {smoothed:.2f} | | | |"]
+
+
 def bench_processes(nproc: int, size=128, blocks=6, warmup=1, repeats=3):
     """Training images per second with `nproc` torchrun processes on this machine (gloo on CPUs), fp32 eager."""
     port = free_port()
@@ -232,7 +321,7 @@ def child(specs: list) -> list:
         reset_peak_rss()
         kind = spec.pop("kind")
         result = {"train": bench_train, "translate": bench_translate, "data": bench_data, "app": bench_app,
-                  "photos": bench_photos}[kind](**spec)
+                  "photos": bench_photos, "live": bench_live}[kind](**spec)
         result["rss"] = peak_rss_mib()
         results.append(result)
     return results
@@ -254,7 +343,9 @@ def main(argv=None) -> int:
     parser.add_argument("--celeba-root", default=str(REPO.parent / "shared" / "celeba"),
                         help="CelebA for the data-pipeline rows (default %(default)s; skipped when absent)")
     parser.add_argument("--photos", action="store_true", help="only the web page on phone-size photos")
-    parser.add_argument("--model", help="--photos: the pair the page runs, as app.py --model (default: weights/)")
+    parser.add_argument("--live", action="store_true", help="only the live view (frames/s, flicker, in Chromium)")
+    parser.add_argument("--model", help="--photos, --live: the pair the page runs, as app.py --model (default: "
+                                        "weights/)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--ddp-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -269,6 +360,11 @@ def main(argv=None) -> int:
     if args.photos:
         rows = photo_rows(run_child([dict(kind="photos", warmup=1, repeats=3, model=args.model)])[0])
         print("\n".join([f"Benchmark of {date.today().isoformat()} on {describe_machine()}; the web page on phone-size photos, "
+                         f"{time.perf_counter() - started:.0f} s.", "", TABLE_HEAD] + rows))
+        return 0
+    if args.live:
+        rows = live_rows(run_child([dict(kind="live", model=args.model)])[0])
+        print("\n".join([f"Benchmark of {date.today().isoformat()} on {describe_machine()}; the live view, "
                          f"{time.perf_counter() - started:.0f} s.", "", TABLE_HEAD] + rows))
         return 0
     q = args.quick
@@ -299,6 +395,7 @@ def main(argv=None) -> int:
 
     app_row = run_child([dict(kind="app", warmup=2, repeats=5)])[0]
     photos = run_child([dict(kind="photos", warmup=1, repeats=3)])[0]
+    live = run_child([dict(kind="live")])[0]
     scaling = {n: bench_processes(n) for n in (1, 2)}
 
     train_128 = rows[0][3]["value"]
@@ -314,6 +411,7 @@ def main(argv=None) -> int:
     lines.append(f"| web page end to end: 256x256 face photo uploaded to all four panels back (gradio_client, "
                  f"local) | | {app_row['value']:.0f} ms | | | {app_row['rss']:.0f} MiB |")
     lines += photo_rows(photos)
+    lines += live_rows(live)
     one, two = scaling[1], scaling[2]
     lines.append(f"| torchrun training, 128 px, 6 blocks, batch 1 per process, fp32 eager, gloo: 1 vs 2 processes "
                  f"| 1: {one['value']:.3f} img/s ({one['threads']} threads) | 2: {two['value']:.3f} img/s "
