@@ -36,8 +36,9 @@ try:  # Hugging Face ZeroGPU: a GPU is attached only while a decorated function 
     import spaces
     gpu = spaces.GPU
 except ImportError:
-    def gpu(fn):
-        return fn
+    def gpu(fn=None, **options):
+        """Without `spaces`: @gpu and @gpu(duration=...) leave the function as it is."""
+        return fn if fn is not None else (lambda f: f)
 
 REPO = Path(__file__).resolve().parent
 DEFAULT_MODEL = str(REPO / "weights" / "black2blond")
@@ -164,7 +165,7 @@ def live_frame(frame, direction: str, live):
     return live(frame), live
 
 
-@gpu
+@gpu(duration=120)  # ZeroGPU allots 60 s a call by default; a 30 s clip can take longer
 def translate_clip(video_path, direction: str, progress=gr.Progress()):
     """Gradio handler: a video file -> (the translated MP4, message); a clip the page turns down -> (None, why)."""
     if not video_path:

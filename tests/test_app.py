@@ -419,7 +419,7 @@ def test_cuda_page_translates_in_half_precision():
 @pytest.mark.skipif(__import__("importlib.util").util.find_spec("spaces") is not None,
                     reason="the spaces package is installed: app.gpu is spaces.GPU there")
 def test_gpu_decorator_is_a_no_op_without_spaces():
-    assert app.gpu(len) is len
+    assert app.gpu(len) is len and app.gpu(duration=120)(len) is len
 
 
 def test_the_model_card_link_names_the_published_pair(tmp_path, monkeypatch):
