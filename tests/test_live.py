@@ -182,3 +182,18 @@ def test_a_corrupt_or_too_long_video_is_refused_with_a_message_and_nothing_writt
     with pytest.raises(ValueError, match="320x240; the limit is 0.1 megapixels"):
         translate_video(clip_mp4, tmp_path / "out.mp4", G, max_pixels=50_000)
     assert G.calls == 0 and not list(tmp_path.glob("out.mp4*"))
+
+
+def test_a_silent_webm_comes_back_as_a_silent_mp4(frames, tmp_path):
+    import av
+    from cyclegan.video import translate_video
+    source = tmp_path / "silent.webm"
+    with av.open(str(source), "w") as out:  # VP9, no audio
+        stream = out.add_stream("libvpx-vp9", rate=12)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        for frame in frames[:12]:
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        out.mux(stream.encode())
+    info = translate_video(source, tmp_path / "out.mp4", model())
+    assert (info.frames, info.fps, info.audio, info.width, info.height) == (12, 12.0, "", 320, 240)
+    assert info.seconds == pytest.approx(1.0, abs=0.1)
