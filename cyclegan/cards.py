@@ -8,6 +8,19 @@ CARD_TAGS = ["cyclegan", "image-to-image", "unpaired-image-translation", "pytorc
 CELEBA_URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 
 
+
+def recolouring_text(config: dict) -> str:
+    """The architecture's last layer for a recolouring generator (cyclegan/transform.py), in a sentence."""
+    bins, cell = config.get("bins", 1), config.get("cell", 4)
+    mask = (f"a raw mask whose colour guided filter (He et al. 2010, radius {config.get('guided_radius')}) gives "
+            "linear coefficients, so that the mask M = clamp(a . x + c) follows the photo's own colour edges at any "
+            "resolution" if config.get("guided_radius") else "a one-channel mask M (sigmoid)")
+    return (f"then a 7x7 layer predicting, per pixel, {bins} affine colour transforms (knots of a luminance axis, as "
+            f"HDRNet's bilateral grid, Gharbi et al. 2017) and {mask}, all averaged over cells of {cell} px into a "
+            "smooth field; the output is M * T(x) + (1 - M) * x with T the transform sliced at each pixel's place "
+            "and luminance, so it recolours the photo's own pixels and can be applied to a photo at its full "
+            "resolution")
+
 def reverse_repo_id(repo_id: str, source_domain: str, target_domain: str) -> str:
     """The repo of the opposite direction in the same namespace: user/black2blond -> user/blond2black."""
     namespace = repo_id.rsplit("/", 1)[0] + "/" if "/" in repo_id else ""
@@ -73,14 +86,16 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
         f"ResNet generator as in the paper: c7s1-{config.get('ngf', 64)}, two stride-2 downsamplings, "
         f"{config.get('n_blocks', 9)} residual blocks, two upsamplings "
         f"({'transposed convolutions' if config.get('upsample', 'deconv') == 'deconv' else 'nearest-neighbour resize + 3x3 convolution'}), "
-        + ("then a 7x7 layer predicting content C (tanh) and a one-channel mask M (sigmoid); the output is "
+        + (recolouring_text(config) if config.get("recolour") else
+           "then a 7x7 layer predicting content C (tanh) and a one-channel mask M (sigmoid); the output is "
            "M * C + (1 - M) * x, so the generator changes the photo only where M is on (attention-guided, "
            "Mejjati et al. 2018)" if config.get("attention") else "c7s1-3 with tanh")
         + "; reflection padding, instance norm.", "",
     ]
     if training:
         c = training.get("config", {})
-        keys = ["image_size", "ngf", "n_blocks", "upsample", "attention", "ndf", "n_layers_d", "lambda_cycle",
+        keys = ["image_size", "preprocess", "ngf", "n_blocks", "upsample", "attention", "recolour", "bins", "cell",
+                "guided_radius", "guided_eps", "ndf", "n_layers_d", "lambda_cycle",
                 "lambda_cycle_b", "lambda_identity", "lambda_mask", "lambda_mask_tv", "lambda_mask_face",
                 "lambda_mask_edge", "cycle_noise", "priors_start", "mask_start", "mask_warmup", "d_warmup", "d_negatives", "pool_size",
                 "lr", "beta1", "batch_size", "epochs", "epochs_decay", "epoch_size", "balance_male", "ema_decay",

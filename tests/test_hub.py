@@ -401,3 +401,13 @@ def test_the_card_shows_the_selection_table_with_the_chosen_snapshot():
     assert "How this pair was chosen" not in model_card(config)
     assert "among the snapshots from step 10,000 with" in model_card(config, selection={**selection, "from_step": 10000})
 
+
+
+def test_a_recolouring_generators_card_says_what_it_predicts():
+    from cyclegan.cards import model_card
+    config = {"ngf": 32, "n_blocks": 6, "image_size": 64, "attention": True, "recolour": True, "bins": 3, "cell": 4,
+              "guided_radius": 2, "upsample": "resize_conv", "source_domain": "black", "target_domain": "blond"}
+    card = model_card(config)
+    assert "3 affine colour transforms" in card and "guided filter" in card and "cells of 4 px" in card
+    assert "content C (tanh)" not in card
+    assert "content C (tanh)" in model_card({**config, "recolour": False})
