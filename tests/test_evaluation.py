@@ -283,3 +283,14 @@ def test_selection_reads_the_pages_figures_when_every_report_has_them():
     for d in reports["b"].values():
         del d["page"]
     assert evaluate.select(reports, 26, 0.93) == ("a", True)  # without it for all, the crops do
+
+
+def test_compare_counts_strands_closer_to_one_as_better():
+    import compare
+
+    def evaluation(strands):
+        page = {"strands": strands, "se": {"strands": 0.02}}
+        return {"black2blond": {"n": 300, "model": {"se": {}}, "page": page}}
+    assert compare.compare(evaluation(0.96), evaluation(1.51))[0][-1]  # the lattice (1.51) -> nearly the photo's
+    assert not compare.compare(evaluation(0.58), evaluation(1.05))[0][-1]  # a flat patch is worse
+    assert compare.compare(evaluation(1.04), evaluation(0.95))[0][-1]  # as near one, above or below
