@@ -383,7 +383,7 @@ def test_live_view_in_a_real_browser_with_a_fake_camera(server, tmp_path):
     from urllib.request import urlopen
     from cyclegan.faces import detect_faces
     video = tmp_path / "camera.y4m"
-    clip.write_y4m(video, clip.frames(90))  # 6 s at 15 fps, looped by Chromium
+    clip.write_y4m(video, clip.frames(90, away=(0.4, 0.75)))  # 6 s at 15 fps, looped by Chromium: 2 s of wall
     shown = bench.watch_live(server, video, 10, ARTIFACTS / "app_live.png")
     print(f"live view: {len(shown)} translated frames shown in 10 s")
     assert len(shown) >= 30  # 3 a second at least on a busy CI machine (train/bench.py --live measures the rate)

@@ -24,9 +24,9 @@ WIDTH, HEIGHT, FPS = 640, 480, 15
 WALL = (0.45, 0.6)  # the share of the clip, from .. to, where the camera shows the wall
 
 
-def has_face(i: int, n: int) -> bool:
-    """Whether frame i of n shows the astronaut."""
-    return not WALL[0] * n <= i < WALL[1] * n
+def has_face(i: int, n: int, away: tuple = WALL) -> bool:
+    """Whether frame i of n shows the astronaut (the camera shows the wall from away[0] to away[1] of the clip)."""
+    return not away[0] * n <= i < away[1] * n
 
 
 def wall(width: int, height: int) -> np.ndarray:
@@ -38,13 +38,13 @@ def wall(width: int, height: int) -> np.ndarray:
     return np.clip(base[..., None] * colour + noise, 0, 255).astype(np.uint8)
 
 
-def frames(n: int = 90, width: int = WIDTH, height: int = HEIGHT):
+def frames(n: int = 90, width: int = WIDTH, height: int = HEIGHT, away: tuple = WALL):
     """n frames of the clip: a 4:3 view of the photo that zooms in and out by about 15% and drifts
     sideways and up and down by a tenth of the frame, as a hand-held camera does; the wall between."""
     photo = Image.open(ASTRONAUT).convert("RGB")
     side, plain = photo.width, wall(width, height)
     for i in range(n):
-        if not has_face(i, n):
+        if not has_face(i, n, away):
             yield plain
             continue
         t = i / max(1, n - 1)
