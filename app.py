@@ -30,7 +30,8 @@ from cyclegan.faces import mask_overlay, translate_photo
 from cyclegan.hub import load_pair
 from cyclegan.inference import optimize_for_inference
 from cyclegan.live import LiveTranslator
-from cyclegan.video import MAX_PIXELS as VIDEO_MAX_PIXELS, MAX_SECONDS as VIDEO_MAX_SECONDS, translate_video
+from cyclegan.video import MAX_PIXELS as VIDEO_MAX_PIXELS, MAX_SECONDS as VIDEO_MAX_SECONDS, VIDEO_EXTENSIONS, \
+    translate_video
 
 try:  # Hugging Face ZeroGPU: a GPU is attached only while a decorated function runs
     import spaces
@@ -48,6 +49,7 @@ MAX_PIXELS = 25_000_000  # larger uploads get a message, not minutes of work and
 # while the last was being translated (the others are dropped, never queued: gradio/routes.py overwrites the
 # event's data), and a stream ends after LIVE_SECONDS of translating, freeing its slot for the next visitor
 LIVE_EVERY, LIVE_SECONDS, LIVE_STREAMS = 1 / 15, 120, 2
+VIDEO_KINDS = ", ".join(e.lstrip(".") for e in sorted(VIDEO_EXTENSIONS))
 
 # the examples, each in the direction that shows what the model does (examples/README.md: where they come from)
 EXAMPLE_PHOTOS = [("astronaut.jpg", "BA"), ("astronaut_dark.jpg", "AB")]
@@ -85,10 +87,16 @@ class Refused(str):
 def refuse(message: str) -> tuple:
     """What the page shows for a request it turns down (no photo, an unreadable, too large or too small
     image): the message in the status box, where it stays until the next request, and as a toast;
-    empty panels. The server log gets one line instead of a traceback, which stays for real faults."""
+    empty panels."""
+    return (None,) * 5 + (refused(message),)
+
+
+def refused(message: str) -> str:
+    """Say that a request was turned down: one line in the server log instead of a traceback (which stays
+    for real faults) and a toast on the page; returns the message for the status box."""
     print(f"refused a request: {message}", file=sys.stderr, flush=True)
     gr.Warning(message)
-    return (None,) * 5 + (message,)
+    return message
 
 
 class PhotoInput(gr.Image):
@@ -169,9 +177,9 @@ def live_frame(frame, direction: str, live):
 def translate_clip(video_path, direction: str, progress=gr.Progress()):
     """Gradio handler: a video file -> (the translated MP4, message); a clip the page turns down -> (None, why)."""
     if not video_path:
-        return None, refuse_video("Upload a video clip first (mp4, webm or mov).")
+        return None, refused(f"Upload a video clip first ({VIDEO_KINDS}).")
     if direction not in MODELS:
-        return None, refuse_video(f"Unknown direction {direction!r}.")
+        return None, refused(f"Unknown direction {direction!r}.")
     target = Path(gr.utils.get_upload_folder()) / secrets.token_hex(10) / f"{Path(video_path).stem}-translated.mp4"
     target.parent.mkdir(parents=True)
     progress(0, desc="Translating frames")
@@ -179,16 +187,9 @@ def translate_clip(video_path, direction: str, progress=gr.Progress()):
         info = translate_video(video_path, target, MODELS[direction][0], SETTINGS["precision"],
                                lambda done, total: progress((done, total), desc="Translating frames", unit="frames"))
     except ValueError as e:  # unreadable, too long, too large
-        return None, refuse_video(f"Cannot use this video: {e}")
+        return None, refused(f"Cannot use this video: {e}")
     audio = f", its {info.audio} sound kept" if info.audio else " (it has no sound)"
     return str(target), f"Translated {info.frames} frames ({info.seconds:.1f} s at {info.fps:g} fps){audio}."
-
-
-def refuse_video(message: str) -> str:
-    """A video request the page turns down: one log line, a toast, and the message for the status box."""
-    print(f"refused a request: {message}", file=sys.stderr, flush=True)
-    gr.Warning(message)
-    return message
 
 
 def translate_example(photo_path, direction: str):
@@ -275,7 +276,7 @@ def build_demo(model_name: str) -> gr.Blocks:
                 live_state = gr.State(None)
             with gr.Tab("Video", id="video-tab"):
                 gr.Markdown(
-                    f"A short clip (mp4, webm or mov; up to {VIDEO_MAX_SECONDS:g} s and "
+                    f"A short clip ({VIDEO_KINDS}; up to {VIDEO_MAX_SECONDS:g} s and "
                     f"{VIDEO_MAX_PIXELS / 1e6:.1f} megapixels a frame) translated frame by frame, with its frame "
                     "rate, size and sound kept.")
                 video_direction = gr.Radio(choices, value="AB", label="Direction")

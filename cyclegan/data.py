@@ -42,14 +42,14 @@ class Domain:
             raise ValueError(f"domain '{self.name}' has no images")
 
 
-def list_images(folder) -> list:
-    """The image files (by extension) directly inside `folder`, sorted by name."""
+def list_images(folder, extensions=IMAGE_EXTENSIONS, kind: str = "images") -> list:
+    """The image files (by extension; or other `kind`s of files by theirs) directly inside `folder`, sorted."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {folder} does not exist")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in extensions and p.is_file())
     if not paths:
-        raise ValueError(f"image folder {folder} holds no images ({', '.join(sorted(IMAGE_EXTENSIONS))})")
+        raise ValueError(f"image folder {folder} holds no {kind} ({', '.join(sorted(extensions))})")
     return paths
 
 

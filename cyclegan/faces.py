@@ -130,6 +130,11 @@ def feather(side: int, start: bool = True, end: bool = True) -> torch.Tensor:
     return ((d + 0.5) / ramp).clamp(0, 1)
 
 
+def mask_image(mask: torch.Tensor) -> Image.Image:
+    """A mask in [0, 1] of shape (..., h, w) with one image in it (e.g. (1, 1, h, w)) -> an L image."""
+    return Image.fromarray((mask.reshape(mask.shape[-2:]).cpu().numpy() * 255).round().astype(np.uint8))
+
+
 def mask_weight(mask: torch.Tensor) -> torch.Tensor:
     """Paste-back weights in [0, 1] from an attention mask (any shape) in [0, 1]: exactly 0 below
     MASK_OFF, rising linearly to 1 at MASK_ON."""
@@ -406,14 +411,14 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
         fake, mask, field = translate(G, image_to_tensor(model_input), precision, return_field=True,
                                       drop_islands=drop_islands)
         rec = translate(G_back, fake, precision, drop_islands=drop_islands)
-        mask = Image.fromarray((mask[0, 0].cpu().numpy() * 255).round().astype(np.uint8))
+        mask = mask_image(mask)
         composite = recolour_photo(photo, box, field[0].cpu(), mask, G.bins, G.guided_radius > 0)
         return PhotoResult(composite, message, model_input, tensor_to_image(fake), tensor_to_image(rec), mask, box)
     x = image_to_tensor(model_input)  # (1, 3, size, size) in [-1, 1]
     fake, mask = translate(G, x, precision, return_mask=True, detail=detail, drop_islands=drop_islands)
     rec = translate(G_back, fake, precision, detail=detail, drop_islands=drop_islands)
     translation = tensor_to_image(fake)
-    mask = Image.fromarray((mask[0, 0].cpu().numpy() * 255).round().astype(np.uint8))
+    mask = mask_image(mask)
     attention = getattr(G, "attention", False)
     composite = paste_back(photo, translation, box, model_input, mask if attention else None, detail)
     return PhotoResult(composite, message, model_input, translation, tensor_to_image(rec), mask, box)

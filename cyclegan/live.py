@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .faces import detect_faces, face_box, face_cascade, model_window, paste_back, recolour_photo
+from .faces import detect_faces, face_box, face_cascade, mask_image, model_window, paste_back, recolour_photo
 from .inference import image_to_tensor, tensor_to_image, translate
 
 SEARCH_SIDE = 320  # the whole frame is searched on a copy at most this large
@@ -149,7 +149,8 @@ class LiveTranslator:
                                            drop_islands=self.drop_islands)
                 self.smooth(field[0].cpu(), mask[0].cpu())
             field, mask = self.change
-            out = recolour_photo(photo, window, field, self.mask_image(mask), self.G.bins, self.G.guided_radius > 0)
+            guided = self.G.guided_radius > 0  # the guided mask is rebuilt from the field: the model's is not needed
+            out = recolour_photo(photo, window, field, None if guided else mask_image(mask), self.G.bins, guided)
         else:  # the change is translation - input (and the mask), added to this frame's window
             if run_model:
                 fake, mask = translate(self.G, x, self.precision, return_mask=True, drop_islands=self.drop_islands)
@@ -159,10 +160,5 @@ class LiveTranslator:
                 delta, mask = (F.interpolate(t[None], size=x.shape[-2:], mode="bilinear")[0] for t in (delta, mask))
             attention = getattr(self.G, "attention", False)
             out = paste_back(photo, tensor_to_image((x + delta).clamp(-1, 1)), window, model_input,
-                             self.mask_image(mask) if attention else None)
+                             mask_image(mask) if attention else None)
         return np.asarray(out)
-
-    @staticmethod
-    def mask_image(mask: torch.Tensor) -> Image.Image:
-        """(1, h, w) in [0, 1] -> L image, as the photo path hands masks on."""
-        return Image.fromarray((mask[0].numpy() * 255).round().astype(np.uint8))

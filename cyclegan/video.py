@@ -17,6 +17,7 @@ from .live import LiveTranslator
 MAX_SECONDS = 30.0  # the page's limits: about a minute of work on a 2-core CPU at 640x480
 MAX_PIXELS = 1920 * 1080
 COPIED_AUDIO = {"aac", "mp3", "opus", "flac", "alac"}  # codecs an MP4 holds as they are
+VIDEO_EXTENSIONS = {".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v"}  # what train/translate.py takes as videos
 
 
 @dataclass

@@ -32,17 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 from PIL import Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from cyclegan.data import IMAGE_EXTENSIONS, celeba_crop, load_image  # noqa: E402
+from cyclegan.data import IMAGE_EXTENSIONS, celeba_crop, list_images, load_image  # noqa: E402
 from cyclegan.device import resolve_device, resolve_precision  # noqa: E402
 from cyclegan.faces import translate_photo  # noqa: E402
 from cyclegan.hub import load_pair  # noqa: E402
 from cyclegan.inference import image_to_tensor, mask_to_image_tensor, optimize_for_inference, tensor_to_image, \
     translate  # noqa: E402
 from cyclegan.networks import Generator  # noqa: E402
-from cyclegan.video import translate_video  # noqa: E402
-
-
-VIDEO_EXTENSIONS = {".mp4", ".webm", ".mov", ".mkv", ".avi", ".m4v"}
+from cyclegan.video import VIDEO_EXTENSIONS, translate_video  # noqa: E402
 
 
 def gather_inputs(inputs: list) -> list:
@@ -50,11 +47,7 @@ def gather_inputs(inputs: list) -> list:
     paths = []
     for item in map(Path, inputs):
         if item.is_dir():
-            found = sorted(p for p in item.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS)
-            if not found:
-                raise ValueError(f"folder {item} holds no images or videos ({', '.join(sorted(IMAGE_EXTENSIONS))}, "
-                                 f"{', '.join(sorted(VIDEO_EXTENSIONS))})")
-            paths += found
+            paths += list_images(item, IMAGE_EXTENSIONS | VIDEO_EXTENSIONS, "images or videos")
         elif item.is_file():
             paths.append(item)
         else:
