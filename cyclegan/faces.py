@@ -29,7 +29,7 @@ from PIL import Image
 
 from .inference import DETAIL_EPS, DETAIL_RATIO, DETAIL_SIGMA, MASK_OFF, image_to_tensor, tensor_to_image, \
     translate
-from .transform import guided_mask, mask_coefficients, mask_reach, recolour
+from .transform import affine_colours, guided_mask, knots_read, mask_coefficients, mask_reach
 
 # where a CelebA training crop has its face: Haar box centre (x, y) and width, as fractions of the crop side
 FACE_CENTRE_X, FACE_CENTRE_Y, FACE_WIDTH = 0.499, 0.582, 0.565
@@ -168,6 +168,17 @@ def resample_rows(field: torch.Tensor, taps: torch.Tensor, y0: int = 0, y1: int 
     used = torch.nonzero(taps.any(0)).flatten()
     lo, hi = int(used[0]), int(used[-1]) + 1
     return (taps[:, lo:hi] @ field[lo:hi].reshape(hi - lo, -1)).view(len(taps), *field.shape[1:])
+
+
+def gather_knots(coef: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, x: torch.Tensor, bins: int) -> torch.Tensor:
+    """The 12 coefficients of n pixels of a strip: cyclegan.transform.slice_bins for just those pixels and just
+    the two knots each reads (the photo path visits only the pixels its mask turns on).
+
+    coef: (rows, cols, 12 bins), the strip's coefficients (resample_rows); ys, xs: (n,) the pixels' places in
+    it; x: (n, 3) their colours in [-1, 1]. Returns (n, 12)."""
+    knots, weights = knots_read(x, bins)  # (n, 2) each
+    table, first = coef.reshape(-1, 12), (ys * coef.shape[1] + xs) * bins
+    return sum(table[first + knots[:, j]] * weights[:, j:j + 1] for j in range(knots.shape[1]))
 
 
 def widen(field: torch.Tensor, side: int, kernel: str = "bilinear", scale: int = None) -> torch.Tensor:
@@ -322,38 +333,48 @@ def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Im
     are untouched; strands, highlights and shading are the photo's own, whatever the photo's size.
 
     box: (left, top, right, bottom), any rectangle; field: (12 bins (+ 4), h, w) float, the field over the
-    box as the model saw it; mask: L, the model's size. Visits the box's pixels under the mask in strips
-    of STRIP_PIXELS, so a 12 MP photo costs a few tenths of a second.
+    box as the model saw it; mask: L, the model's size. Visits the box in strips of STRIP_PIXELS: the mask
+    first (4 coefficients a pixel), then the colour transforms only of the pixels it turns on (gather_knots),
+    so the cost follows the hair's area, not the photo's.
     """
     width, height = box[2] - box[0], box[3] - box[1]
-    field = field.float()
+    field, colours = field.float(), 12 * bins
     reach = mask_reach(mask_coefficients(field, bins, dim=0), dim=0)[0] if guided else \
         torch.from_numpy(np.asarray(mask, np.float32) / 255)
     span = mask_span(reach, height, width)
     if span is None:
         return photo.copy()
     top, bottom, left, right = span
-    if not guided:
+    if guided:
+        mask_coef = widen(mask_coefficients(field, bins, dim=0), width)  # (h, width, 4)
+    else:
         weights = torch.from_numpy(np.array(mask.resize((width, height), Image.BILINEAR)))  # uint8: cheap at any size
     pixels = torch.from_numpy(np.array(photo.crop(box)))  # (height, width, 3) uint8, written back strip by strip
-    coefficients = widen(field, width)  # (h, width, C): bilinear as F.interpolate's, see transform.upsample
+    colour = widen(field[:colours], width)  # (h, width, 12 bins): bilinear as F.interpolate's, see transform.upsample
     row_taps = pil_taps(field.shape[1], height, "bilinear")
     # faded where the box ends inside the photo, not where the photo itself ends
     edge_y, edge_x = feather(height, box[1] > 0, box[3] < photo.height), feather(width, box[0] > 0, box[2] < photo.width)
-    strip = max(1, STRIP_PIXELS * 12 // field.shape[0] // (right - left))  # the coefficients of a strip stay small
+    strip = max(1, STRIP_PIXELS // (right - left))
     for y0 in range(top, bottom, strip):
         y1 = min(y0 + strip, bottom)
         x = pixels[y0:y1, left:right].float().div_(255)  # (rows, cols, 3) in [0, 1]
-        coef = resample_rows(coefficients[:, left:right], row_taps, y0, y1)
-        signed = x * 2 - 1  # the model's [-1, 1]
-        delta = recolour(signed, coef, bins, dim=-1).add_(1).div_(2).clamp_(0, 1).sub_(x)
-        weight = torch.minimum(edge_y[y0:y1].view(-1, 1, 1), edge_x[left:right].view(1, -1, 1))
         if guided:
-            m = guided_mask(signed, mask_coefficients(coef, bins, dim=-1), dim=-1)
+            m = guided_mask(x * 2 - 1, resample_rows(mask_coef[:, left:right], row_taps, y0, y1), dim=-1)
         else:
             m = weights[y0:y1, left:right, None].float().div_(255)
-        weight = weight * m * mask_weight(m)  # the model's own blend, cut to exactly 0 below MASK_OFF
-        pixels[y0:y1, left:right] = x.add_(delta.mul_(weight)).mul_(255).clamp_(0, 255).round_().to(torch.uint8)
+        weight = torch.minimum(edge_y[y0:y1].view(-1, 1, 1), edge_x[left:right].view(1, -1, 1))
+        weight = (weight * m * mask_weight(m))[..., 0]  # the model's own blend, cut to exactly 0 below MASK_OFF
+        ys, xs = torch.nonzero(weight, as_tuple=True)
+        if not len(ys):
+            continue
+        on = x[ys, xs]  # (n, 3) in [0, 1]: only the pixels the mask turns on are recoloured
+        signed = on * 2 - 1  # the model's [-1, 1]
+        first, last = int(xs.min()), int(xs.max()) + 1  # the columns they span
+        coef = resample_rows(colour[:, left + first:left + last], row_taps, y0, y1)
+        coef = gather_knots(coef, ys, xs - first, signed, bins)
+        delta = affine_colours(signed, coef, dim=-1).add_(1).div_(2).clamp_(0, 1).sub_(on)
+        on = on.add_(delta.mul_(weight[ys, xs, None])).mul_(255).clamp_(0, 255).round_().to(torch.uint8)
+        pixels[y0 + ys, left + xs] = on
     out = photo.copy()
     out.paste(Image.fromarray(pixels.numpy()), box[:2])
     return out

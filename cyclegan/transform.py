@@ -70,6 +70,17 @@ def slice_bins(coef: torch.Tensor, x: torch.Tensor, bins: int, dim: int = 1) -> 
     return out
 
 
+def knots_read(x: torch.Tensor, bins: int) -> tuple:
+    """(knot, weight), each (n, 2): the two knots each of n colours x (n, 3) reads and their hat weights, the
+    nonzero terms of slice_bins (for gathering just those; one knot, weight 1, when bins is 1)."""
+    if bins == 1:
+        return x.new_zeros(len(x), 1, dtype=torch.long), x.new_ones(len(x), 1)
+    position = luminance(x, -1)[:, 0] * (bins - 1)
+    lower = position.floor().clamp(0, bins - 2)
+    t = position - lower  # in [0, 1]: white reads the last knot with weight 1
+    return torch.stack([lower, lower + 1], 1).long(), torch.stack([1 - t, t], 1)
+
+
 def recolour(x: torch.Tensor, coef: torch.Tensor, bins: int, dim: int = 1) -> torch.Tensor:
     """T(x) with the per-pixel coefficients `coef` (12 * bins, or more, along `dim`; the rest ignored)."""
     return affine_colours(x, slice_bins(coef, x, bins, dim), dim)

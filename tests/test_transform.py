@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from cyclegan.evaluation import FACE_BOX, face_region
-from cyclegan.faces import MASK_ON, recolour_photo, translate_photo
+from cyclegan.faces import MASK_ON, gather_knots, pil_taps, recolour_photo, resample_rows, translate_photo, widen
 from cyclegan.inference import image_to_tensor, tensor_to_image, translate
 from cyclegan.networks import Generator
 from cyclegan.transform import (apply_field, guided_coefficients, guided_mask, luminance, mask_reach, recolour,
@@ -54,6 +54,21 @@ def test_slicing_interpolates_between_the_knots_at_the_pixels_luminance():
     assert torch.allclose(sliced[0, :, 0, 1], knots[1], atol=1e-6)  # mid grey: the middle one
     assert torch.allclose(sliced[0, :, 1, 0], knots[2], atol=1e-6)  # white: the last
     assert torch.allclose(sliced[0, :, 1, 1], (knots[1] + knots[2]) / 2, atol=1e-6)  # halfway between two
+
+
+@pytest.mark.parametrize("bins", [1, BINS])
+def test_gathering_two_rows_and_two_knots_a_pixel_equals_resampling_then_slicing_all(bins):
+    """The photo path slices only the pixels its mask turns on and only the two knots each reads (gather_knots);
+    that must be what slicing every knot of every pixel gives, black and white pixels included."""
+    g = torch.Generator().manual_seed(3)
+    field, height, width = torch.randn(12 * bins, 5, 7, generator=g), 23, 31
+    x = torch.rand(height, width, 3, generator=g) * 2 - 1
+    x[0, :5], x[1, :5] = -1, 1  # the ends of the luminance axis
+    coef = resample_rows(widen(field, width), pil_taps(5, height, "bilinear"))  # (height, width, 12 bins)
+    expected = slice_bins(coef, x, bins, dim=-1)  # every knot of every pixel
+    ys, xs = torch.nonzero(torch.rand(height, width, generator=g) > 0.5, as_tuple=True)  # some of the pixels
+    got = gather_knots(coef, ys, xs, x[ys, xs], bins)
+    assert torch.allclose(got, expected[ys, xs], atol=1e-5)
 
 
 def test_dark_and_light_pixels_of_one_cell_get_different_transforms():
