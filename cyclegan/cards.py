@@ -152,18 +152,21 @@ def selection_table(selection: dict, name: str, reverse_name: str) -> list:
     """The card's lines on how the pair was chosen among a run's snapshots (selection.json), or none."""
     if not selection:
         return []
+    page = selection.get("settings", {}).get("page", False)  # the rule read the page's figures: show those
+    path = "page" if page else "model"
     rows = []
     for folder, report in selection["reports"].items():
-        fwd, back = report[name]["model"], report[reverse_name]["model"]
+        fwd, back = report[name][path], report[reverse_name][path]
         label = Path(folder).name + (" (chosen)" if folder == selection["chosen"] else "")
         rows.append(f"| {label} | {fwd['success_rate']:.1%} | {back['success_rate']:.1%} | "
                     f"{fwd['face_psnr']:.1f} / {back['face_psnr']:.1f} | "
                     f"{fwd['gender_kept']:.1%} / {back['gender_kept']:.1%} | {fwd['cycle_psnr']:.1f} / "
                     f"{back['cycle_psnr']:.1f} |")
     n = selection.get("max_images") or "all"
+    where = " --page` through the web page's path (what users see)" if page else "`"
     start = f" from step {selection['from_step']:,}" if selection.get("from_step") else ""
     return ["## How this pair was chosen", "",
-            f"`train/evaluate.py --snapshots` on {n} val faces per domain: among the snapshots{start} with face PSNR >= "
+            f"`train/evaluate.py --snapshots{where} on {n} val faces per domain: among the snapshots{start} with face PSNR >= "
             f"{selection['min_face_psnr']} dB and gender kept >= {selection['min_gender_kept']:.0%} both ways, the "
             "one whose weaker direction succeeds most often (within one standard error a tie, won by the higher "
             "face PSNR).", "",

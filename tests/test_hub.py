@@ -400,6 +400,12 @@ def test_the_card_shows_the_selection_table_with_the_chosen_snapshot():
     assert "| step0014500 | 95.0% | 85.0% |" in card  # this card's own direction first
     assert "How this pair was chosen" not in model_card(config)
     assert "among the snapshots from step 10,000 with" in model_card(config, selection={**selection, "from_step": 10000})
+    # chosen on the page's path (--page): the table shows the figures the rule read
+    paged = {**selection, "settings": {"page": True},
+             "reports": {k: {d: {**r, "page": {**r["model"], "success_rate": r["model"]["success_rate"] - 0.1}}
+                             for d, r in v.items()} for k, v in selection["reports"].items()}}
+    card = model_card(config, selection=paged)
+    assert "| step0015000 (chosen) | 86.0% | 79.0% |" in card and "web page's path" in card
 
 
 
