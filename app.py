@@ -44,6 +44,7 @@ except ImportError:
 REPO = Path(__file__).resolve().parent
 DEFAULT_MODEL = str(REPO / "weights" / "black2blond")
 EXAMPLES = REPO / "examples"
+PANEL_SIDE = 150  # the model's panels are shown about this large (app.enlarged)
 MAX_PIXELS = 25_000_000  # larger uploads get a message, not minutes of work and gigabytes of memory
 # the live view: the webcam sends a frame every LIVE_EVERY s; gradio keeps only the newest frame that arrived
 # while the last was being translated (the others are dropped, never queued: gradio/routes.py overwrites the
@@ -157,8 +158,15 @@ def translate(photo_path, direction: str, crop_face: bool, detail: bool = True):
     if not r.translated:  # no face: the photo is shown as it was, with the message saying why
         return (None,) * 4 + (page_files(photo_path, photo, r.composite), f"{r.message}.")
     changed = f"; the model changed {r.fraction_changed:.0%} of the crop" if getattr(G, "attention", False) else ""
-    return (r.model_input, r.translation, mask_overlay(r.model_input, r.mask), r.reconstruction,
-            page_files(photo_path, photo, r.composite), f"{r.message}{changed}.")
+    panels = (r.model_input, r.translation, mask_overlay(r.model_input, r.mask), r.reconstruction)
+    return (*map(enlarged, panels), page_files(photo_path, photo, r.composite), f"{r.message}{changed}.")
+
+
+def enlarged(image: Image.Image, side: int = PANEL_SIDE) -> Image.Image:
+    """A model-size panel scaled up by a whole factor to about `side` pixels on its shorter side, so a 64 px
+    model's view fills its box instead of showing as a thumbnail (gradio does not scale images up)."""
+    k = max(1, round(side / min(image.size)))
+    return image if k == 1 else image.resize((image.width * k, image.height * k), Image.LANCZOS)
 
 
 @gpu
@@ -255,8 +263,8 @@ def build_demo(model_name: str) -> gr.Blocks:
                 # the model's own view: short labels, and each panel wide enough to show the image at
                 # least at the model's size; on a phone they wrap two or one to a row
                 with gr.Row(equal_height=True):
-                    panel = dict(format="png", type="pil", interactive=False, min_width=max(size, 150) + 30,
-                                 height=max(size, 150) + 60)
+                    panel = dict(format="png", type="pil", interactive=False, min_width=max(size, PANEL_SIDE) + 30,
+                                 height=max(size, PANEL_SIDE) + 60)
                     seen = gr.Image(label=f"Model input (face at {size} px)" if recolour else
                                     f"Model input ({size} px)", elem_id="seen", **panel)
                     fake = gr.Image(label="Translation", elem_id="translation", **panel)

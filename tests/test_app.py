@@ -494,3 +494,9 @@ def test_the_video_tab_translates_a_clip_and_refuses_bad_ones_through_the_server
     import av
     with av.open(video["video"] if isinstance(video, dict) else video) as c:
         assert [s.type for s in c.streams] == ["video", "audio"] and c.streams.video[0].frames == 20
+
+
+def test_model_panels_are_enlarged_by_a_whole_factor_to_about_the_panel_side():
+    small, square = Image.new("RGB", (76, 92), (10, 20, 30)), Image.new("RGB", (128, 128))
+    assert app.enlarged(small).size == (152, 184) and app.enlarged(small).getpixel((151, 183)) == (10, 20, 30)
+    assert app.enlarged(square) is square  # already about the panel's side: shown as it is
