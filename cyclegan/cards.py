@@ -8,7 +8,6 @@ CARD_TAGS = ["cyclegan", "image-to-image", "unpaired-image-translation", "pytorc
 CELEBA_URL = "https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html"
 
 
-
 def recolouring_text(config: dict) -> str:
     """The architecture's last layer for a recolouring generator (cyclegan/transform.py), in a sentence."""
     bins, cell = config.get("bins", 1), config.get("cell", 4)
@@ -20,6 +19,7 @@ def recolouring_text(config: dict) -> str:
             "smooth field; the output is M * T(x) + (1 - M) * x with T the transform sliced at each pixel's place "
             "and luminance, so it recolours the photo's own pixels and can be applied to a photo at its full "
             "resolution")
+
 
 def reverse_repo_id(repo_id: str, source_domain: str, target_domain: str) -> str:
     """The repo of the opposite direction in the same namespace: user/black2blond -> user/blond2black."""

@@ -343,19 +343,19 @@ def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Im
     so the cost follows the hair's area, not the photo's.
     """
     width, height = box[2] - box[0], box[3] - box[1]
-    field, colours = field.float(), 12 * bins
-    reach = mask_reach(mask_coefficients(field, bins, dim=0), dim=0)[0] if guided else \
-        torch.from_numpy(np.asarray(mask, np.float32) / 255)
+    field = field.float()
+    mask_field = mask_coefficients(field, bins, dim=0) if guided else None  # (4, h, w)
+    reach = mask_reach(mask_field, dim=0)[0] if guided else torch.from_numpy(np.asarray(mask, np.float32) / 255)
     span = mask_span(reach, height, width)
     if span is None:
         return photo.copy()
     top, bottom, left, right = span
     if guided:
-        mask_coef = widen(mask_coefficients(field, bins, dim=0), width)  # (h, width, 4)
+        mask_coef = widen(mask_field, width)  # (h, width, 4)
     else:
         weights = torch.from_numpy(np.array(mask.resize((width, height), Image.BILINEAR)))  # uint8: cheap at any size
     pixels = torch.from_numpy(np.array(photo.crop(box)))  # (height, width, 3) uint8, written back strip by strip
-    colour = widen(field[:colours], width)  # (h, width, 12 bins): bilinear as F.interpolate's, see transform.upsample
+    colour = widen(field[:12 * bins], width)  # (h, width, 12 bins): bilinear as F.interpolate's, see transform.upsample
     row_taps = pil_taps(field.shape[1], height, "bilinear")
     # faded where the box ends inside the photo, not where the photo itself ends
     edge_y, edge_x = feather(height, box[1] > 0, box[3] < photo.height), feather(width, box[0] > 0, box[2] < photo.width)

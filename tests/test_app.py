@@ -29,6 +29,8 @@ from cyclegan.networks import Generator  # noqa: E402
 ARTIFACTS = REPO / "tests" / "artifacts"
 SIZE = json.loads((Path(app.DEFAULT_MODEL) / "config.json").read_text())["image_size"]  # the shipped pair's side
 ATTENTION_PAIR = REPO / "weights" / "attention" / "black2blond"  # the previous default, still loadable
+ASTRONAUT = REPO / "examples" / "astronaut.jpg"
+CHROMIUM = "/usr/bin/chromium"
 
 
 def model_panels(*images):
@@ -36,8 +38,6 @@ def model_panels(*images):
     model's side on its shorter side (a recolouring pair sees the hair window around the face, not a square)."""
     sizes = {tuple(im.size) for im in images}
     return len(sizes) == 1 and min(sizes.pop()) >= SIZE
-ASTRONAUT = REPO / "examples" / "astronaut.jpg"
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")

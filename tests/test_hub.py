@@ -408,7 +408,6 @@ def test_the_card_shows_the_selection_table_with_the_chosen_snapshot():
     assert "| step0015000 (chosen) | 86.0% | 79.0% |" in card and "web page's path" in card
 
 
-
 def test_a_recolouring_generators_card_says_what_it_predicts():
     from cyclegan.cards import model_card
     config = {"ngf": 32, "n_blocks": 6, "image_size": 64, "attention": True, "recolour": True, "bins": 3, "cell": 4,
