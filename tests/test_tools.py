@@ -285,3 +285,39 @@ def test_batch_translation_takes_video_files(pair_dir, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "walk.mp4: 8 frames, 0.8 s at 10 fps, aac audio" in text and "broken.mov" in text
     assert "translated 1 of 2 files" in text and not (out / "broken.mp4").exists()
+
+
+def test_ship_copies_the_chosen_snapshot_in_fp16_with_cards_and_relative_paths(tmp_path):
+    import ship
+    import json as json_
+    from safetensors import safe_open
+    run_dir = tmp_path / "run"
+    for step, seed in (("step0001000", 0), ("step0001500", 1)):
+        torch.manual_seed(seed)
+        save_pair(run_dir / "snapshots" / step, attention=True, recolour=True, bins=3, guided_radius=2)
+        for d in ship.DIRECTIONS:
+            (run_dir / "snapshots" / step / d / "training.json").write_text(json_.dumps({"steps": 1500, "config": {}}))
+    figures = {"success_rate": 0.9, "face_psnr": 40.0, "gender_kept": 0.97, "cycle_psnr": 30.0}
+    report = {d: {"n": 10, "model": figures} for d in ship.DIRECTIONS}
+    chosen = str(run_dir / "snapshots" / "step0001500")
+    selection = {"chosen": chosen, "min_face_psnr": 26.0, "min_gender_kept": 0.93, "max_images": 10,
+                 "reports": {str(run_dir / "snapshots" / "step0001000"): report, chosen: report, str(run_dir): report}}
+    (tmp_path / "selection.json").write_text(json_.dumps(selection))
+    assert ship.main([str(tmp_path / "selection.json"), str(tmp_path / "weights")]) == 0
+    shipped = json_.loads((tmp_path / "weights" / "selection.json").read_text())
+    assert shipped["chosen"] == "snapshots/step0001500"
+    assert sorted(shipped["reports"]) == ["final", "snapshots/step0001000", "snapshots/step0001500"]
+    for d in ship.DIRECTIONS:
+        folder = tmp_path / "weights" / d
+        with safe_open(str(folder / "model.safetensors"), "pt") as f:
+            assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
+        original, copy = (Generator.from_pretrained(p).eval() for p in (Path(chosen) / d, folder))
+        x = torch.rand(1, 3, 32, 32) * 2 - 1
+        assert next(copy.parameters()).dtype == torch.float32
+        assert (run_generator(original, x, "fp32") - run_generator(copy, x, "fp32")).abs().max() < 0.01
+        card = (folder / "README.md").read_text()
+        assert "| step0001500 (chosen) |" in card and "1500 steps" in card
+        assert json_.loads((folder / "training.json").read_text())["steps"] == 1500
+    (tmp_path / "selection.json").write_text(json_.dumps({**selection, "chosen": str(tmp_path / "nowhere")}))
+    assert ship.main([str(tmp_path / "selection.json"), str(tmp_path / "other")]) == 2
+    assert not (tmp_path / "other").exists()  # nothing written for a snapshot that is not there
