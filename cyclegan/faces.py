@@ -29,7 +29,7 @@ from PIL import Image
 
 from .inference import DETAIL_EPS, DETAIL_RATIO, DETAIL_SIGMA, MASK_OFF, image_to_tensor, tensor_to_image, \
     translate
-from .transform import affine_colours, guided_mask, knots_read, mask_coefficients, mask_reach
+from .transform import affine_colours, gather_knots, guided_mask, mask_coefficients, mask_reach
 
 # where a CelebA training crop has its face: Haar box centre (x, y) and width, as fractions of the crop side
 FACE_CENTRE_X, FACE_CENTRE_Y, FACE_WIDTH = 0.499, 0.582, 0.565
@@ -173,17 +173,6 @@ def resample_rows(field: torch.Tensor, taps: torch.Tensor, y0: int = 0, y1: int 
     used = torch.nonzero(taps.any(0)).flatten()
     lo, hi = int(used[0]), int(used[-1]) + 1
     return (taps[:, lo:hi] @ field[lo:hi].reshape(hi - lo, -1)).view(len(taps), *field.shape[1:])
-
-
-def gather_knots(coef: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, x: torch.Tensor, bins: int) -> torch.Tensor:
-    """The 12 coefficients of n pixels of a strip: cyclegan.transform.slice_bins for just those pixels and just
-    the two knots each reads (the photo path visits only the pixels its mask turns on).
-
-    coef: (rows, cols, 12 bins), the strip's coefficients (resample_rows); ys, xs: (n,) the pixels' places in
-    it; x: (n, 3) their colours in [-1, 1]. Returns (n, 12)."""
-    knots, weights = knots_read(x, bins)  # (n, 2) each
-    table, first = coef.reshape(-1, 12), (ys * coef.shape[1] + xs) * bins
-    return sum(table[first + knots[:, j]] * weights[:, j:j + 1] for j in range(knots.shape[1]))
 
 
 def widen(field: torch.Tensor, side: int, kernel: str = "bilinear", scale: int = None) -> torch.Tensor:

@@ -81,6 +81,17 @@ def knots_read(x: torch.Tensor, bins: int) -> tuple:
     return torch.stack([lower, lower + 1], 1).long(), torch.stack([1 - t, t], 1)
 
 
+def gather_knots(coef: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, x: torch.Tensor, bins: int) -> torch.Tensor:
+    """The 12 coefficients of n pixels of a strip: slice_bins for just those pixels and just the two knots
+    each reads (the photo path visits only the pixels its mask turns on).
+
+    coef: (rows, cols, 12 bins), the strip's coefficients (cyclegan.faces.resample_rows); ys, xs: (n,) the
+    pixels' places in it; x: (n, 3) their colours in [-1, 1]. Returns (n, 12)."""
+    knots, weights = knots_read(x, bins)  # (n, 2) each
+    table, first = coef.reshape(-1, 12), (ys * coef.shape[1] + xs) * bins
+    return sum(table[first + knots[:, j]] * weights[:, j:j + 1] for j in range(knots.shape[1]))
+
+
 def recolour(x: torch.Tensor, coef: torch.Tensor, bins: int, dim: int = 1) -> torch.Tensor:
     """T(x) with the per-pixel coefficients `coef` (12 * bins, or more, along `dim`; the rest ignored)."""
     return affine_colours(x, slice_bins(coef, x, bins, dim), dim)

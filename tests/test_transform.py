@@ -10,11 +10,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 from cyclegan.evaluation import FACE_BOX, face_region
-from cyclegan.faces import MASK_ON, gather_knots, pil_taps, recolour_photo, resample_rows, translate_photo, widen
+from cyclegan.faces import MASK_ON, pil_taps, recolour_photo, resample_rows, translate_photo, widen
 from cyclegan.inference import image_to_tensor, tensor_to_image, translate
 from cyclegan.networks import Generator
-from cyclegan.transform import (apply_field, guided_coefficients, guided_mask, luminance, mask_reach, recolour,
-                                slice_bins)
+from cyclegan.transform import (apply_field, gather_knots, guided_coefficients, guided_mask, luminance, mask_reach,
+                                recolour, slice_bins)
 
 BINS = 3
 
