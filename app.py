@@ -25,7 +25,7 @@ from huggingface_hub.repocard import metadata_load
 from PIL import Image, UnidentifiedImageError
 
 from cyclegan.data import load_image
-from cyclegan.device import resolve_device, resolve_precision
+from cyclegan.device import CpuThreads, resolve_device, resolve_precision
 from cyclegan.faces import mask_overlay, translate_photo
 from cyclegan.hub import load_pair
 from cyclegan.inference import optimize_for_inference
@@ -65,7 +65,9 @@ SHOW_RESULT = """() => {
 
 # filled once by load_models(): direction value -> (generator, reverse generator)
 MODELS = {}
-SETTINGS = {"precision": "fp32", "labels": {}}
+# threads: the CPU threads follow the load (cyclegan.device.CpuThreads; the browser is often the neighbour), looked
+# at again by each request
+SETTINGS = {"precision": "fp32", "labels": {}, "threads": CpuThreads()}
 
 
 def load_models(model: str, device: str = "auto", precision: str = "auto") -> None:
@@ -148,6 +150,7 @@ def translate(photo_path, direction: str, crop_face: bool, detail: bool = True):
         return refuse("Upload a photo first (or click one of the examples).")
     if direction not in MODELS:
         return refuse(f"Unknown direction {direction!r}; choose one of {list(SETTINGS['labels'].values())}.")
+    SETTINGS["threads"].update()
     try:
         photo = load_image(photo_path, max_pixels=MAX_PIXELS)
         G, G_back = MODELS[direction]
@@ -175,6 +178,7 @@ def live_frame(frame, direction: str, live):
     LiveTranslator, kept in a gr.State: it follows the face and smooths the change over frames)."""
     if frame is None or direction not in MODELS:
         return frame, live
+    SETTINGS["threads"].update()
     G = MODELS[direction][0]
     if live is None or live.G is not G:  # a new stream, or the direction changed
         live = LiveTranslator(G, SETTINGS["precision"])
@@ -188,6 +192,7 @@ def translate_clip(video_path, direction: str, progress=gr.Progress()):
         return None, refused(f"Upload a video clip first ({VIDEO_KINDS}).")
     if direction not in MODELS:
         return None, refused(f"Unknown direction {direction!r}.")
+    SETTINGS["threads"].update()
     target = Path(gr.utils.get_upload_folder()) / secrets.token_hex(10) / f"{Path(video_path).stem}-translated.mp4"
     target.parent.mkdir(parents=True)
     progress(0, desc="Translating frames")
@@ -331,8 +336,15 @@ def main(argv=None) -> None:
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default %(default)s)")
     parser.add_argument("--precision", default="auto", help="auto | fp32 | bf16 | fp16 (default %(default)s: "
                                                             "fp16/bf16 on GPUs, bf16 on AMX CPUs, else fp32)")
+    parser.add_argument("--threads", default="auto", help="CPU threads: auto (default: as many as the cores other "
+                        "processes leave free, looked at again by each request) or a number to keep")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link (off by default)")
     args = parser.parse_args(argv)
+    try:
+        SETTINGS["threads"] = CpuThreads(args.threads)
+    except ValueError as e:
+        parser.error(f"--threads: {e}")
+    SETTINGS["threads"].apply()  # before the models' first parallel region
     try:
         load_models(args.model, args.device, args.precision)
     except (OSError, ValueError) as e:
@@ -345,7 +357,7 @@ def main(argv=None) -> None:
     demo.launch(server_name=args.host, server_port=args.port, share=args.share, theme=theme(),
                 max_file_size="50mb", quiet=True, prevent_thread_lock=True)
     print(f"black2blond: serving {demo.local_url} (listening on {args.host}:{demo.server_port}; "
-          "Ctrl-C stops it)", flush=True)
+          f"Ctrl-C stops it); CPU threads: {SETTINGS['threads'].describe()}", flush=True)
     print(f"public link: {demo.share_url}" if demo.share_url else
           "for a public link, start it with: python app.py --share", flush=True)
     demo.block_thread()

@@ -11,8 +11,11 @@ precision:
 
 import contextlib
 import logging
+import math
 import os
 import platform
+import threading
+import time
 import warnings
 
 import torch
@@ -135,3 +138,116 @@ def describe_machine() -> str:
     gpu = f", GPU {torch.cuda.get_device_name()}" if dev.type == "cuda" else ", no GPU"
     return (f"{cpu}, {os.cpu_count()} cores{gpu}; AMX: {'yes' if cpu_has_fast_bf16() else 'no'}; "
             f"fast precision here: {resolve_precision('auto', dev)}; torch {torch.__version__}")
+
+
+# Threads on a shared CPU (issue [19]). PyTorch's OpenMP threads spin at each parallel region's barrier for a
+# while before they sleep. With a core of their own that is the fast path; when one of them shares its core with
+# another process (a browser, a second job, a Space's neighbour), the two take turns and every region waits for
+# the slower thread. Measured on a 2-core AMD EPYC without AMX (fp32), one core kept busy by `while True: pass`,
+# median times of the cpu recipe's training step / a 640x480 photo through translate_photo / a live frame:
+#   idle, 2 threads (PyTorch's default)      0.73 s / 185 ms / 48 ms
+#   busy, 2 threads                          2.64 s / 363 ms (mean 640, up to 3.5 s) / 140 ms
+#   busy, OMP_WAIT_POLICY=PASSIVE            1.17 s / 265 ms / 72 ms, but idle 1.25 s / 212 ms / 59 ms
+#   busy, GOMP_SPINCOUNT=1000                1.27 s / 277 ms / 63 ms, idle 0.81 s / 224 ms / 62 ms
+#   busy, 1 thread                           1.01 s / 243 ms / 58 ms, idle 1.28 s / 232 ms / 56 ms
+# No wait policy is right both ways (and OpenMP reads it once, when torch is imported), while the number of
+# threads can change between parallel regions: so the threads follow the load, as many as the cores the other
+# processes leave free, re-read every few seconds from the kernel's CPU times (FOLLOW_EVERY).
+FOLLOW_EVERY = 5.0  # seconds between two looks at the other processes' load (a training step is 0.6-1 s here)
+TAKEN = 0.4  # a core counts as taken when the other processes used at least this share of one
+
+
+def _cpu_ticks(cores: set) -> int:
+    """Busy clock ticks of `cores` since boot, all processes (user, nice, system, irq, softirq; not idle, iowait,
+    or the hypervisor's steal), from /proc/stat's per-core lines."""
+    total = 0
+    with open("/proc/stat") as f:
+        for line in f:
+            name, *ticks = line.split()
+            if name.startswith("cpu") and name[3:].isdigit() and int(name[3:]) in cores:
+                user, nice, system, _idle, _iowait, irq, softirq = map(int, ticks[:7])
+                total += user + nice + system + irq + softirq
+    return total
+
+
+def _own_ticks() -> int:
+    """This process's CPU clock ticks (all its threads, and its children that have ended)."""
+    with open("/proc/self/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return sum(map(int, fields[11:15]))  # utime, stime, cutime, cstime
+
+
+class CpuThreads:
+    """How many threads PyTorch runs on the CPU: a fixed number, or "auto", which follows the load.
+
+    "auto" gives PyTorch as many threads as the cores other processes leave free (at least one): all of them on
+    an idle machine, one fewer for each core another process keeps at least TAKEN busy, looked at again at most
+    every FOLLOW_EVERY seconds when `update()` is called (the training loop calls it each step, the page each
+    request). Where OMP_NUM_THREADS is set (torchrun sets it to 1 for several processes), "auto" keeps that number.
+    Off Linux (no /proc/stat) "auto" keeps PyTorch's default.
+
+    Args:
+        threads (`str` or `int`, defaults to "auto"): "auto", or a number of threads (at least 1) to keep.
+    """
+
+    def __init__(self, threads="auto"):
+        if str(threads) != "auto" and not (str(threads).isdigit() and int(threads) >= 1):
+            raise ValueError(f"threads must be auto or a whole number of threads, at least 1; got {threads!r}")
+        self.cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+        self.fixed = int(threads) if str(threads) != "auto" else None
+        if self.fixed is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+            self.fixed, self.reason = int(os.environ["OMP_NUM_THREADS"]), "OMP_NUM_THREADS"
+        else:
+            self.reason = "fixed" if self.fixed else "follows the load"
+        self.follow = self.fixed is None and os.path.exists("/proc/stat") and bool(self.cores)
+        self.others = 0.0  # cores the other processes used at the last look
+        self.last = None  # (time, all processes' busy ticks, this process's ticks) at the last look
+        self.lock = threading.Lock()
+
+    def apply(self) -> int:
+        """Set PyTorch's threads now (looking at the load over a quarter of a second the first time); call it before
+        the first parallel region. Returns the number of threads."""
+        if self.follow and self.last is None:
+            self.last = self._look()
+            time.sleep(0.25)
+            self.last = self._look(since=self.last)
+        torch.set_num_threads(self.threads())
+        return torch.get_num_threads()
+
+    def update(self) -> int:
+        """Follow the load: at most every FOLLOW_EVERY seconds, look at it again and change the threads if it
+        changed. Cheap enough to call every step. Returns the number of threads."""
+        if self.follow and self.lock.acquire(blocking=False):
+            try:
+                if self.last is None or time.monotonic() - self.last[0] >= FOLLOW_EVERY:
+                    self.last = self._look(since=self.last)
+                    if self.threads() != torch.get_num_threads():
+                        torch.set_num_threads(self.threads())
+            finally:
+                self.lock.release()
+        return torch.get_num_threads()
+
+    def threads(self) -> int:
+        """The number of threads the choice gives now."""
+        if self.fixed:
+            return self.fixed
+        if not self.follow:
+            return torch.get_num_threads()
+        taken = math.floor(self.others + 1 - TAKEN)  # with TAKEN 0.4: 0.4 of a core used is one core taken, 1.4 two
+        return max(1, len(self.cores) - taken)
+
+    def _look(self, since=None):
+        now = (time.monotonic(), _cpu_ticks(set(self.cores)), _own_ticks())
+        if since is not None:
+            seconds = max(now[0] - since[0], 1e-3)
+            others = (now[1] - since[1]) - (now[2] - since[2])
+            self.others = max(0.0, others / os.sysconf("SC_CLK_TCK") / seconds)
+        return now
+
+    def describe(self) -> str:
+        """One line for the run's log and training.json."""
+        n = torch.get_num_threads()
+        if self.follow:
+            return (f"{n} of {len(self.cores)} cores (follows the load: other processes used {self.others:.1f} "
+                    f"cores; --threads N to fix)")
+        return f"{n} ({self.reason})"

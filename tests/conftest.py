@@ -18,6 +18,8 @@ from PIL import Image
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from cyclegan.device import CpuThreads  # noqa: E402
+
 SHARED_CELEBA = REPO.parent / "shared" / "celeba"
 TINY = dict(ngf=4, n_blocks=1, ndf=4, compile=False)  # networks small enough for a CPU step in milliseconds
 
@@ -49,6 +51,17 @@ def assert_same_networks(a: dict, b: dict) -> None:
     for net in ("G_AB", "G_BA", "D_A", "D_B"):
         for k, v in a[net].items():
             assert torch.equal(v, b[net][k]), f"{net}.{k}"
+
+
+CPU_THREADS = CpuThreads()  # the suite runs in a main thread too: it follows the load as training does
+
+
+def pytest_sessionstart(session):
+    CPU_THREADS.apply()
+
+
+def pytest_runtest_setup(item):
+    CPU_THREADS.update()
 
 
 @pytest.fixture(scope="session", autouse=True)

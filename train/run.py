@@ -48,7 +48,7 @@ from cyclegan.cards import reverse_repo_id
 from cyclegan.checkpoints import read_checkpoint, remove_stale_temporaries
 from cyclegan.config import TrainConfig
 from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_domains, should_cache
-from cyclegan.device import PRECISIONS, describe_machine, resolve_device
+from cyclegan.device import PRECISIONS, CpuThreads, describe_machine, resolve_device
 from cyclegan.hub import HubPushError, writer
 from cyclegan.inference import sample_grid
 from cyclegan.recipes import RECIPES, describe
@@ -176,6 +176,9 @@ HELP = {
                      "faster; off for fp32 on the CPU, where it is not)",
     "compile": "torch.compile the generators: fuses the work between convolutions; the first step takes "
                "about a minute to compile (default %(default)s)",
+    "threads": "auto | N: CPU threads; auto = as many as the cores other processes leave free, looked at again "
+               "every few seconds, so a busy neighbour (a browser, a second job) does not make each step several "
+               "times slower (default %(default)s; OMP_NUM_THREADS, when set, is kept)",
     "dist_timeout": "under torchrun: seconds a process waits for the others in a collective before the run fails "
                     "with an error (a crashed or stuck rank) (default %(default)s)",
     "seed": "seed of initialisation, data order, augmentation and the pools (default %(default)s)",
@@ -385,6 +388,8 @@ def main(argv=None) -> int:
     out_folder = args.get("out", TrainConfig.out)
     try:
         config, state, recipe = make_config(args)
+        cpu_threads = CpuThreads(config.threads)
+        cpu_threads.apply()  # before the first parallel region
         device = distributed.setup(config.dist_timeout)  # under torchrun: join the group; else None
         if device is not None and config.device == "auto":
             config = replace(config, device=str(device))  # each rank on its own GPU
@@ -433,6 +438,7 @@ def main(argv=None) -> int:
               f"device {trainer.device}, precision {trainer.precision}"
               + (f"; {world} processes, {c.batch_size * world} images a step" if world > 1 else "")
               + (f"; resuming at step {trainer.step}, epoch {trainer.epoch}" if state else ""))
+        print(f"CPU threads: {cpu_threads.describe()}")
         if recipe:
             print(recipe)
         if publish.push_to_hub:
@@ -461,11 +467,12 @@ def main(argv=None) -> int:
     command = shlex.join(["python", "train/run.py", *(sys.argv[1:] if argv is None else argv)])
     trainer.sessions.append({"command": command, "machine": describe_machine(),
                              "started": datetime.now().isoformat(timespec="seconds"), "from_step": trainer.step,
-                             "to_step": trainer.step, "seconds": 0})
+                             "to_step": trainer.step, "seconds": 0, "threads": cpu_threads.describe()})
     session_start = time.monotonic()
 
     def clock():  # this process's share of the run, as of now, for the checkpoint and training.json
-        trainer.sessions[-1].update(to_step=trainer.step, seconds=round(time.monotonic() - session_start))
+        trainer.sessions[-1].update(to_step=trainer.step, seconds=round(time.monotonic() - session_start),
+                                    threads=cpu_threads.describe())
 
     def save(reason: str):
         clock()
@@ -495,10 +502,14 @@ def main(argv=None) -> int:
     try:
         while trainer.epoch < total_epochs and not stopping and not out_of_steps():
             sampler.set_epoch(trainer.epoch, start=trainer.batch_in_epoch * c.batch_size * world)
-            bar = tqdm(loader, total=steps_per_epoch, initial=trainer.batch_in_epoch, disable=not main_rank,
+            # counted by hand after each step: a bar wrapped round the loader counts a step only when the next
+            # batch is asked for, so a run stopped by --max-steps or Ctrl-C showed one step fewer than it made
+            bar = tqdm(total=steps_per_epoch, initial=trainer.batch_in_epoch, disable=not main_rank,
                        desc=f"epoch {trainer.epoch + 1}/{total_epochs}", dynamic_ncols=True)
-            for batch in bar:
+            for batch in loader:
+                cpu_threads.update()
                 losses = trainer.train_step(batch["A"], batch["B"])  # averaged over the ranks
+                bar.update()
                 if main_rank:
                     log.writerow({"step": trainer.step, "epoch": trainer.epoch, "lr": f"{trainer.lr:.6g}",
                                   **{k: f"{v:.5f}" for k, v in losses.items()}})

@@ -33,7 +33,7 @@ from PIL import Image  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from cyclegan.data import IMAGE_EXTENSIONS, celeba_crop, list_images, load_image  # noqa: E402
-from cyclegan.device import resolve_device, resolve_precision  # noqa: E402
+from cyclegan.device import CpuThreads, resolve_device, resolve_precision  # noqa: E402
 from cyclegan.faces import translate_photo  # noqa: E402
 from cyclegan.hub import load_pair  # noqa: E402
 from cyclegan.inference import image_to_tensor, mask_to_image_tensor, optimize_for_inference, tensor_to_image, \
@@ -88,6 +88,7 @@ def translate_one_video(path: Path, G, args, precision: str) -> None:
         raise ValueError("--whole is for images; videos are translated around the face, as on the page")
     with tqdm(desc=path.name, unit="frame", leave=False) as bar:
         def progress(done, total):
+            args.cpu_threads.update()  # a long clip: follow the load frame by frame
             bar.total = total
             bar.update(done - bar.n)
         info = translate_video(path, args.out / f"{path.stem}.mp4", G, precision, progress, max_seconds=float("inf"),
@@ -134,7 +135,14 @@ def main(argv=None) -> int:
                              "an image whole takes gigabytes of memory)")
     parser.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default %(default)s)")
     parser.add_argument("--precision", default="auto", help="auto | fp32 | bf16 | fp16 (default %(default)s)")
+    parser.add_argument("--threads", default="auto", help="CPU threads: auto (default: as many as the cores other "
+                        "processes leave free, looked at again every few seconds) or a number to keep")
     args = parser.parse_args(argv)
+    try:
+        args.cpu_threads = CpuThreads(args.threads)
+    except ValueError as e:
+        parser.error(f"--threads: {e}")
+    args.cpu_threads.apply()  # before the first parallel region
     if args.whole and args.face_crop:
         parser.error("--face-crop (the default) and --whole exclude each other")
     if (args.celeba_crop or args.resize) and not args.whole:
@@ -159,7 +167,9 @@ def main(argv=None) -> int:
     (sheets if args.triptych else args.out).mkdir(parents=True, exist_ok=True)
 
     failed, faceless = [], []
+    tqdm.write(f"CPU threads: {args.cpu_threads.describe()}")
     for path in tqdm(paths, desc=f"{G.source_domain} -> {G.target_domain}", unit="file"):
+        args.cpu_threads.update()
         try:
             if path.suffix.lower() in VIDEO_EXTENSIONS:
                 translate_one_video(path, G, args, precision)
