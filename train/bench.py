@@ -5,6 +5,7 @@
     python train/bench.py --photos               # only the page on phone-size photos (0.6, 3, 12 MP), 1 minute
     python train/bench.py --photos --model runs/b2b/black2blond   # the same with another pair
     python train/bench.py --live                 # only the live view: frames a second, flicker, in Chromium, 2 minutes
+    python train/bench.py --threads              # only the CPU threads, idle and with one core busy, 12 minutes
     python train/bench.py --markdown bench.md    # also write the table to a file
 
 Each configuration runs in a fresh process; the peak resident memory of each row is
@@ -22,6 +23,7 @@ back through G_BA (translation and reconstruction, as the app does).
 """
 
 import argparse
+import itertools
 import json
 import os
 import resource
@@ -286,6 +288,106 @@ def live_rows(live: dict) -> list:
             f"| {r['flicker_0']:.2f} | {smoothed:.2f} | | | |"]
 
 
+BUSY = [sys.executable, "-c", "while True: pass"]  # the neighbour of the --threads rows: one core kept busy
+THREAD_WORKLOADS = {  # name: (what the row says, repeats timed after 3 warm-up calls)
+    "train": ("training step, the cpu recipe (64x80, ngf 32, recolouring pair), main thread", 12),
+    "photo": ("a 640x480 photo through translate_photo (the page's pair), main thread", 15),
+    "live": ("a live frame (LiveTranslator on the 640x480 test clip, model on every 2nd frame; the mean of 20)", 6),
+}
+SUITE_PART = ["tests/test_training.py", "tests/test_losses.py"]  # a part of the suite: every test, twice, is 15 min
+
+
+def bench_threads(workload: str):
+    """One THREAD_WORKLOADS row's median seconds, in this process, with the threads the project chooses
+    (cyclegan.device.CpuThreads: applied first, updated every call, as run.py, translate.py and the page do)."""
+    from cyclegan.device import CpuThreads
+    threads = CpuThreads()
+    threads.apply()
+    if workload == "train":
+        from cyclegan.recipes import CPU
+        from cyclegan.training import Trainer
+        trainer = Trainer(TrainConfig(**CPU.settings))
+        real_A, real_B = torch.rand(1, 3, 80, 64) * 2 - 1, torch.rand(1, 3, 80, 64) * 2 - 1
+        fn = lambda: trainer.train_step(real_A, real_B)  # noqa: E731
+    else:
+        import app
+        import clip
+        from PIL import Image
+        from cyclegan.faces import translate_photo
+        from cyclegan.live import LiveTranslator
+        app.load_models(app.DEFAULT_MODEL, "auto", "auto")
+        G, G_back = app.MODELS["AB"]
+        if workload == "photo":
+            photo = Image.open(REPO / "examples" / "astronaut.jpg").convert("RGB").resize((640, 480))
+            fn = lambda: translate_photo(photo, G, G_back, detail=True, precision=app.SETTINGS["precision"])  # noqa
+        else:
+            live, frames = LiveTranslator(G, app.SETTINGS["precision"]), itertools.cycle(list(clip.frames(90)))
+
+            def fn():  # 20 frames: the model runs on every second one
+                for _ in range(20):
+                    live(next(frames))
+
+    def call():
+        threads.update()
+        fn()
+    seconds, _ = median_time(call, 3, THREAD_WORKLOADS[workload][1])
+    return dict(value=seconds / (20 if workload == "live" else 1), threads=threads.describe())
+
+
+def run_with_neighbour(busy: bool, threads: str, command: list) -> float:
+    """Run `command` (a child process) with one core kept busy by another process or not, and PyTorch's default
+    threads (OMP_NUM_THREADS = the cores, which CpuThreads keeps) or the project's choice; its seconds."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if threads == "default":
+        env["OMP_NUM_THREADS"] = str(len(os.sched_getaffinity(0)))
+    neighbour = subprocess.Popen(BUSY) if busy else None
+    try:
+        time.sleep(0.5 if busy else 0)
+        start = time.perf_counter()
+        proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env={
+            **env, "PYTHONWARNINGS": "ignore", "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"})
+        seconds = time.perf_counter() - start
+    finally:
+        if neighbour:
+            neighbour.kill()
+            neighbour.wait()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{command} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])[0]["value"] if "--child" in command else seconds
+
+
+def threads_rows() -> list:
+    """Table rows of --threads: each workload idle and with one core busy, PyTorch's default threads against the
+    project's choice; the second column's busy / idle ratio is the figure issue [19] asks to keep within 2x."""
+    rows = []
+    for workload, (name, _) in THREAD_WORKLOADS.items():
+        command = [sys.executable, __file__, "--child", json.dumps([dict(kind="threads", workload=workload)])]
+        t = {(busy, threads): run_with_neighbour(busy, threads, command)
+             for busy in (False, True) for threads in ("default", "chosen")}
+        rows.append((name, t))
+        print(f"{workload} done", file=sys.stderr, flush=True)
+    suite = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUITE_PART]
+    rows.append((f"test suite part ({', '.join(SUITE_PART)}), whole pytest run",
+                 {(busy, threads): run_with_neighbour(busy, threads, suite)
+                  for busy in (False, True) for threads in ("default", "chosen")}))
+
+    def ms(seconds):
+        return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
+    lines = []
+    for name, t in rows:
+        lines.append(f"| {name}: idle / one core busy | {ms(t[False, 'default'])} / {ms(t[True, 'default'])} "
+                     f"({t[True, 'default'] / t[False, 'default']:.1f}x) | {ms(t[False, 'chosen'])} / "
+                     f"{ms(t[True, 'chosen'])} ({t[True, 'chosen'] / t[False, 'chosen']:.1f}x) | idle "
+                     f"{t[False, 'chosen'] / t[False, 'default']:.2f}x, busy {t[True, 'chosen'] / t[True, 'default']:.2f}x "
+                     f"the default's time | | |")
+    return lines
+
+
+THREADS_HEAD = ("| workload (median) | PyTorch's default threads: idle / busy (busy / idle) | threads following the "
+                "load (shipped): idle / busy (busy / idle) | shipped / default | | |\n| --- | --- | --- | --- | --- "
+                "| --- |")
+
+
 def bench_processes(nproc: int, size=128, blocks=6, warmup=1, repeats=3):
     """Training images per second with `nproc` torchrun processes on this machine (gloo on CPUs), fp32 eager."""
     port = free_port()
@@ -321,7 +423,7 @@ def child(specs: list) -> list:
         reset_peak_rss()
         kind = spec.pop("kind")
         result = {"train": bench_train, "translate": bench_translate, "data": bench_data, "app": bench_app,
-                  "photos": bench_photos, "live": bench_live}[kind](**spec)
+                  "photos": bench_photos, "live": bench_live, "threads": bench_threads}[kind](**spec)
         result["rss"] = peak_rss_mib()
         results.append(result)
     return results
@@ -344,6 +446,8 @@ def main(argv=None) -> int:
                         help="CelebA for the data-pipeline rows (default %(default)s; skipped when absent)")
     parser.add_argument("--photos", action="store_true", help="only the web page on phone-size photos")
     parser.add_argument("--live", action="store_true", help="only the live view (frames/s, flicker, in Chromium)")
+    parser.add_argument("--threads", action="store_true", help="only the CPU threads on a shared CPU: training, a "
+                        "photo, a live frame and part of the test suite, idle and with one core busy, 12 minutes")
     parser.add_argument("--model", help="--photos, --live: the pair the page runs, as app.py --model (default: "
                                         "weights/)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
@@ -361,6 +465,12 @@ def main(argv=None) -> int:
         rows = photo_rows(run_child([dict(kind="photos", warmup=1, repeats=3, model=args.model)])[0])
         print("\n".join([f"Benchmark of {date.today().isoformat()} on {describe_machine()}; the web page on phone-size photos, "
                          f"{time.perf_counter() - started:.0f} s.", "", TABLE_HEAD] + rows))
+        return 0
+    if args.threads:
+        rows = threads_rows()
+        print("\n".join([f"Benchmark of {date.today().isoformat()} on {describe_machine()}; CPU threads idle and with "
+                         f"one core busy (another process: {' '.join(BUSY[1:])}), "
+                         f"{time.perf_counter() - started:.0f} s.", "", THREADS_HEAD] + rows))
         return 0
     if args.live:
         rows = live_rows(run_child([dict(kind="live", model=args.model)])[0])
@@ -397,6 +507,7 @@ def main(argv=None) -> int:
     photos = run_child([dict(kind="photos", warmup=1, repeats=3)])[0]
     live = run_child([dict(kind="live")])[0]
     scaling = {n: bench_processes(n) for n in (1, 2)}
+    threads = threads_rows()
 
     train_128 = rows[0][3]["value"]
     lines = [f"Benchmark of {date.today().isoformat()} on {describe_machine()}; {time.perf_counter() - started:.0f} s "
@@ -412,6 +523,7 @@ def main(argv=None) -> int:
                  f"local) | | {app_row['value']:.0f} ms | | | {app_row['rss']:.0f} MiB |")
     lines += photo_rows(photos)
     lines += live_rows(live)
+    lines += threads
     one, two = scaling[1], scaling[2]
     lines.append(f"| torchrun training, 128 px, 6 blocks, batch 1 per process, fp32 eager, gloo: 1 vs 2 processes "
                  f"| 1: {one['value']:.3f} img/s ({one['threads']} threads) | 2: {two['value']:.3f} img/s "
