@@ -3,12 +3,14 @@ and the page in a real headless Chromium (Playwright), all offline on 127.0.0.1.
 
 import json
 import os
+import re
 import struct
 import subprocess
 import sys
 import time
 import zlib
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import gradio as gr
@@ -18,6 +20,8 @@ import torch
 from PIL import Image
 
 from conftest import REPO, free_port
+
+EXAMPLES = REPO / "examples"
 
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "train"))
@@ -254,6 +258,26 @@ def test_the_start_up_log_gives_this_apps_share_hint(server):
     log = log_when(lambda text: "for a public link" in text)
     assert "python app.py --share" in log and "share=True" not in log
     assert f"serving http://127.0.0.1:{urlsplit(server).port}/" in log
+    assert re.search(r"CPU threads: \d+ of \d+ cores \(follows the load", log), log
+
+
+def test_each_request_follows_the_load_on_the_cpu(models, monkeypatch):
+    looks = []
+    monkeypatch.setitem(app.SETTINGS, "threads", SimpleNamespace(update=lambda: looks.append(1)))
+    app.translate(str(EXAMPLES / "astronaut.jpg"), "BA", True)
+    assert len(looks) == 1
+    frame = np.asarray(Image.open(EXAMPLES / "astronaut.jpg").convert("RGB").resize((320, 240)))
+    app.live_frame(frame, "AB", None)
+    assert len(looks) == 2
+    with pytest.warns(UserWarning, match="no such file"):  # refused, after the look
+        app.translate_clip(str(EXAMPLES / "no-such-clip.mp4"), "AB", progress=lambda *a, **k: None)
+    assert len(looks) == 3
+
+
+def test_a_bad_number_of_threads_stops_the_app_with_the_reason(capsys):
+    with pytest.raises(SystemExit) as stop:
+        app.main(["--threads", "none"])
+    assert stop.value.code == 2 and "--threads: threads must be auto or a whole number" in capsys.readouterr().err
 
 
 def test_server_translates_through_the_client_and_survives_bad_requests(server, photos):
