@@ -294,3 +294,15 @@ def test_compare_counts_strands_closer_to_one_as_better():
     assert compare.compare(evaluation(0.96), evaluation(1.51))[0][-1]  # the lattice (1.51) -> nearly the photo's
     assert not compare.compare(evaluation(0.58), evaluation(1.05))[0][-1]  # a flat patch is worse
     assert compare.compare(evaluation(1.04), evaluation(0.95))[0][-1]  # as near one, above or below
+
+
+def test_target_photos_success_by_sex_counts_each_photo_under_its_own_sex():
+    class SeesBrightAsBlond:  # a stand-in classifier: the attribute where the image is bright
+        def predict(self, x):
+            return {"Blond_Hair": x.mean(dim=(1, 2, 3)) > 0}
+    # 5 photos: the 2 men are bright (seen blond), of the 3 women one is
+    images = torch.tensor([250, 10, 240, 20, 230], dtype=torch.uint8).view(5, 1, 1, 1).expand(5, 3, 4, 4)
+    male = [True, False, True, False, False]
+    rate = evaluate.classifier_rate(SeesBrightAsBlond(), images, male, "Blond_Hair", batch_size=2)
+    assert (rate["n"], rate["n_male"]) == (5, 2)
+    assert (rate["success_rate"], rate["success_rate_male"], rate["success_rate_female"]) == (0.6, 1.0, 0.3333)

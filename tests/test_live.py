@@ -197,3 +197,32 @@ def test_a_silent_webm_comes_back_as_a_silent_mp4(frames, tmp_path):
     info = translate_video(source, tmp_path / "out.mp4", model())
     assert (info.frames, info.fps, info.audio, info.width, info.height) == (12, 12.0, "", 320, 240)
     assert info.seconds == pytest.approx(1.0, abs=0.1)
+
+
+def test_a_clip_whose_sound_mp4_cannot_hold_comes_back_with_it_as_aac(frames, tmp_path):
+    import av
+    from fractions import Fraction
+    from cyclegan.video import COPIED_AUDIO, translate_video
+    source, rate = tmp_path / "pcm.mov", 22050
+    tone = (np.sin(2 * np.pi * 440 * np.arange(rate) / rate) * 0.3 * 32767).astype(np.int16)  # 1 s at 0.3
+    with av.open(str(source), "w") as out:  # 12 frames at 12 fps and 16-bit PCM, which MP4 does not hold
+        video = out.add_stream("libx264", rate=12)
+        video.width, video.height, video.pix_fmt = 320, 240, "yuv420p"
+        sound = out.add_stream("pcm_s16le", rate=rate, layout="mono")
+        for frame in frames[:12]:
+            out.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        out.mux(video.encode())
+        for start in range(0, rate, 1024):
+            chunk = av.AudioFrame.from_ndarray(tone[None, start:start + 1024], format="s16", layout="mono")
+            chunk.sample_rate, chunk.pts, chunk.time_base = rate, start, Fraction(1, rate)
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode())
+    assert "pcm_s16le" not in COPIED_AUDIO
+    info = translate_video(source, tmp_path / "out.mp4", model())
+    assert (info.frames, info.audio) == (12, "aac")
+    with av.open(str(tmp_path / "out.mp4")) as clip_out:
+        samples = np.concatenate([f.to_ndarray()[0] for f in clip_out.decode(audio=0)], axis=-1)  # planar: a channel
+    # the whole second of the tone (AAC's priming and padding add a little), as loud as it was: RMS 0.3 / sqrt 2,
+    # less the 3 dB of the mono sound spread over the two channels of the AAC stream
+    assert rate * 0.95 <= len(samples) <= rate * 1.15
+    assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) == pytest.approx(0.3 / 2, rel=0.1)

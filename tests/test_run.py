@@ -250,3 +250,37 @@ def test_a_killed_checkpoint_writes_temporary_is_removed_at_the_next_start(image
         sleeper.kill()
     assert not stale.exists() and alive.exists() and other.exists()
     assert f"removed {stale} (3 MiB): a checkpoint write cut short by a killed run" in capsys.readouterr().out
+
+
+def test_the_default_run_on_celeba_draws_men_and_women_equally_in_each_domain(mini_celeba, tmp_path, monkeypatch):
+    # more rows: black-haired train images 3 men to 1 woman, blond ones 1 man to 3 women
+    import csv
+    from PIL import Image
+    extra = [("000010.jpg", 0, -1, 1, -1), ("000011.jpg", 0, -1, 1, -1), ("000012.jpg", 0, 1, -1, 1),
+             ("000013.jpg", 0, 1, -1, 1)]
+    for image_id, *_ in extra:
+        Image.new("RGB", (178, 218), (90, 80, 70)).save(mini_celeba / "img_align_celeba" / "img_align_celeba" / image_id)
+    with open(mini_celeba / "list_eval_partition.csv", "a", newline="") as f:
+        csv.writer(f).writerows((r[0], r[1]) for r in extra)
+    with open(mini_celeba / "list_attr_celeba.csv", "a", newline="") as f:
+        csv.writer(f).writerows((r[0], r[2], r[3], r[4]) for r in extra)
+    made = []
+
+    class Recorded(run.UnpairedDataset):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+    monkeypatch.setattr(run, "UnpairedDataset", Recorded)
+    assert run.main(["--celeba-root", str(mini_celeba), "--out", str(tmp_path / "run"), "--max-steps", "1",
+                     *TINY_FLAGS]) == 0
+    dataset, = [d for d in made if d.train]  # the training set (the sample grids have their own)
+    drawn = {"A": [], "B": []}
+    load = dataset._load
+    monkeypatch.setattr(dataset, "_load", lambda side, i: drawn[side].append(i) or load(side, i))
+    for i in range(300):
+        dataset[(0, i)]
+    for side, men in (("A", 3 / 4), ("B", 1 / 4)):
+        male = dataset.domains[side].male
+        assert sum(male) / len(male) == men  # what an unbalanced draw would give
+        share = sum(male[i] for i in drawn[side]) / len(drawn[side])
+        assert abs(share - 0.5) < 0.1, (side, share)  # 300 draws: 0.5 +- 0.03 (1 SE)

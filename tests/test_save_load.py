@@ -137,3 +137,36 @@ def test_other_hub_models_get_a_short_true_card(tmp_path):
     AttributeClassifier().save_pretrained(tmp_path / "classifier")
     card = (tmp_path / "classifier" / "README.md").read_text()
     assert "AttributeClassifier.from_pretrained" in card and "pushed to the Hub" not in card
+
+
+# Every argument of Generator.__init__ with a value other than its default (in and out channels stay 3: a
+# recolouring generator needs RGB); the shape arguments are checked by the strict load and the output, the
+# others are read back from the loaded generator's attribute of the same name.
+NON_DEFAULT = dict(in_channels=3, out_channels=3, ngf=6, n_blocks=2, image_size=40, source_domain="blond",
+                   target_domain="black", upsample="resize_conv", attention=True, recolour=True, cell=5, bins=2,
+                   guided_radius=3, guided_eps=0.037)
+SHAPE_ONLY = {"in_channels", "out_channels", "ngf", "n_blocks", "upsample"}
+
+
+def test_every_generator_setting_round_trips_through_config_json_field_by_field(tmp_path):
+    import inspect
+    arguments = [p for p in inspect.signature(Generator.__init__).parameters if p != "self"]
+    # a new argument must be added here, so that it is covered too
+    assert sorted(arguments) == sorted(NON_DEFAULT)
+    defaults = inspect.signature(Generator.__init__).parameters
+    assert all(NON_DEFAULT[a] != defaults[a].default for a in arguments if a not in ("in_channels", "out_channels"))
+    torch.manual_seed(0)
+    G = Generator(**NON_DEFAULT).eval()
+    with torch.no_grad():
+        for p in G.parameters():
+            p.normal_(0, 0.1)  # a field and mask that vary, so the guided filter's settings show in the output
+    G.save_pretrained(tmp_path / "g")
+    config = json.loads((tmp_path / "g" / "config.json").read_text())
+    loaded = Generator.from_pretrained(tmp_path / "g").eval()
+    for name, value in NON_DEFAULT.items():
+        assert config[name] == value, name
+        if name not in SHAPE_ONLY:
+            assert getattr(loaded, name) == value, name
+    x = torch.rand(1, 3, 40, 40) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(loaded(x), G(x))

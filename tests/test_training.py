@@ -188,3 +188,74 @@ def test_cuda_checkpoint_resumes_on_cpu(tmp_path):
     cpu.load_state_dict(read_checkpoint(tmp_path / "c.pt"))
     for k, v in trainer.G_AB.state_dict().items():
         assert torch.equal(v.cpu(), cpu.G_AB.state_dict()[k])
+
+
+def spy(trainer, name):
+    """Replace trainer.<name> (its generators' or discriminators' module) by a wrapper that keeps each call's
+    arguments and outputs; returns the list of (args, outputs)."""
+    module, calls = getattr(trainer, name), []
+
+    def recorded(*args, **kwargs):
+        out = module(*args, **kwargs)
+        calls.append((args, out))
+        return out
+    setattr(trainer, name, recorded)
+    return calls
+
+
+def test_both_history_pools_fill_and_the_discriminators_are_shown_older_fakes():
+    trainer = make_trainer(pool_size=2)
+    made, shown = spy(trainer, "generators"), spy(trainer, "discriminators")
+    for i in range(8):
+        trainer.train_step(*batch(i))
+    assert len(trainer.pool_A.images) == len(trainer.pool_B.images) == 2
+    history, older = {"A": [], "B": []}, {"A": 0, "B": 0}
+    for (_, fakes), (d_args, _) in zip(made, shown):
+        fake_B, fake_A = fakes[0].detach().float(), fakes[1].detach().float()
+        _, fake_A_pool, _, fake_B_pool = d_args
+        for domain, fake, pooled in (("A", fake_A, fake_A_pool), ("B", fake_B, fake_B_pool)):
+            history[domain].append(fake)
+            # D sees this step's fake or one an earlier step made, never anything else
+            assert any(torch.equal(pooled, earlier) for earlier in history[domain])
+            older[domain] += not torch.equal(pooled, fake)
+    assert older["A"] >= 1 and older["B"] >= 1  # each pool handed back an older fake at least once
+
+
+def test_a_bf16_step_runs_the_generators_and_the_discriminators_in_bf16():
+    trainer = make_trainer(precision="bf16")
+    made, judged = spy(trainer, "generators"), spy(trainer, "discriminators")
+    trainer.train_step(*batch(0))
+    fake_B, fake_A, rec_A, rec_B = made[0][1][:4]
+    assert [t.dtype for t in (fake_B, fake_A, rec_A, rec_B)] == [torch.bfloat16] * 4
+    assert [t.dtype for t in judged[0][1]] == [torch.bfloat16] * 4
+
+
+def realness(trainer, real_A, real_B):
+    """D's mean score (1 = real in LSGAN) on real_B, on G_AB's fake B, on real_A and on G_BA's fake A."""
+    with torch.no_grad():
+        return (trainer.D_B(real_B).mean().item(), trainer.D_B(trainer.G_AB(real_A)).mean().item(),
+                trainer.D_A(real_A).mean().item(), trainer.D_A(trainer.G_BA(real_B)).mean().item())
+
+
+def test_a_generator_step_makes_its_fakes_score_more_real(monkeypatch):
+    # the adversarial terms alone (Eq. 1, least squares): G's fakes move toward D's "real" (1)
+    trainer = make_trainer(lr=1e-3, lambda_cycle=0.0, lambda_identity=0.0)
+    monkeypatch.setattr(trainer.opt_D, "step", lambda *a, **k: None)
+    real_A, real_B = batch(0)
+    _, fake_B_before, _, fake_A_before = realness(trainer, real_A, real_B)
+    for _ in range(5):
+        trainer.train_step(real_A, real_B)
+    _, fake_B_after, _, fake_A_after = realness(trainer, real_A, real_B)
+    assert fake_B_after > fake_B_before + 0.05 and fake_A_after > fake_A_before + 0.05
+
+
+def test_a_discriminator_step_scores_real_above_fake(monkeypatch):
+    trainer = make_trainer(lr=1e-3)
+    monkeypatch.setattr(trainer.opt_G, "step", lambda *a, **k: None)
+    real_A, real_B = batch(0)
+    real_B_0, fake_B_0, real_A_0, fake_A_0 = realness(trainer, real_A, real_B)
+    for _ in range(5):
+        trainer.train_step(real_A, real_B)
+    real_B_1, fake_B_1, real_A_1, fake_A_1 = realness(trainer, real_A, real_B)
+    assert real_B_1 - fake_B_1 > real_B_0 - fake_B_0 + 0.1 and real_B_1 > fake_B_1
+    assert real_A_1 - fake_A_1 > real_A_0 - fake_A_0 + 0.1 and real_A_1 > fake_A_1
