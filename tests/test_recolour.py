@@ -261,3 +261,15 @@ def test_hair_colour_likelihood_finds_what_is_left_of_the_source_hair():
     kept, had = hair.left(black, half, "A")
     assert torch.equal(had, (zone & ~skin).flatten(1).sum(1))
     assert (kept.float() / had).tolist() == pytest.approx([0.5] * 4, abs=0.05)
+
+
+def test_the_photo_path_leaves_pixels_under_a_faint_mask_exactly_as_they_were():
+    G = recolourer()
+    set_last_layer(G, field=CONSTANT_FIELD)
+    photo = tensor_to_image(image(3, n=1)).resize((96, 96))
+    _, _, field = translate(G, image_to_tensor(photo.resize((32, 32))), "fp32", return_field=True)
+    box = (0, 0, 96, 96)
+    full = recolour_photo(photo, box, field[0], Image.new("L", (32, 32), 255))
+    assert np.abs(np.asarray(full, int) - np.asarray(photo, int)).mean() > 20  # the field changes every colour
+    faint = recolour_photo(photo, box, field[0], Image.new("L", (32, 32), 4))  # 4/255 = 0.016 < MASK_OFF (0.02)
+    assert np.array_equal(np.asarray(faint), np.asarray(photo))

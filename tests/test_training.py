@@ -238,10 +238,14 @@ def realness(trainer, real_A, real_B):
 
 
 def test_a_generator_step_makes_its_fakes_score_more_real(monkeypatch):
-    # the adversarial terms alone (Eq. 1, least squares): G's fakes move toward D's "real" (1)
+    # the adversarial terms alone (Eq. 1, least squares): G's fakes move toward D's "real" (1), away from "fake" (0)
     trainer = make_trainer(lr=1e-3, lambda_cycle=0.0, lambda_identity=0.0)
     monkeypatch.setattr(trainer.opt_D, "step", lambda *a, **k: None)
     real_A, real_B = batch(0)
+    _, fake_B, _, fake_A = realness(trainer, real_A, real_B)
+    with torch.no_grad():  # each D scores the fakes 0.5 at the start, between the two targets
+        for D, score in ((trainer.D_B, fake_B), (trainer.D_A, fake_A)):
+            [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)][-1].bias += 0.5 - score
     _, fake_B_before, _, fake_A_before = realness(trainer, real_A, real_B)
     for _ in range(5):
         trainer.train_step(real_A, real_B)
