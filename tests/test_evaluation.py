@@ -306,3 +306,24 @@ def test_target_photos_success_by_sex_counts_each_photo_under_its_own_sex():
     rate = evaluate.classifier_rate(SeesBrightAsBlond(), images, male, "Blond_Hair", batch_size=2)
     assert (rate["n"], rate["n_male"]) == (5, 2)
     assert (rate["success_rate"], rate["success_rate_male"], rate["success_rate_female"]) == (0.6, 1.0, 0.3333)
+
+
+def test_the_hair_figures_are_the_pixel_counts_hand_computed():
+    # four faces with (kept, had) pixels of the source hair colour: 20/100, 40/100 and 60/100 left, and one with
+    # too few (50 < HAIR_MIN_PIXELS) to count as a face keeping over a third
+    kept, had = torch.tensor([20, 40, 60, 50]), torch.tensor([100, 100, 100, 50])
+
+    class Hair:
+        def left(self, real, fake, source):
+            return kept, had
+
+    class Classifier:
+        def predict(self, x):
+            return {"Blond_Hair": torch.tensor([True, True, False, True]), "Male": torch.tensor([True, False] * 2)}
+    images = torch.zeros(4, 3, 64, 64)
+    batches = [(images, {"model": (images, torch.full((4,), 30.0))})]
+    figures = evaluate.evaluate_direction(batches, [True, False] * 2, Classifier(), "Blond_Hair", Hair(), "A")["model"]
+    assert figures["hair_left"] == pytest.approx(170 / 350, abs=1e-4)
+    assert figures["faces_over_third_left"] == pytest.approx(2 / 3, abs=1e-4)  # 40 and 60 of the three counted
+    assert figures["success_rate"] == 0.75 and figures["success_rate_male"] == 0.5
+    assert figures["sheet_left"] == [0.2, 0.4, 0.6, 1.0]

@@ -273,6 +273,17 @@ def test_load_pair_from_folders_finds_the_sibling_and_checks_it_is_the_reverse(p
         load_pair(str(pair_dir / "black2blond"), reverse=str(pair_dir / "black2blond"))
 
 
+def test_load_pair_takes_the_reverse_the_model_card_names(pair_dir, tmp_path):
+    from cyclegan.hub import load_pair
+    # the reverse under a name that is not the mirror's: only the card says where it is
+    (pair_dir / "blond2black").rename(tmp_path / "darker")
+    (pair_dir / "black2blond" / "README.md").write_text(f"---\nreverse_model: {tmp_path / 'darker'}\n---\n")
+    G, G_back = load_pair(str(pair_dir / "black2blond"))
+    assert (G_back.source_domain, G_back.target_domain) == ("blond", "black")
+    assert torch.equal(G_back.state_dict()["model.1.weight"],
+                       load_file(str(tmp_path / "darker" / "model.safetensors"))["model.1.weight"])
+
+
 def test_one_line_deploys_the_pair_and_the_space_that_names_it(hub, pair_dir, tmp_path):
     result = push(hub, tmp_path, pair_dir, "alice/black2blond", "--space", "alice/demo", "--no-sample",
                   HF_TOKEN=TOKEN)

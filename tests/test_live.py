@@ -90,6 +90,16 @@ def test_the_face_is_followed_through_the_clip_and_dropped_at_the_wall(frames):
     assert all(followed) and len(followed) >= 24
 
 
+def test_the_face_box_is_averaged_until_the_face_jumps_further_than_its_width():
+    live = LiveTranslator(model())
+    assert live.track((100, 100, 50, 50)) == (100, 100, 50, 50)  # centre (125, 125)
+    live.change = ["the change so far"]
+    # 30 px to the right, under its width: the running average (weight 0.5 on the past), the change kept
+    assert live.track((130, 100, 50, 50)) == (115, 100, 50, 50) and live.change == ["the change so far"]
+    # 85 px from the average, over its width: a new face, taken as it is, its change started afresh
+    assert live.track((200, 100, 50, 50)) == (200, 100, 50, 50) and live.change is None
+
+
 def test_the_model_runs_on_every_model_every_th_frame_and_its_change_is_averaged(frames, monkeypatch):
     said = []  # the fields the model gave, in order
 

@@ -268,8 +268,9 @@ def test_the_photo_path_leaves_pixels_under_a_faint_mask_exactly_as_they_were():
     set_last_layer(G, field=CONSTANT_FIELD)
     photo = tensor_to_image(image(3, n=1)).resize((96, 96))
     _, _, field = translate(G, image_to_tensor(photo.resize((32, 32))), "fp32", return_field=True)
-    box = (0, 0, 96, 96)
-    full = recolour_photo(photo, box, field[0], Image.new("L", (32, 32), 255))
-    assert np.abs(np.asarray(full, int) - np.asarray(photo, int)).mean() > 20  # the field changes every colour
-    faint = recolour_photo(photo, box, field[0], Image.new("L", (32, 32), 4))  # 4/255 = 0.016 < MASK_OFF (0.02)
-    assert np.array_equal(np.asarray(faint), np.asarray(photo))
+    half = np.full((32, 32), 4, np.uint8)  # 4/255 = 0.016 < MASK_OFF (0.02) on the right half
+    half[:, :16] = 255  # fully on on the left half
+    out = np.asarray(recolour_photo(photo, (0, 0, 96, 96), field[0], Image.fromarray(half)), int)
+    before = np.asarray(photo, int)
+    assert np.abs(out - before)[:, :40].mean() > 20  # the field changes every colour where the mask is on
+    assert np.array_equal(out[:, 56:], before[:, 56:])  # beyond the few columns the scaled mask's edge reaches

@@ -263,3 +263,15 @@ def test_a_discriminator_step_scores_real_above_fake(monkeypatch):
     real_B_1, fake_B_1, real_A_1, fake_A_1 = realness(trainer, real_A, real_B)
     assert real_B_1 - fake_B_1 > real_B_0 - fake_B_0 + 0.1 and real_B_1 > fake_B_1
     assert real_A_1 - fake_A_1 > real_A_0 - fake_A_0 + 0.1 and real_A_1 > fake_A_1
+
+
+def test_the_identity_loss_is_each_generator_on_its_own_target_domain():
+    # Sec. 5.2: lambda_identity * lambda_cycle * E[|G_BA(a) - a|] (and G_AB(b) - b), not the translation's change
+    trainer = make_trainer(lambda_identity=0.5, lambda_cycle=10.0)
+    made = spy(trainer, "generators")
+    real_A, real_B = batch(0)
+    losses = trainer.train_step(real_A, real_B)
+    fake_B, fake_A, _, _, idt_B, idt_A = made[0][1][:6]
+    assert losses["idt_A"] == pytest.approx(5.0 * (idt_A - real_A).abs().mean().item(), rel=1e-5)
+    assert losses["idt_B"] == pytest.approx(5.0 * (idt_B - real_B).abs().mean().item(), rel=1e-5)
+    assert abs(losses["idt_A"] - 5.0 * (fake_A - real_A).abs().mean().item()) > 1e-3
