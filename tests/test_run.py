@@ -65,9 +65,10 @@ def test_end_to_end_on_real_celeba(celeba_root, tmp_path):
 
 def test_killed_and_resumed_run_equals_a_straight_run(image_folders, tmp_path):
     # epoch size 4 with 7 steps: the interruption at step 3 is mid-epoch, the run crosses two epoch ends; pools of
-    # 2 images, full before the interruption, and noise before the cycle: the resumed pools and random state matter
+    # 2 images, full before the interruption, and noise before the cycle from the first step (the recipe's priors):
+    # the resumed pools and random state matter
     common = ["--epoch-size", "4", "--epochs", "1", "--epochs-decay", "2", "--checkpoint-every", "0", "--pool-size", "2",
-              "--cycle-noise", "0.1"]
+              "--cycle-noise", "0.1", "--priors-start", "0"]
     straight, split = tmp_path / "straight", tmp_path / "split"
     assert run.main(folder_args(image_folders, straight, *common, "--max-steps", "7")) == 0
     assert run.main(folder_args(image_folders, split, *common, "--max-steps", "3")) == 0

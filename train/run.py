@@ -448,8 +448,11 @@ def main(argv=None) -> int:
 
     sampler = EpochSampler(len(dataset), seed=c.seed, epoch_size=c.epoch_size or None, rank=trainer.rank,
                            world_size=world)
+    # its own generator: each epoch's iterator draws a seed for its workers, which from the global generator would
+    # shift the training's random numbers (the cycle noise) by one draw at every resume
     loader = DataLoader(dataset, batch_size=c.batch_size, sampler=sampler, num_workers=c.num_workers,
-                        pin_memory=trainer.device.type == "cuda", persistent_workers=c.num_workers > 0)
+                        pin_memory=trainer.device.type == "cuda", persistent_workers=c.num_workers > 0,
+                        generator=torch.Generator().manual_seed(c.seed))
     steps_per_epoch = math.ceil(sampler.epoch_size // world / c.batch_size)
     total_epochs = c.epochs + c.epochs_decay
     total_steps = total_epochs * steps_per_epoch
