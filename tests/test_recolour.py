@@ -268,9 +268,9 @@ def test_the_photo_path_leaves_pixels_under_a_faint_mask_exactly_as_they_were():
     set_last_layer(G, field=[-2, 0, 0, 0, 0, -2, 0, 0, 0, 0, -2, 0])  # T(x) = -x: the negative, a large change
     photo = tensor_to_image(image(3, n=1)).resize((96, 96))
     _, _, field = translate(G, image_to_tensor(photo.resize((32, 32))), "fp32", return_field=True)
-    half = np.full((32, 32), 5, np.uint8)  # 5/255 = 0.0196 < MASK_OFF (0.02) on the right half
-    half[:, :16] = 255  # fully on on the left half
-    out = np.asarray(recolour_photo(photo, (0, 0, 96, 96), field[0], Image.fromarray(half)), int)
+    band = np.full((32, 32), 255, np.uint8)  # on, but for a band in the middle (inside the span the path visits)
+    band[:, 8:24] = 5  # 5/255 = 0.0196 < MASK_OFF (0.02)
+    out = np.asarray(recolour_photo(photo, (0, 0, 96, 96), field[0], Image.fromarray(band)), int)
     before = np.asarray(photo, int)
-    assert np.abs(out - before)[:, :40].mean() > 50  # the field changes every colour where the mask is on
-    assert np.array_equal(out[:, 56:], before[:, 56:])  # beyond the few columns the scaled mask's edge reaches
+    assert np.abs(out - before)[:, :20].mean() > 50  # the field changes every colour where the mask is on
+    assert np.array_equal(out[:, 30:66], before[:, 30:66])  # the band, but for the columns the mask's edges reach
