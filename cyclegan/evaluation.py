@@ -2,7 +2,8 @@
 
 Does the output carry the target attribute (an attribute classifier trained on CelebA's
 labels), and is everything else kept (the Male prediction, PSNR and SSIM on the central
-face region, PSNR of the reconstruction)? Images are (N, 3, H, W) in [-1, 1].
+face region, PSNR of the reconstruction)? Is the recoloured hair the colour real hair of the
+target colour has (CIELAB medians, colour_figures)? Images are (N, 3, H, W) in [-1, 1].
 """
 
 import torch
@@ -154,6 +155,64 @@ class HairColour:
         """(kept, had): (N,) pixel counts with the source hair colour in real and, of those, still in fake."""
         had = self.has(real, source)
         return (had & self.has(fake, source)).flatten(1).sum(1), had.flatten(1).sum(1)
+
+    def lab(self, x: torch.Tensor, domain: str) -> list:
+        """Per image, the (n, 3) L*a*b* of its pixels with domain's hair colour (`has`): real hair of that colour,
+        for colour_figures. x: (N, 3, H, W) in [-1, 1]."""
+        return _sampled(srgb_to_lab(x), self.has(x, domain))
+
+
+# The colour of the hair (issue [16]): CIELAB of the pixels a translation recoloured, against real hair.
+COLOUR_CHANGED = 12  # grey levels: a pixel the translation moved by more than this in a channel was recoloured
+COLOUR_SAMPLE = 4096  # at most this many pixels an image go into the medians (evenly spaced), so a large photo
+                      # does not outweigh the others and memory stays small
+D65 = (0.95047, 1.0, 1.08883)  # the reference white's X, Y, Z (sRGB's)
+
+
+def srgb_to_lab(x: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) sRGB in [-1, 1] -> (N, 3, H, W) CIELAB: L* in [0, 100], a*, b* (D65 white; IEC 61966-2-1's
+    sRGB curve, CIE 1976's L*a*b*)."""
+    rgb = ((x.float() + 1) / 2).clamp(0, 1)
+    linear = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    matrix = rgb.new_tensor([[0.4124564, 0.3575761, 0.1804375],
+                             [0.2126729, 0.7151522, 0.0721750],
+                             [0.0193339, 0.1191920, 0.9503041]])
+    xyz = torch.einsum("ij,njhw->nihw", matrix, linear) / rgb.new_tensor(D65).view(1, 3, 1, 1)
+    delta = 6 / 29
+    f = torch.where(xyz > delta ** 3, xyz.clamp(min=1e-12) ** (1 / 3), xyz / (3 * delta ** 2) + 4 / 29)
+    return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], dim=1)
+
+
+def _sampled(lab: torch.Tensor, where: torch.Tensor) -> list:
+    """Per image, the (n, 3) L*a*b* of the pixels `where` (N, H, W) holds, at most COLOUR_SAMPLE evenly spaced."""
+    out = []
+    for values, on in zip(lab, where):
+        picked = values.permute(1, 2, 0)[on]  # (n, 3)
+        if len(picked) > COLOUR_SAMPLE:
+            picked = picked[torch.linspace(0, len(picked) - 1, COLOUR_SAMPLE).round().long()]
+        out.append(picked)
+    return out
+
+
+def recoloured_hair(photo: torch.Tensor, result: torch.Tensor, changed: int = COLOUR_CHANGED) -> list:
+    """Per image, the (n, 3) L*a*b* of the result's pixels outside the central face box (face_region) that the
+    translation changed by more than `changed` grey levels in any channel: the hair it recoloured (and whatever
+    else it changed beside the face). photo, result: (N, 3, H, W) in [-1, 1]."""
+    moved = (result.float() - photo.float()).abs().amax(1) * 127.5 > changed  # (N, H, W)
+    return _sampled(srgb_to_lab(result), moved & HairColour._zone(result))
+
+
+def colour_figures(pixels: list) -> dict:
+    """Medians over all the pixels of a list of (n, 3) L*a*b* arrays: L*, a*, b*, chroma (sqrt(a*^2 + b*^2)), and
+    how many pixels and images they came from; NaN figures when there are none."""
+    lab = torch.cat([p.reshape(-1, 3) for p in pixels]) if pixels else torch.zeros(0, 3)
+    if not len(lab):
+        return {"L": float("nan"), "a": float("nan"), "b": float("nan"), "chroma": float("nan"), "pixels": 0,
+                "images": 0}
+    chroma = lab[:, 1:].norm(dim=1)
+    return {"L": round(lab[:, 0].median().item(), 2), "a": round(lab[:, 1].median().item(), 2),
+            "b": round(lab[:, 2].median().item(), 2), "chroma": round(chroma.median().item(), 2),
+            "pixels": len(lab), "images": sum(1 for p in pixels if len(p))}
 
 
 def flicker(inputs, outputs, changed: int = 12) -> float:

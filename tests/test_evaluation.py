@@ -327,3 +327,54 @@ def test_the_hair_figures_are_the_pixel_counts_hand_computed():
     assert figures["faces_over_third_left"] == pytest.approx(2 / 3, abs=1e-4)  # 40 and 60 of the three counted
     assert figures["success_rate"] == 0.75 and figures["success_rate_male"] == 0.5
     assert figures["sheet_left"] == [0.2, 0.4, 0.6, 1.0]
+
+
+RED_LAB = (53.24, 80.09, 67.20)  # sRGB (255, 0, 0) in CIELAB (D65), as colour references give it
+
+
+def pixels(rgb, n=1, size=64):
+    """n images of one sRGB colour, (n, 3, size, size) in [-1, 1]."""
+    return torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1).expand(n, 3, size, size) / 127.5 - 1
+
+
+def test_srgb_to_lab_gives_the_reference_values():
+    from cyclegan.evaluation import srgb_to_lab
+    for rgb, lab in (((255, 255, 255), (100.0, 0.0, 0.0)), ((0, 0, 0), (0.0, 0.0, 0.0)), ((255, 0, 0), RED_LAB),
+                     ((0, 255, 0), (87.73, -86.18, 83.18)), ((0, 0, 255), (32.30, 79.19, -107.86)),
+                     ((128, 128, 128), (53.59, 0.0, 0.0))):
+        assert srgb_to_lab(pixels(rgb, size=1)).flatten().tolist() == pytest.approx(lab, abs=0.01), rgb
+
+
+def test_the_colour_of_recoloured_hair_by_hand():
+    from cyclegan.evaluation import COLOUR_SAMPLE, colour_figures, recoloured_hair
+    photo = pixels((100, 100, 100))
+    result = photo.clone()
+    result[..., :6, :] = pixels((255, 0, 0))[..., :6, :]  # the top rows, above the face box: recoloured red
+    result[..., 35:45, 25:35] = pixels((0, 0, 255))[..., 35:45, 25:35]  # inside the face box: not hair
+    result[..., 60:, :] = pixels((110, 110, 110))[..., 60:, :]  # 10 grey levels: under COLOUR_CHANGED
+    hair, = recoloured_hair(photo, result)
+    assert hair.shape == (6 * 64, 3)
+    figures = colour_figures([hair])
+    assert [figures[k] for k in ("L", "a", "b")] == pytest.approx(RED_LAB, abs=0.01)
+    assert figures["chroma"] == pytest.approx(math.hypot(*RED_LAB[1:]), abs=0.01)
+    assert (figures["pixels"], figures["images"]) == (384, 1)
+    # a large photo gives at most COLOUR_SAMPLE pixels to the medians; an unchanged one none
+    big, unchanged = recoloured_hair(pixels((100, 100, 100), n=2, size=256), pixels((255, 0, 0), n=2, size=256)
+                                     .clone().index_copy_(0, torch.tensor([1]), pixels((100, 100, 100), size=256)))
+    assert (len(big), len(unchanged)) == (COLOUR_SAMPLE, 0)
+    # medians over the pooled pixels of every image: L* 10, 20, 30 -> 20; chroma sqrt(5), 5, sqrt(61) -> 5
+    pooled = colour_figures([torch.tensor([[10.0, 1, 2], [20, 3, 4]]), torch.tensor([[30.0, 5, 6]])])
+    assert pooled == {"L": 20.0, "a": 3.0, "b": 4.0, "chroma": 5.0, "pixels": 3, "images": 2}
+    assert math.isnan(colour_figures([])["L"]) and colour_figures([unchanged])["pixels"] == 0
+
+
+def test_the_colour_of_real_hair_is_that_of_the_domains_hair_pixels():
+    from cyclegan.evaluation import HairColour, colour_figures
+    black, red = (pixels(rgb, n=2, size=32) for rgb in ((0, 0, 0), (255, 0, 0)))
+    to_uint8 = lambda x: ((x + 1) * 127.5).round().to(torch.uint8)  # noqa: E731
+    hair = HairColour({"A": to_uint8(black), "B": to_uint8(red)})
+    figures = colour_figures(hair.lab(red, "B"))
+    assert [figures[k] for k in ("L", "a", "b")] == pytest.approx(RED_LAB, abs=0.01)
+    outside_face_box = 32 * 32 - 12 * 13  # FACE_BOX of the 32 px square: columns 10-21, rows 13-25
+    assert (figures["pixels"], figures["images"]) == (2 * outside_face_box, 2)
+    assert colour_figures(hair.lab(black, "B"))["pixels"] == 0  # black is A's hair colour, not B's

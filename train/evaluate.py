@@ -39,6 +39,11 @@ photo (178x218: the lengths beside and below the face too), and strands, the fin
 (luminance minus its blur, sigma 2 px) of the result over the photo's where the page changed a
 pixel by more than 12 grey levels: 1 keeps the photo's texture, a flat patch gives less, a painted
 lattice more.
+colour: the CIELAB medians (L*, a*, b*, chroma) of the hair a translation recoloured: the result's pixels
+outside the central face box that it changed by more than 12 grey levels (on the page's path, over the whole
+photo), pooled over the faces (at most 4,096 evenly spaced pixels a photo); target_photos' colour is the same
+of real hair of the target colour (the target domain's pixels whose colour HairColour calls that domain's
+hair). A convincing blond is as light and as little red as real blond hair; a black not greyer or tinted.
 
 Choosing the model to ship from a run (train/run.py --snapshot-every):
 
@@ -72,7 +77,7 @@ from tqdm import tqdm
 from PIL import Image
 
 from cyclegan.data import UnpairedDataset, celeba_crop, celeba_domains, load_image, to_float, to_tensor
-from cyclegan.evaluation import AttributeClassifier, HairColour, face_region, psnr, ssim
+from cyclegan.evaluation import AttributeClassifier, HairColour, colour_figures, face_region, psnr, recoloured_hair, ssim
 from cyclegan.faces import translate_photo
 from cyclegan.inference import gaussian_blur, image_to_tensor, optimize_for_inference, sample_grid, translate
 from cyclegan.networks import Generator
@@ -173,7 +178,7 @@ def evaluate_direction(batches, male, classifier, target_attr, hair, source, n_s
             pred = classifier.predict(out)
             r = records.setdefault(name, {k: [] for k in ("target", "male", "male_pred", "face_psnr", "face_ssim",
                                                           "cycle_psnr", "kept", "had", "no_face", "strands",
-                                                          "kept_photo", "had_photo")})
+                                                          "kept_photo", "had_photo", "colour")})
             r["target"].append(pred[target_attr])
             r["male"].append(pred["Male"] == male_in)
             r["male_pred"].append(pred["Male"])
@@ -184,8 +189,11 @@ def evaluate_direction(batches, male, classifier, target_attr, hair, source, n_s
             r["kept"].append(kept)
             r["had"].append(had)
             r["no_face"].append(page[0] if page else torch.zeros(len(real), dtype=torch.bool))
-            if page:  # the whole photo as the page shows it: its strands, and the hair left anywhere in it
+            if not page:
+                r["colour"] += recoloured_hair(real, out)
+            if page:  # the whole photo as the page shows it: its strands, colour, and the hair left anywhere in it
                 photo, composite = page[1]["photo"], page[1]["composite"]
+                r["colour"] += recoloured_hair(photo, composite)
                 r["strands"].append(strands(photo, composite))
                 kept, had = hair.left(photo, composite, source)
                 r["kept_photo"].append(kept)
@@ -193,6 +201,7 @@ def evaluate_direction(batches, male, classifier, target_attr, hair, source, n_s
     male = torch.tensor(male, dtype=torch.bool)
     result = {"n": len(male), "n_male": int(male.sum())}
     for name, r in records.items():
+        colour = colour_figures(r.pop("colour"))  # (n, 3) L*a*b* arrays of different lengths: pooled, not stacked
         r = {k: torch.cat(v) if v else torch.zeros(0) for k, v in r.items()}
         left = r["kept"].float() / r["had"].clamp(min=1)
         counted = r["had"] >= HAIR_MIN_PIXELS  # faces with some source hair colour to remove
@@ -217,6 +226,7 @@ def evaluate_direction(batches, male, classifier, target_attr, hair, source, n_s
             # each figure's standard error over the faces, to tell a difference between two pairs from noise
             "se": {"hair_left": ratio_standard_error(r["kept"], r["had"]),
                    **{figure: standard_error(values) for figure, values in per_face.items()}},
+            "colour": colour,
         }
         if len(r["had_photo"]):  # over the whole photo, not only the central square
             result[name]["hair_left_photo"] = round(r["kept_photo"].sum().item() / r["had_photo"].sum().item(), 4) \
@@ -245,6 +255,8 @@ def evaluate_pair(G_AB, G_BA, images, male, paths, classifier, hair, args, basel
             had = hair.share(images[src], src).mean().item()
             result["target_photos"]["hair_left"] = round(hair.share(images[dst], src).mean().item() / had, 4) \
                 if had else float("nan")
+            # the colour real hair of the target colour has: its pixels in the target domain's photos
+            result["target_photos"]["colour"] = colour_figures(hair.lab(to_float(images[dst]), dst))
         report[f"{G.source_domain}2{G.target_domain}"] = result
     return report
 
@@ -404,6 +416,8 @@ def summary_line(folder, report: dict) -> str:
     parts = [f"{k}{' (' + path + ')' if path != 'model' else ''}: success {v[path]['success_rate']:.1%}, "
              f"gender {v[path]['gender_kept']:.1%}, face {v[path]['face_psnr']:.1f} dB, "
              f"cycle {v[path]['cycle_psnr']:.1f} dB, hair left {v[path]['hair_left']:.1%}"
+             + (f", hair L* {v[path]['colour']['L']:.1f} a* {v[path]['colour']['a']:.1f} chroma "
+                f"{v[path]['colour']['chroma']:.1f}" if "colour" in v[path] else "")  # reports scored before it: none
              for k, v in report.items() if isinstance(v, dict) for path in ("model", "page") if path in v]
     return f"{folder}: " + "; ".join(parts)
 
