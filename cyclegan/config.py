@@ -47,6 +47,7 @@ class TrainConfig:
     lambda_mask_tv: float = 0.0  # attention only: weight of the mask's total variation (0 = off)
     lambda_mask_face: float = 0.0  # attention only: weight of the mask's mean on the face box (aligned faces; 0 = off)
     lambda_mask_edge: float = 0.0  # attention only: weight of the change made where the mask is partly on (0 = off)
+    lambda_colour: float = 0.0  # attention only: weight of the recoloured hair's colour against real hair's from priors_start (0 = off)
     mask_start: int = 0  # attention only: steps at the start with the mask held at 1 and untrained (see Trainer.mask_floor)
     mask_warmup: int = 0  # attention only: steps over which the mask's floor falls from 1 to 0 (0 = none; see Trainer)
     detach_mask_in_cycle: bool = False  # attention only: the cycle loss trains the content, not the forward mask
@@ -81,6 +82,10 @@ class TrainConfig:
     def validate(self) -> None:
         """ValueError naming the first setting that cannot work, alone or with the others."""
         c = self
+        if c.lambda_colour and not c.attention:
+            raise ValueError("lambda_colour compares the hair the mask recolours with real hair: it needs attention")
+        if c.lambda_colour < 0:
+            raise ValueError(f"lambda_colour must be >= 0, got {c.lambda_colour}")
         if (c.lambda_mask or c.lambda_mask_tv or c.lambda_mask_face or c.lambda_mask_edge) and not c.attention:
             raise ValueError("lambda_mask, lambda_mask_tv, lambda_mask_face and lambda_mask_edge regularise the "
                              "attention mask: they need attention")

@@ -18,8 +18,8 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
 from . import distributed
-from .losses import (cycle_loss, discriminator_loss, gan_loss, identity_loss, mask_edge_loss, mask_face_loss,
-                     mask_smoothness_loss, mask_sparsity_loss)
+from .losses import (colour_distribution_loss, cycle_loss, discriminator_loss, gan_loss, identity_loss,
+                     mask_edge_loss, mask_face_loss, mask_smoothness_loss, mask_sparsity_loss)
 from .checkpoints import CHECKPOINT_VERSION, write_atomically
 from .config import TrainConfig
 from .networks import Discriminator, Generator, blend
@@ -320,7 +320,7 @@ class Trainer:
         Args:
             real_A, real_B (`torch.Tensor`): (N, 3, H, W) in [-1, 1], unpaired.
         Returns:
-            dict of float losses: G_AB, G_BA (adversarial), cycle_A, cycle_B, idt_A, idt_B,
+            dict of float losses: G_AB, G_BA (adversarial), cycle_A, cycle_B, idt_A, idt_B, colour_A, colour_B,
             mask_A, mask_B (weighted), G (their sum), D_A, D_B (halved); with attention also
             M_A, M_B, the mean masks of the translations to A and to B (a diagnostic).
         """
@@ -362,6 +362,11 @@ class Trainer:
             for name, mask, real, fake in (("mask_A", mask_A, real_B, fake_A), ("mask_B", mask_B, real_A, fake_B)):
                 losses[name] = (lambda_sparse * mask_sparsity_loss(mask) + c.lambda_mask_tv * mask_smoothness_loss(mask)
                                 + lambda_face * mask_face_loss(mask) + lambda_edge * mask_edge_loss(real, fake, mask))
+        # 5. the colour of the recoloured hair against real hair of the target colour (issue [16]): each fake's
+        # masked pixels against the target domain's photos under the reverse generator's mask (their hair)
+        if c.lambda_colour and priors:
+            losses["colour_B"] = c.lambda_colour * colour_distribution_loss(fake_B, mask_B, real_B, mask_A)
+            losses["colour_A"] = c.lambda_colour * colour_distribution_loss(fake_A, mask_A, real_A, mask_B)
         loss_G = sum(losses.values())
         losses["G"] = loss_G
         if c.attention:
@@ -376,10 +381,10 @@ class Trainer:
                 for name, ema in self.ema.items():
                     ema.update(self.nets[name], self.step)
 
-        # 5. unfreeze the discriminators
+        # 6. unfreeze the discriminators
         set_requires_grad([self.D_A, self.D_B], True)
 
-        # 6. discriminators: real images vs. detached fakes from the history pools, loss halved;
+        # 7. discriminators: real images vs. detached fakes from the history pools, loss halved;
         # with d_negatives the other domain's real images count as fakes too
         fake_B_pool = self.pool_B.query(fake_B.detach().float())
         fake_A_pool = self.pool_A.query(fake_A.detach().float())

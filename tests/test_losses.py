@@ -94,3 +94,57 @@ def test_trainer_lr_follows_the_schedule_across_epochs():
         trainer.end_epoch()
     assert lrs == pytest.approx([2e-4, 2e-4, 2e-4 * 2 / 3, 2e-4 * 1 / 3])
     assert trainer.opt_D.param_groups[0]["lr"] == pytest.approx(trainer.lr)
+
+
+def test_colour_distribution_loss_is_the_sliced_distance_between_two_colours():
+    from cyclegan.evaluation import srgb_to_lab
+    from cyclegan.losses import COLOUR_DIRECTIONS, colour_distribution_loss
+    def flat(rgb):
+        return torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1).expand(1, 3, 16, 16) / 127.5 - 1
+    brown, blond, on = flat((120, 80, 40)), flat((220, 190, 120)), torch.ones(1, 1, 16, 16)
+    assert colour_distribution_loss(blond, on, blond, on).item() == 0.0
+    # one colour against another: every quantile of a projection differs by the projection of the difference
+    directions = torch.randn(3, COLOUR_DIRECTIONS, generator=torch.Generator().manual_seed(3))
+    directions = directions / directions.norm(dim=0, keepdim=True)
+    gap = (srgb_to_lab(brown) - srgb_to_lab(blond))[0, :, 0, 0] / 100
+    expected = (gap @ directions).abs().mean().item()
+    got = colour_distribution_loss(brown, on, blond, on, generator=torch.Generator().manual_seed(3)).item()
+    assert got == pytest.approx(expected, rel=1e-4)
+    # only the masked pixels count, and too few of them turn the term off
+    half = torch.zeros(1, 1, 16, 16)
+    half[..., :8, :] = 1
+    mixed = torch.cat([blond[..., :8, :], brown[..., 8:, :]], dim=2)
+    assert colour_distribution_loss(mixed, half, blond, on).item() == 0.0
+    few = torch.zeros(1, 1, 16, 16)
+    few[..., :7, :9] = 1  # 63 pixels, under COLOUR_MIN_PIXELS
+    assert colour_distribution_loss(brown, few, blond, on).item() == 0.0
+
+
+def test_colour_distribution_loss_moves_the_fake_toward_the_real_hair_only():
+    from cyclegan.losses import colour_distribution_loss
+    torch.manual_seed(0)
+    fake = (torch.rand(1, 3, 16, 16) * 0.4 - 0.6).requires_grad_(True)  # dark
+    real = (torch.rand(1, 3, 16, 16) * 0.4 + 0.3).requires_grad_(True)  # light
+    on = torch.ones(1, 1, 16, 16)
+    def loss():  # the same random directions each time
+        return colour_distribution_loss(fake, on, real, on, generator=torch.Generator().manual_seed(0))
+    before = loss()
+    before.backward()
+    assert real.grad is None and fake.grad.abs().sum() > 0
+    with torch.no_grad():
+        fake -= 0.1 * fake.grad / fake.grad.abs().max()
+    assert loss() < before - 0.01
+
+
+def test_the_colour_term_needs_attention_and_trains_from_priors_start():
+    from cyclegan.config import TrainConfig
+    from cyclegan.training import Trainer
+    with pytest.raises(ValueError, match="lambda_colour .* needs attention"):
+        TrainConfig(lambda_colour=1.0).validate()
+    trainer = Trainer(TrainConfig(**TINY, image_size=32, precision="fp32", attention=True, lambda_colour=10.0,
+                                  priors_start=2))
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(1, 3, 32, 32, generator=g) * 2 - 1, torch.rand(1, 3, 32, 32, generator=g) * 2 - 1
+    assert "colour_A" not in trainer.train_step(a, b) and "colour_A" not in trainer.train_step(a, b)
+    losses = trainer.train_step(a, b)
+    assert losses["colour_A"] > 0 and losses["colour_B"] > 0

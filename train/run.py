@@ -133,6 +133,10 @@ HELP = {
                         "mean((1 - M) |G(x) - x|): against the pink line along the hairline, where the content's "
                         "recoloured skin shows through the mask's soft edge; 10 for the shipped pair (default "
                         "%(default)s)",
+    "lambda_colour": "attention only: weight of the colour term, the sliced Wasserstein distance in CIELAB between "
+                     "the hair the mask recolours and real hair of the target colour (the reverse generator's mask "
+                     "on the target domain's photos), from --priors-start: against blond that reads light brown or "
+                     "copper and black that reads grey (issue [16]); 0 = off (default %(default)s)",
     "priors_start": "the step from which --lambda-mask, --lambda-mask-face, --lambda-mask-edge, --cycle-noise and --lambda-cycle-b "
                     "apply; before it they are off and the B cycle weighs --lambda-cycle, so one run can hold the "
                     "stages that made the shipped pair (the cpu recipe sets it); 0 = from the start (default "
@@ -194,8 +198,8 @@ PUSH_OPTIONS = ["push_to_hub", "hub_repo_id", "reverse_repo_id", "private", "tok
 FIXED_ON_RESUME = {"image_size", "ngf", "n_blocks", "upsample", "attention", "recolour", "cell", "bins", "guided_radius",
                    "guided_eps", "init_from", "balance_male", "ndf", "n_layers_d", "name_a", "name_b", "preprocess", "seed",
                    "celeba_root", "attr_a", "attr_b", "data_a", "data_b", "max_images", "batch_size", "epoch_size"}
-LOSS_COLUMNS = ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "mask_A", "mask_B", "D_A", "D_B",
-                "M_A", "M_B"]
+LOSS_COLUMNS = ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "mask_A", "mask_B", "colour_A", "colour_B",
+                "D_A", "D_B", "M_A", "M_B"]
 N_SAMPLES = 4  # images per direction in a sample grid
 TIMED_STEPS = 10  # steps timed for the duration estimate
 
