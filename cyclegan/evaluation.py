@@ -100,6 +100,22 @@ def face_region(x: torch.Tensor) -> torch.Tensor:
     return x[..., y0 + round(top * side):y0 + round(bottom * side), x0 + round(left * side):x0 + round(right * side)]
 
 
+CHANGED = 12  # grey levels: a pixel a translation moved by more than this in a channel was changed (strands, colour)
+
+
+def outside_face_box(x: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) bool: the pixels of (N, C, H, W) images outside the central face box (FACE_BOX)."""
+    zone = torch.ones(len(x), *x.shape[-2:], dtype=torch.bool)
+    face_region(zone).fill_(False)  # a view of the face box
+    return zone
+
+
+def changed_pixels(photo: torch.Tensor, result: torch.Tensor, changed: int = CHANGED) -> torch.Tensor:
+    """(N, H, W) bool: where `result` differs from `photo` by more than `changed` grey levels in any channel.
+    photo, result: (N, 3, H, W) in [-1, 1]."""
+    return (result.float() - photo.float()).abs().amax(1) * 127.5 > changed
+
+
 # Two-tone hair: which pixels still have the source domain's hair colour after a translation.
 HAIR_BINS = 16  # levels per RGB channel of the colour histograms (16^3 colours)
 HAIR_RATIO = 4.0  # a colour is the source's hair colour where it is this many times likelier in its photos
@@ -123,7 +139,7 @@ class HairColour:
 
     def __init__(self, images: dict, bins: int = HAIR_BINS, ratio: float = HAIR_RATIO):
         self.bins, self.ratio = bins, ratio
-        counts = {k: torch.bincount(self._codes(v)[self._zone(v)], minlength=bins ** 3).double() + 1
+        counts = {k: torch.bincount(self._codes(v)[outside_face_box(v)], minlength=bins ** 3).double() + 1
                   for k, v in images.items()}
         self.p = {k: c / c.sum() for k, c in counts.items()}
 
@@ -134,22 +150,15 @@ class HairColour:
         q = (x.long() * self.bins) // 256
         return (q[:, 0] * self.bins + q[:, 1]) * self.bins + q[:, 2]
 
-    @staticmethod
-    def _zone(x: torch.Tensor) -> torch.Tensor:
-        """(N, H, W) bool: outside the face box."""
-        zone = torch.ones(len(x), *x.shape[-2:], dtype=torch.bool)
-        face_region(zone).fill_(False)  # a view of the face box
-        return zone
-
     def has(self, x: torch.Tensor, domain: str) -> torch.Tensor:
         """(N, H, W) bool: pixels outside the face box with domain's ("A" or "B") hair colour."""
         other = "B" if domain == "A" else "A"
         likelier = self.p[domain] >= self.ratio * self.p[other]
-        return likelier[self._codes(x).cpu()] & self._zone(x)
+        return likelier[self._codes(x).cpu()] & outside_face_box(x)
 
     def share(self, x: torch.Tensor, domain: str) -> torch.Tensor:
         """(N,) float: the share of each image's pixels outside the face box with domain's hair colour."""
-        return self.has(x, domain).flatten(1).float().sum(1) / self._zone(x).flatten(1).sum(1)
+        return self.has(x, domain).flatten(1).float().sum(1) / outside_face_box(x).flatten(1).sum(1)
 
     def left(self, real: torch.Tensor, fake: torch.Tensor, source: str) -> tuple:
         """(kept, had): (N,) pixel counts with the source hair colour in real and, of those, still in fake."""
@@ -163,7 +172,6 @@ class HairColour:
 
 
 # The colour of the hair (issue [16]): CIELAB of the pixels a translation recoloured, against real hair.
-COLOUR_CHANGED = 12  # grey levels: a pixel the translation moved by more than this in a channel was recoloured
 COLOUR_SAMPLE = 4096  # at most this many pixels an image go into the medians (evenly spaced), so a large photo
                       # does not outweigh the others and memory stays small
 D65 = (0.95047, 1.0, 1.08883)  # the reference white's X, Y, Z (sRGB's)
@@ -194,12 +202,11 @@ def _sampled(lab: torch.Tensor, where: torch.Tensor) -> list:
     return out
 
 
-def recoloured_hair(photo: torch.Tensor, result: torch.Tensor, changed: int = COLOUR_CHANGED) -> list:
-    """Per image, the (n, 3) L*a*b* of the result's pixels outside the central face box (face_region) that the
+def recoloured_hair(photo: torch.Tensor, result: torch.Tensor, changed: int = CHANGED) -> list:
+    """Per image, the (n, 3) L*a*b* of the result's pixels outside the central face box (FACE_BOX) that the
     translation changed by more than `changed` grey levels in any channel: the hair it recoloured (and whatever
     else it changed beside the face). photo, result: (N, 3, H, W) in [-1, 1]."""
-    moved = (result.float() - photo.float()).abs().amax(1) * 127.5 > changed  # (N, H, W)
-    return _sampled(srgb_to_lab(result), moved & HairColour._zone(result))
+    return _sampled(srgb_to_lab(result), changed_pixels(photo, result, changed) & outside_face_box(result))
 
 
 def colour_figures(pixels: list) -> dict:
@@ -215,7 +222,7 @@ def colour_figures(pixels: list) -> dict:
             "pixels": len(lab), "images": sum(1 for p in pixels if len(p))}
 
 
-def flicker(inputs, outputs, changed: int = 12) -> float:
+def flicker(inputs, outputs, changed: int = CHANGED) -> float:
     """How much a translated clip flickers: the frame-to-frame change of the output where the translation
     changed it, over the input's own frame-to-frame change on the same pixels.
 

@@ -6,7 +6,7 @@ All losses take float tensors and return a scalar; images are (N, C, H, W) in [-
 import torch
 import torch.nn.functional as F
 
-from .evaluation import face_region
+from .evaluation import face_region, srgb_to_lab
 
 
 def gan_loss(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
@@ -128,8 +128,6 @@ def colour_distribution_loss(fake: torch.Tensor, fake_mask: torch.Tensor, real: 
 
     fake, real: (N, 3, H, W) in [-1, 1]; fake_mask, real_mask: (N, 1, H, W) in [0, 1].
     """
-    from .evaluation import srgb_to_lab  # the evaluator's conversion, differentiable
-
     def hair(x, mask):  # (n, 3) L*a*b* / 100 of the pixels the mask holds
         lab = srgb_to_lab(x.float()).permute(0, 2, 3, 1)
         return lab[mask[:, 0] > 0.5] / 100

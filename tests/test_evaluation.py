@@ -351,7 +351,7 @@ def test_the_colour_of_recoloured_hair_by_hand():
     result = photo.clone()
     result[..., :6, :] = pixels((255, 0, 0))[..., :6, :]  # the top rows, above the face box: recoloured red
     result[..., 35:45, 25:35] = pixels((0, 0, 255))[..., 35:45, 25:35]  # inside the face box: not hair
-    result[..., 60:, :] = pixels((110, 110, 110))[..., 60:, :]  # 10 grey levels: under COLOUR_CHANGED
+    result[..., 60:, :] = pixels((110, 110, 110))[..., 60:, :]  # 10 grey levels: under CHANGED
     hair, = recoloured_hair(photo, result)
     assert hair.shape == (6 * 64, 3)
     figures = colour_figures([hair])

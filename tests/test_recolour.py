@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from conftest import REPO
-from cyclegan.evaluation import HairColour
+from cyclegan.evaluation import HairColour, outside_face_box
 from cyclegan.faces import MASK_ON, detect_faces, face_box, hair_window, recolour_photo, translate_photo
 from cyclegan.inference import image_to_tensor, tensor_to_image, translate
 from cyclegan.networks import Generator, apply_field, coefficient_field
@@ -249,7 +249,7 @@ def test_hair_colour_likelihood_finds_what_is_left_of_the_source_hair():
         return x
     black, blond = domain([20, 15, 10]), domain([230, 200, 120])
     hair = HairColour({"A": black, "B": blond})
-    zone, skin = hair._zone(black), black[:, 0] == 200  # outside the face box; the skin reaches beyond it
+    zone, skin = outside_face_box(black), black[:, 0] == 200  # outside the face box; the skin reaches beyond it
     assert zone.any() and (zone & skin).any()
     # the hair's colour is black's, never blond's; skin, alike in both domains, is neither's hair
     assert torch.equal(hair.has(black, "A"), zone & ~skin) and not hair.has(black, "B").any()

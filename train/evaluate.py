@@ -77,7 +77,8 @@ from tqdm import tqdm
 from PIL import Image
 
 from cyclegan.data import UnpairedDataset, celeba_crop, celeba_domains, load_image, to_float, to_tensor
-from cyclegan.evaluation import AttributeClassifier, HairColour, colour_figures, face_region, psnr, recoloured_hair, ssim
+from cyclegan.evaluation import AttributeClassifier, HairColour, changed_pixels, colour_figures, face_region, psnr, \
+    recoloured_hair, ssim
 from cyclegan.faces import translate_photo
 from cyclegan.inference import gaussian_blur, image_to_tensor, optimize_for_inference, sample_grid, translate
 from cyclegan.networks import Generator
@@ -86,7 +87,7 @@ N_SHEET = 8  # images per direction on the contact sheet
 HAIR_MIN_PIXELS = 100  # faces_over_third_left counts faces with at least this many pixels of source hair colour
 # the strands figure (page path): the fine detail is luminance minus its blur at this sigma (px), measured where
 # the translation changed a pixel by more than this many grey levels (as measured by hand in issue [11])
-STRANDS_SIGMA, STRANDS_CHANGED = 2.0, 12
+STRANDS_SIGMA = 2.0
 
 
 def domain_images(domain, image_size: int):
@@ -154,10 +155,10 @@ def strands(photo: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
     """(N,) the result's high-frequency energy over the photo's, where the translation changed the photo.
 
     Luminance minus its Gaussian blur (sigma STRANDS_SIGMA px) is the fine detail, strands and edges; its RMS
-    over the pixels changed by more than STRANDS_CHANGED grey levels, in the result against the photo. 1 keeps
+    over the pixels changed by more than 12 grey levels (cyclegan.evaluation.CHANGED), in the result against the photo. 1 keeps
     the photo's texture; a flat painted patch gives much less, a woven lattice or noise more. NaN where the
     translation changed fewer than HAIR_MIN_PIXELS pixels. photo, result: (N, 3, H, W) in [-1, 1]."""
-    changed = ((result - photo).abs().amax(1) * 127.5 > STRANDS_CHANGED)  # (N, H, W)
+    changed = changed_pixels(photo, result)  # (N, H, W)
     energy = []
     for x in (photo, result):
         luminance = (x + 1) / 2 * x.new_tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
@@ -191,7 +192,7 @@ def evaluate_direction(batches, male, classifier, target_attr, hair, source, n_s
             r["no_face"].append(page[0] if page else torch.zeros(len(real), dtype=torch.bool))
             if not page:
                 r["colour"] += recoloured_hair(real, out)
-            if page:  # the whole photo as the page shows it: its strands, colour, and the hair left anywhere in it
+            else:  # the whole photo as the page shows it: its strands, colour, and the hair left anywhere in it
                 photo, composite = page[1]["photo"], page[1]["composite"]
                 r["colour"] += recoloured_hair(photo, composite)
                 r["strands"].append(strands(photo, composite))
