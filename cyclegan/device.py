@@ -194,11 +194,9 @@ class CpuThreads:
         if str(threads) != "auto" and not (str(threads).isdigit() and int(threads) >= 1):
             raise ValueError(f"threads must be auto or a whole number of threads, at least 1; got {threads!r}")
         self.cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-        self.fixed = int(threads) if str(threads) != "auto" else None
+        self.fixed, self.reason = (int(threads), "fixed") if str(threads) != "auto" else (None, "PyTorch's default")
         if self.fixed is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
             self.fixed, self.reason = int(os.environ["OMP_NUM_THREADS"]), "OMP_NUM_THREADS"
-        else:
-            self.reason = "fixed" if self.fixed else "follows the load"
         self.follow = self.fixed is None and os.path.exists("/proc/stat") and bool(self.cores)
         self.others = 0.0  # cores the other processes used at the last look
         self.last = None  # (time, all processes' busy ticks, this process's ticks) at the last look
