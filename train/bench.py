@@ -5,7 +5,7 @@
     python train/bench.py --photos               # only the page on phone-size photos (0.6, 3, 12 MP), 1 minute
     python train/bench.py --photos --model runs/b2b/black2blond   # the same with another pair
     python train/bench.py --live                 # only the live view: frames a second, flicker, in Chromium, 2 minutes
-    python train/bench.py --threads              # only the CPU threads, idle and with one core busy, 12 minutes
+    python train/bench.py --threads              # only the CPU threads, idle and with one core busy, 5 minutes
     python train/bench.py --markdown bench.md    # also write the table to a file
 
 Each configuration runs in a fresh process; the peak resident memory of each row is
@@ -23,6 +23,7 @@ back through G_BA (translation and reconstruction, as the app does).
 """
 
 import argparse
+import contextlib
 import itertools
 import json
 import os
@@ -334,42 +335,46 @@ def bench_threads(workload: str):
     return dict(value=seconds / (20 if workload == "live" else 1), threads=threads.describe())
 
 
-def run_with_neighbour(busy: bool, threads: str, command: list) -> float:
-    """Run `command` (a child process) with one core kept busy by another process or not, and PyTorch's default
-    threads (OMP_NUM_THREADS = the cores, which CpuThreads keeps) or the project's choice; its seconds."""
+def threads_env(threads: str) -> dict:
+    """This process's environment as a user's shell has it (OMP_NUM_THREADS unset: the project chooses), or with
+    PyTorch's default threads pinned ("default": OMP_NUM_THREADS = the cores, which CpuThreads keeps)."""
     env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
-    if threads == "default":
-        env["OMP_NUM_THREADS"] = str(len(os.sched_getaffinity(0)))
+    return {**env, "OMP_NUM_THREADS": str(len(os.sched_getaffinity(0)))} if threads == "default" else env
+
+
+@contextlib.contextmanager
+def one_core_busy(busy: bool):
+    """With `busy`, another process keeps one core busy (BUSY) for as long as the block runs."""
     neighbour = subprocess.Popen(BUSY) if busy else None
     try:
-        time.sleep(0.5 if busy else 0)
-        start = time.perf_counter()
-        proc = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env={
-            **env, "PYTHONWARNINGS": "ignore", "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"})
-        seconds = time.perf_counter() - start
+        time.sleep(0.5 if busy else 0)  # let it take its core
+        yield
     finally:
         if neighbour:
             neighbour.kill()
             neighbour.wait()
-    if proc.returncode != 0:
-        raise RuntimeError(f"{command} failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])[0]["value"] if "--child" in command else seconds
 
 
 def threads_rows() -> list:
     """Table rows of --threads: each workload idle and with one core busy, PyTorch's default threads against the
     project's choice; the second column's busy / idle ratio is the figure issue [19] asks to keep within 2x."""
+    cases = [(busy, threads) for busy in (False, True) for threads in ("default", "chosen")]
     rows = []
     for workload, (name, _) in THREAD_WORKLOADS.items():
-        command = [sys.executable, __file__, "--child", json.dumps([dict(kind="threads", workload=workload)])]
-        t = {(busy, threads): run_with_neighbour(busy, threads, command)
-             for busy in (False, True) for threads in ("default", "chosen")}
+        t = {}
+        for busy, threads in cases:
+            with one_core_busy(busy):
+                t[busy, threads] = run_child([dict(kind="threads", workload=workload)], threads_env(threads))[0]["value"]
         rows.append((name, t))
         print(f"{workload} done", file=sys.stderr, flush=True)
-    suite = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUITE_PART]
-    rows.append((f"test suite part ({', '.join(SUITE_PART)}), whole pytest run",
-                 {(busy, threads): run_with_neighbour(busy, threads, suite)
-                  for busy in (False, True) for threads in ("default", "chosen")}))
+    t = {}
+    for busy, threads in cases:  # the whole pytest process, start-up included
+        with one_core_busy(busy):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUITE_PART], cwd=REPO,
+                           env=threads_env(threads), capture_output=True, check=True)
+            t[busy, threads] = time.perf_counter() - start
+    rows.append((f"test suite part ({', '.join(SUITE_PART)}), whole pytest run", t))
 
     def ms(seconds):
         return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
@@ -429,9 +434,10 @@ def child(specs: list) -> list:
     return results
 
 
-def run_child(specs: list) -> list:
+def run_child(specs: list, env: dict = None) -> list:
+    """Run benchmarks in a fresh process (with `env`, default this process's environment); their results."""
     cmd = [sys.executable, __file__, "--child", json.dumps(specs)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore",
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**(env or os.environ), "PYTHONWARNINGS": "ignore",
                           "GRADIO_ANALYTICS_ENABLED": "False", "HF_HUB_OFFLINE": "1"})
     if proc.returncode != 0:
         raise RuntimeError(f"benchmark {specs} failed:\n{proc.stderr[-3000:]}")
@@ -447,7 +453,7 @@ def main(argv=None) -> int:
     parser.add_argument("--photos", action="store_true", help="only the web page on phone-size photos")
     parser.add_argument("--live", action="store_true", help="only the live view (frames/s, flicker, in Chromium)")
     parser.add_argument("--threads", action="store_true", help="only the CPU threads on a shared CPU: training, a "
-                        "photo, a live frame and part of the test suite, idle and with one core busy, 12 minutes")
+                        "photo, a live frame and part of the test suite, idle and with one core busy, 5 minutes")
     parser.add_argument("--model", help="--photos, --live: the pair the page runs, as app.py --model (default: "
                                         "weights/)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
