@@ -29,7 +29,8 @@ from PIL import Image
 
 from .inference import DETAIL_EPS, DETAIL_RATIO, DETAIL_SIGMA, MASK_OFF, image_to_tensor, tensor_to_image, \
     translate
-from .transform import affine_colours, gather_knots, guided_mask, mask_coefficients, mask_reach
+from .transform import affine_colours, field_mask, gather_knots, guided_mask, hair_curve, mask_coefficients, \
+    mask_reach, match_colours
 
 # where a CelebA training crop has its face: Haar box centre (x, y) and width, as fractions of the crop side
 FACE_CENTRE_X, FACE_CENTRE_Y, FACE_WIDTH = 0.499, 0.582, 0.565
@@ -317,7 +318,7 @@ def paste_back(photo: Image.Image, crop: Image.Image, box: tuple, model_input: I
 
 @torch.no_grad()
 def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Image.Image, bins: int = 1,
-                   guided: bool = False) -> Image.Image:
+                   guided: bool = False, matched: tuple = None) -> Image.Image:
     """`photo` recoloured over `box` by a recolouring generator's field of colour transforms, at the
     photo's own resolution: M * T(x) + (1 - M) * x (cyclegan.transform) with the field scaled bilinearly
     to the box, each pixel's transform sliced at its own luminance (`bins` knots), the change cut to
@@ -329,7 +330,8 @@ def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Im
     box: (left, top, right, bottom), any rectangle; field: (12 bins (+ 4), h, w) float, the field over the
     box as the model saw it; mask: L, the model's size. Visits the box in strips of STRIP_PIXELS: the mask
     first (4 coefficients a pixel), then the colour transforms only of the pixels it turns on (gather_knots),
-    so the cost follows the hair's area, not the photo's.
+    so the cost follows the hair's area, not the photo's. With `matched` ((curve, kept), photo_curve) the
+    colour is the matched one (cyclegan.transform.match_colours), not the field's transforms.
     """
     width, height = box[2] - box[0], box[3] - box[1]
     field = field.float()
@@ -363,10 +365,14 @@ def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Im
             continue
         on = x[ys, xs]  # (n, 3) in [0, 1]: only the pixels the mask turns on are recoloured
         signed = on * 2 - 1  # the model's [-1, 1]
-        first, last = int(xs.min()), int(xs.max()) + 1  # the columns they span
-        coef = resample_rows(colour[:, left + first:left + last], row_taps, y0, y1)
-        coef = gather_knots(coef, ys, xs - first, signed, bins)
-        delta = affine_colours(signed, coef, dim=-1).add_(1).div_(2).clamp_(0, 1).sub_(on)
+        if matched is not None:  # the colour, and how hair-like each pixel's lightness is (the mask's factor)
+            new, likeness = (t[0] for t in match_colours(signed[None], matched[0][None], matched[1], dim=-1))
+            weight[ys, xs] *= likeness[:, 0]
+        else:
+            first, last = int(xs.min()), int(xs.max()) + 1  # the columns they span
+            coef = resample_rows(colour[:, left + first:left + last], row_taps, y0, y1)
+            new = affine_colours(signed, gather_knots(coef, ys, xs - first, signed, bins), dim=-1)
+        delta = new.add_(1).div_(2).clamp_(0, 1).sub_(on)
         on = on.add_(delta.mul_(weight[ys, xs, None])).mul_(255).clamp_(0, 255).round_().to(torch.uint8)
         pixels[y0 + ys, left + xs] = on
     out = photo.copy()
@@ -426,8 +432,9 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
         fake, mask, field = translate(G, image_to_tensor(model_input), precision, return_field=True,
                                       drop_islands=drop_islands)
         rec = translate(G_back, fake, precision, drop_islands=drop_islands)
+        matched = photo_curve(G, model_input, field[0])
         mask = mask_image(mask)
-        composite = recolour_photo(photo, box, field[0].cpu(), mask, G.bins, G.guided_radius > 0)
+        composite = recolour_photo(photo, box, field[0].cpu(), mask, G.bins, G.guided_radius > 0, matched)
         return PhotoResult(composite, message, model_input, tensor_to_image(fake), tensor_to_image(rec), mask, box)
     x = image_to_tensor(model_input)  # (1, 3, size, size) in [-1, 1]
     fake, mask = translate(G, x, precision, return_mask=True, detail=detail, drop_islands=drop_islands)
@@ -437,6 +444,18 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
     attention = getattr(G, "attention", False)
     composite = paste_back(photo, translation, box, model_input, mask if attention else None, detail)
     return PhotoResult(composite, message, model_input, translation, tensor_to_image(rec), mask, box)
+
+
+def photo_curve(G, model_input: Image.Image, field: torch.Tensor) -> tuple:
+    """(curve, kept) for recolour_photo's matched colour of a generator with one (Generator.colour_target), from
+    what the model saw and its field (12 bins + 4, h, w) as translate returned it: the curve the model itself
+    made (cyclegan.transform.apply_field); None for the field's colour."""
+    target = getattr(G, "colour_target", None)
+    if target is None:
+        return None
+    x = image_to_tensor(model_input)
+    curve = hair_curve(x, field_mask(x, field[None].float().cpu(), G.bins), target["lightness"], target["ab"])
+    return curve[0], target["kept"]
 
 
 def model_window(photo: Image.Image, box: tuple, G) -> tuple:

@@ -142,7 +142,8 @@ def translate(generator: torch.nn.Module, x: torch.Tensor, precision: str = "aut
         # a guided mask lives in the field: switch it off on the cells the islands touch, and make the output
         # from that field, so the model's output and the photo path (which rebuilds the mask from the field) agree
         field[0] = drop_field_islands(field[0], mask_islands(mask), generator.cell, generator.bins)
-        content, mask = apply_field(padded, field[0], generator.bins, guided=True)
+        content, mask = apply_field(padded, field[0], generator.bins, guided=True,
+                                    colour=getattr(generator, "colour_target", None))
         y, mask = blend(content, mask, padded)[..., :h, :w].clamp(-1, 1), mask[..., :h, :w]
     elif drop_islands:
         islands = mask_islands(mask)

@@ -32,7 +32,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .faces import detect_faces, face_box, face_cascade, mask_image, model_window, paste_back, recolour_photo
+from .faces import detect_faces, face_box, face_cascade, mask_image, model_window, paste_back, photo_curve, \
+    recolour_photo
 from .inference import image_to_tensor, tensor_to_image, translate
 
 SEARCH_SIDE = 320  # the whole frame is searched on a copy at most this large
@@ -147,10 +148,13 @@ class LiveTranslator:
             if run_model:
                 _, mask, field = translate(self.G, x, self.precision, return_field=True,
                                            drop_islands=self.drop_islands)
-                self.smooth(field[0].cpu(), mask[0].cpu())
-            field, mask = self.change
+                matched = photo_curve(self.G, model_input, field[0])  # matched colour: the hair's curve, averaged too
+                self.smooth(field[0].cpu(), mask[0].cpu(), *([matched[0]] if matched else []))
+            field, mask, *curve = self.change
             guided = self.G.guided_radius > 0  # the guided mask is rebuilt from the field: the model's is not needed
-            out = recolour_photo(photo, window, field, None if guided else mask_image(mask), self.G.bins, guided)
+            matched = (curve[0], self.G.colour_target["kept"]) if curve else None
+            out = recolour_photo(photo, window, field, None if guided else mask_image(mask), self.G.bins, guided,
+                                 matched)
         else:  # the change is translation - input (and the mask), added to this frame's window
             if run_model:
                 fake, mask = translate(self.G, x, self.precision, return_mask=True, drop_islands=self.drop_islands)

@@ -6,7 +6,8 @@ All losses take float tensors and return a scalar; images are (N, C, H, W) in [-
 import torch
 import torch.nn.functional as F
 
-from .evaluation import face_region, srgb_to_lab
+from .evaluation import face_region
+from .transform import srgb_to_lab
 
 
 def gan_loss(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:

@@ -101,6 +101,12 @@ class Generator(
             filter, Wu et al. 2018). 0 is the raw mask, scaled up as an image (the first recolouring pairs).
         guided_eps (`float`, defaults to 0.01): the guided filter's regulariser, in squared [-1, 1] units: how
             much colour contrast a mask edge needs to follow it.
+        hair_lightness (`list[float]`, defaults to None; needs guided_radius): matched colour (issue [16],
+            cyclegan.transform): the colour under the mask is not the field's transform but real target hair's,
+            the hair's L* mapped rank by rank onto these quantiles of real target hair's L* (at levels
+            (k + 0.5) / K, ascending). None: the field's transform, as every pair before it.
+        hair_ab (`list[float]`, defaults to None; with hair_lightness): real target hair's median a*, b*.
+        chroma_kept (`float`, defaults to 0.3): the share of the hair's own a*, b* variation kept around hair_ab.
     """
 
     def __init__(
@@ -119,6 +125,9 @@ class Generator(
         bins: int = 1,
         guided_radius: int = 0,
         guided_eps: float = 0.01,
+        hair_lightness: list = None,
+        hair_ab: list = None,
+        chroma_kept: float = 0.3,
     ):
         super().__init__()
         if upsample not in ("deconv", "resize_conv"):
@@ -151,6 +160,20 @@ class Generator(
             raise ValueError(f"guided_eps must be positive, got {guided_eps!r}")
         if (bins > 1 or guided_radius) and not recolour:
             raise ValueError("bins and guided_radius shape the recolouring transform: they need recolour")
+        if hair_lightness is not None:
+            lightness = list(hair_lightness)
+            if not guided_radius:
+                raise ValueError("hair_lightness (matched colour) needs the guided mask: set guided_radius > 0")
+            if len(lightness) < 2 or any(not 0 <= v <= 100 for v in lightness) or lightness != sorted(lightness):
+                raise ValueError(f"hair_lightness must be at least 2 ascending L* values in [0, 100], got {hair_lightness!r}")
+            if hair_ab is None or len(hair_ab) != 2:
+                raise ValueError(f"hair_ab must be the target hair's [a*, b*] with hair_lightness, got {hair_ab!r}")
+            if not 0 <= chroma_kept <= 1:
+                raise ValueError(f"chroma_kept must be in [0, 1], got {chroma_kept!r}")
+        elif hair_ab is not None:
+            raise ValueError("hair_ab comes with hair_lightness (matched colour)")
+        self.colour_target = None if hair_lightness is None else {
+            "lightness": [float(v) for v in hair_lightness], "ab": [float(v) for v in hair_ab], "kept": float(chroma_kept)}
         self.attention, self.recolour, self.cell = attention, recolour, cell
         self.bins, self.guided_radius, self.guided_eps = bins, guided_radius, guided_eps
         self.image_size = image_size
@@ -183,6 +206,16 @@ class Generator(
         init_weights(self)
         if recolour:  # the transform starts as the identity: the output is the input until training moves it
             nn.init.zeros_(self.model[-1].weight[:12 * bins])
+
+    def set_colour_target(self, target: dict) -> None:
+        """Give the generator matched colour ({"lightness", "ab", "kept"}, as colour_target), also in the config
+        save_pretrained writes (the mixin's record of the __init__ arguments)."""
+        if not self.guided_radius:
+            raise ValueError("matched colour needs the guided mask (guided_radius > 0)")
+        self.colour_target = {"lightness": [float(v) for v in target["lightness"]],
+                              "ab": [float(v) for v in target["ab"]], "kept": float(target["kept"])}
+        self._hub_mixin_config.update(hair_lightness=self.colour_target["lightness"], hair_ab=self.colour_target["ab"],
+                                      chroma_kept=self.colour_target["kept"])
 
     def generate_model_card(self, training: dict = None, **kwargs) -> ModelCard:
         """The README.md save_pretrained writes: the card push_pair publishes, for a local folder.
@@ -221,7 +254,7 @@ class Generator(
                     x, mask, self.guided_radius, self.guided_eps)], 1)
             field = coefficient_field(coefficients, self.cell)
             if guided:
-                content, mask = apply_field(x, field, self.bins, guided=True)
+                content, mask = apply_field(x, field, self.bins, guided=True, colour=self.colour_target)
             else:
                 content = apply_field(x, field, self.bins)
         else:

@@ -113,7 +113,7 @@ def init_generator(G: Generator, folder) -> None:
     A paper generator's weights can start an attention generator: its last layer's
     content filters are copied and the mask filter keeps its initialisation. An attention
     generator's can start a recolouring one: its mask filter is copied and the transform
-    starts as the identity. Anything
+    starts as the identity. A generator with matched colour (hair_lightness) hands it on. Anything
     else that differs (ngf, n_blocks, upsample) is an error naming the tensors.
     """
     folder = Path(folder)
@@ -140,6 +140,8 @@ def init_generator(G: Generator, folder) -> None:
         G.load_state_dict(state)
     except RuntimeError as e:  # torch names every missing, unexpected and misshapen tensor
         raise ValueError(f"--init-from: {folder} has another architecture (ngf, n_blocks, upsample?): {e}") from e
+    if source.colour_target is not None:  # matched colour is part of the model: the run keeps training with it
+        G.set_colour_target(source.colour_target)
 
 
 class DivergenceError(RuntimeError):

@@ -25,18 +25,114 @@ lines at the crop, and at the model's size it is exactly what training saw.
 
 Field layout, channels: 12 * bins colour coefficients (knot k's 12 at 12k: A row by row, then b), then,
 with a guided mask, 4 mask coefficients (a for R, G, B, then c). Images are (N, 3, H, W) in [-1, 1].
+
+Matched colour (issue [16]; a generator with `hair_lightness`): the mask is the model's, the colour is not
+learnt but the target hair's own, in CIELAB, as real-time hair recolouring keys a colour lookup on luminance
+(Tkachenka et al. 2019):
+
+    L*' = Q_target(F_hair(L*))      the photo's hair lightness mapped rank by rank onto real target hair's
+                                    (F_hair: the CDF of L* under the mask; Q_target: target hair's quantiles)
+    a*' = a*_target + k (a* - a*_hair), b*' likewise: chroma taken to the target's, the photo's own variation
+                                    kept by k (chroma_kept), not multiplied, so dark pixels' noise stays small
+
+A monotone curve keeps the strands' order and highlights; per face it is one `curve` (hair_curve) of
+2 K + 4 numbers, which applies at any resolution (match_colours).
 """
 
 import torch
 import torch.nn.functional as F
 
 LUMA = (0.299, 0.587, 0.114)  # Rec. 601, as cyclegan.inference.keep_detail
+D65 = (0.95047, 1.0, 1.08883)  # the reference white's X, Y, Z (sRGB's)
+SRGB_TO_XYZ = ((0.4124564, 0.3575761, 0.1804375), (0.2126729, 0.7151522, 0.0721750), (0.0193339, 0.1191920, 0.9503041))
+LAB_DELTA = 6 / 29
+HAIR_MARGIN = 10.0  # L*: matched colour fades out over this much lightness beyond the hair's range (match_colours)
 
 
 def luminance(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """Luminance in [0, 1] of colours in [-1, 1] along `dim` (kept, of size 1)."""
     weights = x.new_tensor(LUMA).view([3 if d == dim % x.ndim else 1 for d in range(x.ndim)])
     return ((x + 1) / 2 * weights).sum(dim, keepdim=True)
+
+
+def srgb_to_lab(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """sRGB colours in [-1, 1] along `dim` -> CIELAB along it: L* in [0, 100], a*, b* (D65 white; IEC 61966-2-1's
+    sRGB curve, CIE 1976's L*a*b*)."""
+    rgb = ((x.float().movedim(dim, -1) + 1) / 2).clamp(0, 1)
+    linear = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ rgb.new_tensor(SRGB_TO_XYZ).T / rgb.new_tensor(D65)
+    f = torch.where(xyz > LAB_DELTA ** 3, xyz.clamp(min=1e-12) ** (1 / 3), xyz / (3 * LAB_DELTA ** 2) + 4 / 29)
+    lab = torch.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+    return lab.movedim(-1, dim)
+
+
+def lab_to_srgb(lab: torch.Tensor, dim: int = 1) -> torch.Tensor:
+    """CIELAB along `dim` -> sRGB in [-1, 1] along it (srgb_to_lab's inverse; colours outside sRGB clamped)."""
+    lab = lab.float().movedim(dim, -1)
+    fy = (lab[..., 0] + 16) / 116
+    f = torch.stack([fy + lab[..., 1] / 500, fy, fy - lab[..., 2] / 200], -1)
+    xyz = torch.where(f > LAB_DELTA, f ** 3, 3 * LAB_DELTA ** 2 * (f - 4 / 29)) * f.new_tensor(D65)
+    linear = (xyz @ torch.linalg.inv(f.new_tensor(SRGB_TO_XYZ)).T).clamp(0, 1)
+    rgb = torch.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear.clamp(min=1e-12) ** (1 / 2.4) - 0.055)
+    return (rgb.clamp(0, 1) * 2 - 1).movedim(-1, dim)
+
+
+def weighted_quantiles(values: torch.Tensor, weights: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
+    """(N, M) values and their (N, M) nonnegative weights -> (N, K) the weighted quantiles at `levels` (K,) in
+    [0, 1]: each value stands for its weight's share of the distribution, centred on it (the midpoint rule),
+    interpolated linearly between values. Uniform weights where an image's weights sum to 0."""
+    weights = weights.float().clamp(min=0)
+    weights = torch.where(weights.sum(1, keepdim=True) > 0, weights, torch.ones_like(weights))
+    order = values.float().argsort(1)
+    v, w = values.float().gather(1, order), weights.gather(1, order)
+    cdf = (w.cumsum(1) - w / 2) / w.sum(1, keepdim=True)  # (N, M), ascending
+    return interpolate(levels.to(v).expand(len(v), -1).contiguous(), cdf, v)
+
+
+def interpolate(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """numpy.interp image by image: (N, M) points, (N, K) ascending knots xp and their values fp -> (N, M);
+    constant beyond the end knots. Knots closer than 1e-6 count as one step."""
+    i = torch.searchsorted(xp.contiguous(), x.contiguous()).clamp(1, xp.shape[1] - 1)
+    x0, x1, f0, f1 = xp.gather(1, i - 1), xp.gather(1, i), fp.gather(1, i - 1), fp.gather(1, i)
+    t = ((x - x0) / (x1 - x0).clamp(min=1e-6)).clamp(0, 1)
+    return f0 + t * (f1 - f0)
+
+
+def hair_curve(x: torch.Tensor, mask: torch.Tensor, lightness, ab) -> torch.Tensor:
+    """The matched-colour curve of each image (module docstring): (N, 2 K + 4) = the hair's L* at K quantile
+    levels (K = len(lightness)), the target's L* there (`lightness`, real target hair's quantiles at levels
+    (k + 0.5) / K), the hair's median a*, b* and the target's (`ab`).
+
+    x: (N, 3, H, W) in [-1, 1], at the model's size; mask: (N, 1, H, W) in [0, 1], the hair's weights."""
+    lab = srgb_to_lab(x).flatten(2)  # (N, 3, HW)
+    k, w = len(lightness), mask.float().flatten(1)
+    levels = (torch.arange(k, dtype=torch.float32, device=x.device) + 0.5) / k
+    source = weighted_quantiles(lab[:, 0], w, levels)
+    source = source + torch.arange(k, device=x.device) * 1e-4  # strictly ascending, even for a flat hair
+    half = torch.tensor([0.5], device=x.device)
+    hair_ab = torch.cat([weighted_quantiles(lab[:, c], w, half) for c in (1, 2)], 1)  # (N, 2) medians
+    target = x.new_tensor(lightness, dtype=torch.float32).expand(len(x), -1)
+    return torch.cat([source, target, hair_ab, x.new_tensor(ab, dtype=torch.float32).expand(len(x), -1)], 1)
+
+
+def match_colours(x: torch.Tensor, curve: torch.Tensor, kept: float, dim: int = 1) -> tuple:
+    """The matched colours of x (sRGB in [-1, 1] along `dim`, N images first) by each image's curve (N, 2 K + 4)
+    (hair_curve): L* through the curve (beyond its ends moved as its end knots), a*, b* taken to the target's
+    plus `kept` of their distance from the hair's median; and how hair-like each pixel's lightness is (size 1
+    along `dim`): 1 within the hair's L* range (its end knots), falling to 0 at HAIR_MARGIN beyond, which the
+    mask is multiplied by. Why: matched colour paints whatever the mask covers with the target's full colour, so
+    a mask reaching onto a white wall beside black hair would turn it as much darker as the hair."""
+    lab = srgb_to_lab(x, dim).movedim(dim, -1)
+    shape, k = lab.shape, (curve.shape[1] - 4) // 2
+    lab = lab.reshape(len(curve), -1, 3)
+    source, target, hair_ab, target_ab = curve[:, :k], curve[:, k:2 * k], curve[:, -4:-2], curve[:, -2:]
+    L = lab[..., 0]
+    beyond = (L - L.clamp(source[:, :1], source[:, -1:]))  # past the hair's darkest or lightest knot
+    likeness = (1 - beyond.abs() / HAIR_MARGIN).clamp(min=0)
+    L = (interpolate(L, source, target) + beyond).clamp(0, 100)
+    ab = target_ab[:, None] + kept * (lab[..., 1:] - hair_ab[:, None])
+    colours = lab_to_srgb(torch.cat([L[..., None], ab], -1).reshape(shape), -1).movedim(-1, dim)
+    return colours, likeness.reshape(*shape[:-1], 1).movedim(-1, dim)
 
 
 def coefficient_field(coefficients: torch.Tensor, cell: int) -> torch.Tensor:
@@ -154,17 +250,28 @@ def guided_coefficients(guide: torch.Tensor, mask: torch.Tensor, radius: int, ep
     return torch.cat([a, c], 1)
 
 
-def apply_field(x: torch.Tensor, field: torch.Tensor, bins: int = 1, guided: bool = False):
+def field_mask(x: torch.Tensor, field: torch.Tensor, bins: int) -> torch.Tensor:
+    """The guided mask (N, 1, H, W) of a field at x's size, before matched colour's likeness (apply_field)."""
+    return guided_mask(x.float(), mask_coefficients(upsample(field, x.shape[-2:]), bins))
+
+
+def apply_field(x: torch.Tensor, field: torch.Tensor, bins: int = 1, guided: bool = False, colour: dict = None):
     """T(x), and with `guided` the mask, from a field scaled bilinearly to x's size.
 
     x: (N, 3, H, W) in [-1, 1] at any size; field: (N, 12 * bins (+ 4 with guided), h, w). Returns T(x)
     (N, 3, H, W), not clamped (training sees the true values; cyclegan.inference.translate clamps what
     it returns), or (T(x), M) with guided, M (N, 1, H, W) in [0, 1]. Computed in fp32. A field of zeros
-    is the identity.
+    is the identity. With `colour` ({"lightness", "ab", "kept"}, Generator.colour_target; needs guided) the
+    content is the matched colour of x under the mask (match_colours), not the field's T(x).
     """
     x = x.float()
     coef = upsample(field, x.shape[-2:])
+    mask = guided_mask(x, mask_coefficients(coef, bins)) if guided else None  # as field_mask
+    if colour is not None:
+        if mask is None:
+            raise ValueError("matched colour needs the guided mask (guided_radius > 0)")
+        curve = hair_curve(x, mask.detach(), colour["lightness"], colour["ab"])
+        content, likeness = match_colours(x, curve, colour["kept"])
+        return content, mask * likeness
     content = recolour(x, coef, bins)
-    if not guided:
-        return content
-    return content, guided_mask(x, mask_coefficients(coef, bins))
+    return content if mask is None else (content, mask)

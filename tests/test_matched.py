@@ -1,0 +1,169 @@
+"""Matched colour (issue [16], cyclegan/transform.py): the colour under the mask is real target hair's, the hair's
+lightness mapped rank by rank onto it, at the model's size and at the photo's."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from cyclegan.evaluation import far_out, hair_target
+from cyclegan.faces import photo_curve, recolour_photo
+from cyclegan.inference import image_to_tensor, translate
+from cyclegan.networks import Generator
+from cyclegan.training import init_generator
+from cyclegan.transform import (HAIR_MARGIN, hair_curve, interpolate, lab_to_srgb, match_colours, srgb_to_lab,
+                                weighted_quantiles)
+from test_transform import set_coefficients, smooth_photo
+
+REPO = Path(__file__).resolve().parent.parent
+BLOND = [40.0 + 30.0 * k / 15 for k in range(16)]  # a target: L* spread evenly over 40..70
+
+
+def matched_generator(lightness=BLOND, ab=(6.0, 23.0), kept=0.3, seed=0, **kwargs):
+    torch.manual_seed(seed)
+    return Generator(ngf=4, n_blocks=1, image_size=32, attention=True, recolour=True, cell=4, bins=3, guided_radius=2,
+                     hair_lightness=list(lightness), hair_ab=list(ab), chroma_kept=kept, **kwargs).eval()
+
+
+def test_lab_round_trip_and_known_values():
+    x = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert (lab_to_srgb(srgb_to_lab(x)) - x).abs().max() < 1e-4
+    white, black = torch.ones(1, 3, 1, 1), -torch.ones(1, 3, 1, 1)
+    assert srgb_to_lab(white).flatten().tolist() == pytest.approx([100, 0, 0], abs=0.01)
+    assert srgb_to_lab(black).flatten().tolist() == pytest.approx([0, 0, 0], abs=0.01)
+    # along another dimension: (n, 3) colours
+    assert torch.allclose(srgb_to_lab(x.permute(0, 2, 3, 1), -1), srgb_to_lab(x).permute(0, 2, 3, 1), atol=1e-5)
+
+
+def test_weighted_quantiles_and_interpolation_by_hand():
+    values = torch.tensor([[30.0, 10.0, 20.0, 40.0]])
+    # equal weights: the midpoint rule puts 10, 20, 30, 40 at levels 1/8, 3/8, 5/8, 7/8
+    got = weighted_quantiles(values, torch.ones(1, 4), torch.tensor([0.125, 0.25, 0.5, 0.875]))
+    assert got[0].tolist() == pytest.approx([10.0, 15.0, 25.0, 40.0])
+    # a weight of 0 takes a value out of the distribution: 10, 30, 40 at 1/6, 1/2, 5/6
+    got = weighted_quantiles(values, torch.tensor([[1.0, 1.0, 0.0, 1.0]]), torch.tensor([0.5]))
+    assert got[0].tolist() == pytest.approx([30.0])
+    # no weight anywhere: uniform weights, not NaN
+    assert weighted_quantiles(values, torch.zeros(1, 4), torch.tensor([0.5]))[0].tolist() == pytest.approx([25.0])
+    xp, fp = torch.tensor([[0.0, 10.0, 20.0]]), torch.tensor([[5.0, 6.0, 26.0]])
+    assert interpolate(torch.tensor([[-5.0, 5.0, 15.0, 30.0]]), xp, fp)[0].tolist() == pytest.approx([5, 5.5, 16, 26])
+
+
+def test_a_curve_that_leaves_lightness_and_chroma_alone_is_the_identity():
+    x = smooth_photo(seed=3, n=2)
+    mask = torch.rand(2, 1, 32, 32, generator=torch.Generator().manual_seed(1))
+    lab = srgb_to_lab(x)
+    # the target's L* quantiles the hair's own, its a* b* the hair's median, all the variation kept
+    own = hair_curve(x, mask, BLOND, [0.0, 0.0])
+    k = len(BLOND)
+    curve = own.clone()
+    curve[:, k:2 * k] = own[:, :k]
+    curve[:, -2:] = own[:, -4:-2]
+    out, likeness = match_colours(x, curve, kept=1.0)
+    assert (out - x).abs().max() < 1e-3
+    inside = (lab[:, :1] >= own[:, None, None, :1].permute(0, 3, 1, 2)) & (lab[:, :1] <= own[:, k - 1].view(2, 1, 1, 1))
+    assert torch.all(likeness[inside] == 1)
+
+
+def test_matched_colours_take_the_targets_lightness_by_rank_and_its_chroma():
+    # a grey-brown "hair" whose L* is spread over 10..30, matched onto a target over 40..70 with a*, b* (6, 23)
+    L = torch.linspace(10, 30, 64).view(1, 1, 8, 8)
+    lab = torch.cat([L, torch.full_like(L, 3.0), torch.full_like(L, 2.0)], 1)
+    x = lab_to_srgb(lab)
+    curve = hair_curve(x, torch.ones(1, 1, 8, 8), BLOND, [6.0, 23.0])
+    out, likeness = match_colours(x, curve, kept=0.3)
+    got = srgb_to_lab(out)
+    assert got[:, 0].median().item() == pytest.approx(55.0, abs=1.0)  # the middle rank: the target's median
+    assert got[:, 0].min().item() == pytest.approx(40.0, abs=1.5) and got[:, 0].max().item() == pytest.approx(70, abs=1.5)
+    assert torch.all(got[0, 0].flatten().diff() >= -1e-3)  # the strands' order is kept
+    assert got[:, 1].median().item() == pytest.approx(6.0, abs=0.3)  # the hair had one a*, b*: the target's exactly
+    assert got[:, 2].median().item() == pytest.approx(23.0, abs=0.3)
+    # the end knots are the hair's quantiles at levels 1 / 2K and 1 - 1 / 2K: its last few pixels lie just beyond
+    assert torch.all(likeness >= 0.95) and torch.all(likeness.flatten()[4:-4] == 1)
+
+
+def test_likeness_falls_off_beyond_the_hairs_lightness():
+    hair = torch.linspace(10, 30, 64).view(1, 1, 8, 8)
+    lab = torch.cat([hair, torch.zeros_like(hair), torch.zeros_like(hair)], 1)
+    curve = hair_curve(lab_to_srgb(lab), torch.ones(1, 1, 8, 8), BLOND, [0.0, 0.0])
+    top = curve[0, len(BLOND) - 1].item()
+    probe = torch.tensor([top + HAIR_MARGIN / 2, top + 2 * HAIR_MARGIN]).view(1, 1, 1, 2)
+    probe = lab_to_srgb(torch.cat([probe, torch.zeros_like(probe), torch.zeros_like(probe)], 1))
+    _, likeness = match_colours(probe, curve, 0.3)
+    assert likeness.flatten().tolist() == pytest.approx([0.5, 0.0], abs=0.03)
+
+
+def test_photo_path_at_the_models_size_is_the_models_output():
+    G = matched_generator()
+    set_coefficients(G, mask_logit=0.5)
+    x = smooth_photo(seed=5)
+    y, mask, field = translate(G, x, "fp32", return_field=True)
+    photo = Image.fromarray(((x[0].permute(1, 2, 0) + 1) * 127.5).round().byte().numpy())
+    matched = photo_curve(G, photo, field[0])
+    out = np.asarray(recolour_photo(photo, (0, 0, 32, 32), field[0], None, G.bins, True, matched), int)
+    model = ((y[0].permute(1, 2, 0) + 1) * 127.5).round().int().numpy()
+    assert np.abs(out - np.asarray(photo, int)).max() > 20  # it recoloured
+    inside = (slice(4, -4), slice(4, -4))  # the photo path fades the box's border, the model does not
+    assert np.abs(out[inside] - model[inside]).max() <= 2
+
+
+def test_matched_colour_config_round_trips_and_older_folders_load_without_it(tmp_path):
+    G = matched_generator()
+    G.save_pretrained(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["hair_lightness"] == BLOND and config["hair_ab"] == [6.0, 23.0] and config["chroma_kept"] == 0.3
+    assert Generator.from_pretrained(tmp_path / "m").colour_target == G.colour_target
+    shipped = Generator.from_pretrained(REPO / "weights" / "black2blond")
+    assert shipped.colour_target is None  # an older folder: the field's own colour, as before
+
+
+def test_matched_colour_is_handed_on_by_init_from(tmp_path):
+    source = matched_generator(source_domain="black", target_domain="blond")
+    source.save_pretrained(tmp_path / "black2blond")
+    G = Generator(ngf=4, n_blocks=1, image_size=32, attention=True, recolour=True, cell=4, bins=3, guided_radius=2,
+                  source_domain="black", target_domain="blond")
+    init_generator(G, tmp_path / "black2blond")
+    assert G.colour_target == source.colour_target
+    G.save_pretrained(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "config.json").read_text())["hair_lightness"] == BLOND
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(guided_radius=0), "needs the guided mask"),
+    (dict(hair_lightness=[50.0, 40.0]), "ascending"),
+    (dict(hair_ab=[1.0]), "hair_ab must be"),
+    (dict(chroma_kept=1.5), "chroma_kept"),
+])
+def test_bad_matched_colour_settings_are_refused(kwargs, message):
+    args = dict(ngf=4, n_blocks=1, image_size=32, attention=True, recolour=True, bins=3, guided_radius=2,
+                hair_lightness=BLOND, hair_ab=[6.0, 23.0])
+    with pytest.raises(ValueError, match=message):
+        Generator(**{**args, **kwargs})
+
+
+def test_hair_target_quantiles_by_hand_without_far_out_pixels():
+    L = torch.arange(100, dtype=torch.float32)  # L* 0..99 evenly, grey
+    lab = torch.stack([L, torch.zeros_like(L), torch.zeros_like(L)], 1)
+    saturated = torch.tensor([[60.0, 60.0, -60.0]] * 5)  # a few far-out colours (chroma 85) are left out
+    target = hair_target([lab, saturated], k=4)
+    assert target["hair_lightness"] == pytest.approx([12.375, 37.125, 61.875, 86.625], abs=0.01)
+    assert target["hair_ab"] == [0.0, 0.0]
+    assert far_out(torch.tensor([1.0, 2, 3, 4, 100])).tolist() == [False] * 4 + [True]
+
+
+def test_match_colour_script_takes_matched_colour_out_again(tmp_path):
+    for name, (src, dst) in {"black2blond": ("black", "blond"), "blond2black": ("blond", "black")}.items():
+        matched_generator(source_domain=src, target_domain=dst).save_pretrained(tmp_path / name)
+    done = subprocess.run([sys.executable, str(REPO / "train" / "match_colour.py"), "--weights", str(tmp_path), "--off"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    for name in ("black2blond", "blond2black"):
+        assert Generator.from_pretrained(tmp_path / name).colour_target is None
+    missing = subprocess.run([sys.executable, str(REPO / "train" / "match_colour.py"), "--weights", str(tmp_path / "x")],
+                             capture_output=True, text=True)
+    assert missing.returncode == 2 and "no generator config" in missing.stderr

@@ -1,0 +1,77 @@
+"""Give a pair of recolouring generators the matched colour: real target hair's, measured on CelebA.
+
+    python train/match_colour.py --weights weights --celeba-root ../shared/celeba
+
+Measures the colour of real hair of each target colour on the train split (cyclegan.evaluation.HairColour:
+the pixels of a domain's photos whose colour is clearly that domain's hair; hair_target: L* quantiles and the
+median a*, b*) and writes it into each generator's config.json as hair_lightness and hair_ab
+(networks.Generator: the colour under the mask becomes the target hair's, the photo's hair lightness mapped
+rank by rank onto it; cyclegan.transform). The weights are not touched; --off takes the matched colour out
+again (the field's own colour). The generators need a guided mask (guided_radius > 0).
+"""
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+
+from cyclegan.data import celeba_domains, to_float  # noqa: E402
+from cyclegan.evaluation import HairColour, hair_target  # noqa: E402
+
+DIRECTIONS = {"black2blond": "B", "blond2black": "A"}  # each generator's target domain
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", default="weights", help="folder with black2blond/ and blond2black/ (default %(default)s)")
+    parser.add_argument("--celeba-root", help="CelebA in the Kaggle layout (needed unless --off)")
+    parser.add_argument("--max-images", type=int, default=2000,
+                        help="train photos a domain to measure (default %(default)s)")
+    parser.add_argument("--chroma-kept", type=float, default=0.3,
+                        help="share of the hair's own a*, b* variation kept around the target's (default %(default)s)")
+    parser.add_argument("--off", action="store_true", help="take the matched colour out of the configs")
+    args = parser.parse_args(argv)
+    folders = {d: Path(args.weights) / d for d in DIRECTIONS}
+    missing = [str(f / "config.json") for f in folders.values() if not (f / "config.json").is_file()]
+    if missing:
+        print(f"error: no generator config at {', '.join(missing)}", file=sys.stderr)
+        return 2
+    configs = {d: json.loads((f / "config.json").read_text()) for d, f in folders.items()}
+    if any(not c.get("guided_radius") for c in configs.values()):
+        print("error: matched colour needs generators with a guided mask (guided_radius > 0)", file=sys.stderr)
+        return 2
+    if args.off:
+        for d, config in configs.items():
+            for key in ("hair_lightness", "hair_ab", "chroma_kept"):
+                config.pop(key, None)
+    else:
+        if not args.celeba_root:
+            print("error: --celeba-root is needed to measure real hair", file=sys.stderr)
+            return 2
+        from train.evaluate import domain_images  # the evaluator's decoding, at the model's size
+
+        try:
+            a, b = celeba_domains(args.celeba_root, "Black_Hair", "Blond_Hair", "train")
+        except (ValueError, FileNotFoundError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        images = {}
+        for key, domain in (("A", a), ("B", b)):
+            domain.paths, domain.male = domain.paths[:args.max_images], domain.male[:args.max_images]
+            images[key] = domain_images(domain, configs["black2blond"]["image_size"])[0]
+        hair = HairColour(images)
+        for d, config in configs.items():
+            target = DIRECTIONS[d]
+            config.update(hair_target(hair.lab(to_float(images[target]), target)), chroma_kept=args.chroma_kept)
+    for d, config in configs.items():
+        (folders[d] / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        print(f"{folders[d] / 'config.json'}: " + (f"matched colour L* {config['hair_lightness'][0]:.1f}.."
+              f"{config['hair_lightness'][-1]:.1f}, a* b* {config['hair_ab']}" if "hair_lightness" in config
+              else "the field's own colour"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
