@@ -17,6 +17,7 @@ import argparse
 import os
 import secrets
 import sys
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
@@ -26,7 +27,7 @@ from PIL import Image, UnidentifiedImageError
 
 from cyclegan.data import load_image
 from cyclegan.device import CpuThreads, resolve_device, resolve_precision
-from cyclegan.faces import mask_overlay, translate_photo
+from cyclegan.faces import VISIBLE_DE, mask_overlay, translate_photo, visible_share, with_strength
 from cyclegan.hub import load_pair
 from cyclegan.inference import optimize_for_inference
 from cyclegan.live import LiveTranslator
@@ -65,6 +66,12 @@ SHOW_RESULT = """() => {
 
 # filled once by load_models(): direction value -> (generator, reverse generator)
 MODELS = {}
+# the last few results by their slider file: (photo, composite) in memory, so that the strength slider and the PNG
+# download recompose them exactly and without the model (a JPEG upload's slider file is a JPEG)
+RECENT, RECENT_KEPT = OrderedDict(), 16
+# less than this share of the face's window visibly changed: say so and suggest the other direction (measured: a
+# blond or black example sent the wrong way changes 0-0.9% of its window, the right way 8-18%)
+NOTHING_VISIBLE = 0.03
 # threads: the CPU threads follow the load (cyclegan.device.CpuThreads; the browser is often the neighbour), looked
 # at again by each request
 SETTINGS = {"precision": "fp32", "labels": {}, "threads": CpuThreads()}
@@ -160,9 +167,42 @@ def translate(photo_path, direction: str, crop_face: bool, detail: bool = True):
         return refuse(f"Cannot use this image: {str(e).replace(str(photo_path), Path(photo_path).name)}")
     if not r.translated:  # no face: the photo is shown as it was, with the message saying why
         return (None,) * 4 + (page_files(photo_path, photo, r.composite), f"{r.message}.")
-    changed = f"; the model changed {r.fraction_changed:.0%} of the crop" if getattr(G, "attention", False) else ""
+    files = page_files(photo_path, photo, r.composite)
+    RECENT[files[1]] = (photo, r.composite)
+    while len(RECENT) > RECENT_KEPT:
+        RECENT.popitem(last=False)
     panels = (r.model_input, r.translation, mask_overlay(r.model_input, r.mask), r.reconstruction)
-    return (*map(enlarged, panels), page_files(photo_path, photo, r.composite), f"{r.message}{changed}.")
+    return (*map(enlarged, panels), files, f"{r.message}; {what_changed(photo, r.composite, r.box, direction)}.")
+
+
+def what_changed(photo: Image.Image, composite: Image.Image, box: tuple, direction: str) -> str:
+    """The status's account of the change: the share of the photo's pixels that visibly changed (by more than
+    VISIBLE_DE in CIELAB); when under NOTHING_VISIBLE of the face's window did, that nothing visibly changed,
+    with the other direction suggested."""
+    share = visible_share(photo, composite)
+    if visible_share(photo.crop(box), composite.crop(box)) >= NOTHING_VISIBLE:
+        return f"{share:.1%} of the photo's pixels visibly changed (by more than {VISIBLE_DE:g} delta E)"
+    G, other = MODELS[direction][0], SETTINGS["labels"]["BA" if direction == "AB" else "AB"]
+    return (f"nothing visibly changed ({share:.1%} of the photo's pixels by more than {VISIBLE_DE:g} delta E): the "
+            f"hair may already be {G.target_domain}; try {other}")
+
+
+def recompose(original, strength: float) -> tuple:
+    """Gradio handler of the strength slider (0-100 %) and of a finished translation: the slider's (photo, result)
+    with the change scaled (cyclegan.faces.with_strength) from the result kept in memory, without the model, and
+    the result as a PNG to download (the photo's own pixels wherever nothing was changed, exactly)."""
+    if not original or original[1] not in RECENT:  # nothing translated yet, or long ago
+        return original, None
+    before, after = original
+    photo, composite = RECENT[after]
+    result = with_strength(photo, composite, strength / 100)
+    folder = Path(after).parent
+    if strength < 100:
+        after = str(folder / f"strength{strength:g}{Path(after).suffix}")
+        result.save(after, **(dict(quality=95) if after.endswith(".jpg") else dict(compress_level=1)))
+    download = folder / "recoloured.png"
+    result.save(download, compress_level=1)
+    return (before, after), str(download)
 
 
 def enlarged(image: Image.Image, side: int = PANEL_SIDE) -> Image.Image:
@@ -261,6 +301,11 @@ def build_demo(model_name: str) -> gr.Blocks:
                         status = gr.Textbox(label="What was done", interactive=False, elem_id="status", lines=2)
                         composite = gr.ImageSlider(label="Your photo | translated (drag the line)", type="filepath",
                                                    interactive=False, elem_id="composite", max_height=640)
+                        strength = gr.Slider(0, 100, value=100, step=5, label="Strength (%): how much of the change",
+                                             elem_id="strength")
+                        download = gr.DownloadButton("Download the result (PNG, full size)", value=None,
+                                                     elem_id="download", size="sm")
+                        original = gr.State(None)  # the translation's (photo, result) files, before any strength
                 examples = gr.Examples([[str(EXAMPLES / name), key] for name, key in EXAMPLE_PHOTOS],
                                        inputs=[photo, direction],
                                        label="Examples (public-domain portraits, each in the direction that has "
@@ -306,10 +351,15 @@ def build_demo(model_name: str) -> gr.Blocks:
             "poor: CycleGANs learn to hide information about the input in their outputs. CelebA is licensed for "
             f"non-commercial research only. Model card: {card}.")
         outputs = [seen, fake, mask, rec, composite, status]
+        finish = dict(fn=recompose, inputs=[original, strength], outputs=[composite, download],
+                      api_visibility="undocumented")
         button.click(translate, [photo, direction, crop_face, detail], outputs, api_name="translate") \
+            .then(lambda files: files, composite, original, api_visibility="undocumented").then(**finish) \
             .then(None, js=SHOW_RESULT)
         examples.load_input_event.then(translate_example, [photo, direction], outputs, api_visibility="undocumented") \
+            .then(lambda files: files, composite, original, api_visibility="undocumented").then(**finish) \
             .then(None, js=SHOW_RESULT)
+        strength.release(**finish)
         webcam.stream(live_frame, [webcam, live_direction, live_state], [live_view, live_state],
                       stream_every=LIVE_EVERY, time_limit=LIVE_SECONDS, concurrency_limit=LIVE_STREAMS,
                       api_visibility="undocumented")

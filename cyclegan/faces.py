@@ -29,7 +29,7 @@ from PIL import Image
 
 from .inference import DETAIL_EPS, DETAIL_RATIO, DETAIL_SIGMA, MASK_OFF, image_to_tensor, tensor_to_image, \
     translate
-from .transform import affine_colours, field_mask, gather_knots, guided_mask, hair_curve, mask_coefficients, \
+from .transform import affine_colours, srgb_to_lab, field_mask, gather_knots, guided_mask, hair_curve, mask_coefficients, \
     mask_reach, match_colours
 
 # where a CelebA training crop has its face: Haar box centre (x, y) and width, as fractions of the crop side
@@ -378,6 +378,49 @@ def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Im
     out = photo.copy()
     out.paste(Image.fromarray(pixels.numpy()), box[:2])
     return out
+
+
+VISIBLE_DE = 5.0  # CIE76 delta E: a pixel changed by more than this counts as visibly changed (about twice a just
+                  # noticeable difference, 2.3, so that JPEG-level noise does not count)
+
+
+def changed_box(a: np.ndarray, b: np.ndarray) -> tuple:
+    """(top, bottom, left, right) of the pixels where two (H, W, 3) uint8 images differ; None where none do."""
+    differs = torch.from_numpy(a).ne(torch.from_numpy(b)).any(-1)
+    rows, cols = torch.nonzero(differs.any(1)).flatten(), torch.nonzero(differs.any(0)).flatten()
+    return None if not len(rows) else (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
+
+
+def visible_share(photo: Image.Image, result: Image.Image, delta_e: float = VISIBLE_DE) -> float:
+    """The share of the photo's pixels that `result` (the same size) changed by more than `delta_e` (CIE76, the
+    distance in CIELAB): what a person sees changed, not the model's mask. Only the box where they differ is
+    converted, so a 12 MP photo costs about what its hair costs."""
+    a, b = np.array(photo.convert("RGB")), np.array(result.convert("RGB"))  # writable, as torch wants them
+    if a.shape != b.shape:
+        raise ValueError(f"the result is {b.shape[1]}x{b.shape[0]}, the photo {a.shape[1]}x{a.shape[0]}")
+    box = changed_box(a, b)
+    if box is None:
+        return 0.0
+    top, bottom, left, right = box
+    pair = torch.from_numpy(np.stack([a[top:bottom, left:right], b[top:bottom, left:right]])).float()
+    lab = srgb_to_lab(pair.div_(127.5).sub_(1), dim=-1)
+    return float(((lab[0] - lab[1]).norm(dim=-1) > delta_e).sum()) / (a.shape[0] * a.shape[1])
+
+
+def with_strength(photo: Image.Image, result: Image.Image, strength: float) -> Image.Image:
+    """photo + strength (result - photo), pixel by pixel: the change scaled without running the model again
+    (x + s (T(x) - x) inside the mask, the photo itself outside it). 0 gives the photo, 1 the result, exactly."""
+    if not 0 <= strength <= 1:
+        raise ValueError(f"strength must be in [0, 1], got {strength!r}")
+    a, b = np.array(photo.convert("RGB")), np.array(result.convert("RGB"))
+    if strength == 1 or strength == 0:
+        return Image.fromarray((b if strength else a).copy())
+    out, box = a.copy(), changed_box(a, b)
+    if box is not None:
+        top, bottom, left, right = box
+        x, y = (torch.from_numpy(t[top:bottom, left:right]).float() for t in (a, b))
+        out[top:bottom, left:right] = torch.lerp(x, y, strength).round_().to(torch.uint8).numpy()
+    return Image.fromarray(out)
 
 
 def hair_window(box: tuple, photo_size: tuple) -> tuple:

@@ -532,3 +532,33 @@ def test_model_panels_are_enlarged_by_a_whole_factor_to_about_the_panel_side():
     small, square = Image.new("RGB", (76, 92), (10, 20, 30)), Image.new("RGB", (128, 128))
     assert app.enlarged(small).size == (152, 184) and app.enlarged(small).getpixel((151, 183)) == (10, 20, 30)
     assert app.enlarged(square) is square  # already about the panel's side: shown as it is
+
+
+def test_strength_recomposes_without_the_model_and_the_png_is_the_composite(models, monkeypatch):
+    *_, files, message = app.translate(str(ASTRONAUT), "BA", True)
+    photo, composite = load_image(ASTRONAUT), app.RECENT[files[1]][1]
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the strength slider ran the model")
+    monkeypatch.setattr(app, "translate_photo", no_model)
+    full, png = app.recompose(files, 100)
+    assert full == files  # 100 %: the translation's own result
+    assert np.array_equal(np.asarray(Image.open(png)), np.asarray(composite))  # the download: exactly the composite
+    (before, after), png = app.recompose(files, 0)
+    assert before == files[0] and np.array_equal(np.asarray(Image.open(png)), np.asarray(photo))  # 0 %: the photo
+    _, png = app.recompose(files, 50)
+    half, a, b = (np.asarray(im, int) for im in (Image.open(png), photo, composite))
+    assert np.abs(half - (a + b) / 2).max() <= 0.5 and (half != a).any()  # halfway, rounded
+    assert app.recompose(("x.jpg", "gone.jpg"), 50) == (("x.jpg", "gone.jpg"), None)  # nothing kept: left as it was
+
+
+def test_the_status_counts_visibly_changed_pixels_and_says_when_none_did(models):
+    *_, files, message = app.translate(str(ASTRONAUT), "BA", True)
+    photo, composite = (np.asarray(im, float) for im in app.RECENT[files[1]])
+    from cyclegan.transform import srgb_to_lab
+    lab = [srgb_to_lab(torch.from_numpy(im).float().div(127.5).sub(1), dim=-1) for im in (photo, composite)]
+    by_hand = ((lab[0] - lab[1]).norm(dim=-1) > app.VISIBLE_DE).float().mean().item()
+    assert f"; {by_hand:.1%} of the photo's pixels visibly changed" in message
+    # the blond astronaut sent black -> blond: nothing to see, and the page says which way would work
+    *_, message = app.translate(str(ASTRONAUT), "AB", True)
+    assert "nothing visibly changed" in message and message.endswith("try Blond → Black.")
