@@ -52,6 +52,7 @@ WINDOW = (0.3, 0.1, 0.3, 0.5)
 
 
 NO_FACE = "no face found; turn off face cropping to translate the centre anyway"
+MAX_FACES = 8  # a recolouring generator recolours up to this many faces of a photo, the largest first
 
 
 @dataclass
@@ -318,7 +319,8 @@ def paste_back(photo: Image.Image, crop: Image.Image, box: tuple, model_input: I
 
 @torch.no_grad()
 def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Image.Image, bins: int = 1,
-                   guided: bool = False, matched: tuple = None) -> Image.Image:
+                   guided: bool = False, matched: tuple = None, canvas: torch.Tensor = None,
+                   claims: torch.Tensor = None) -> Image.Image:
     """`photo` recoloured over `box` by a recolouring generator's field of colour transforms, at the
     photo's own resolution: M * T(x) + (1 - M) * x (cyclegan.transform) with the field scaled bilinearly
     to the box, each pixel's transform sliced at its own luminance (`bins` knots), the change cut to
@@ -332,6 +334,11 @@ def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Im
     first (4 coefficients a pixel), then the colour transforms only of the pixels it turns on (gather_knots),
     so the cost follows the hair's area, not the photo's. With `matched` ((curve, kept), photo_curve) the
     colour is the matched one (cyclegan.transform.match_colours), not the field's transforms.
+
+    Several faces (translate_photo): with `canvas` ((H, W, 3) uint8, the photo's result being built) and `claims`
+    ((H, W) float, the weight of the change each pixel holds so far), this face's change is written into the
+    canvas only where its weight beats the claim there, so where two faces' windows overlap each pixel takes the
+    change of the face whose mask claims it most; nothing is returned.
     """
     width, height = box[2] - box[0], box[3] - box[1]
     field = field.float()
@@ -339,7 +346,7 @@ def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Im
     reach = mask_reach(mask_field, dim=0)[0] if guided else torch.from_numpy(np.asarray(mask, np.float32) / 255)
     span = mask_span(reach, height, width)
     if span is None:
-        return photo.copy()
+        return photo.copy() if canvas is None else None
     top, bottom, left, right = span
     if guided:
         mask_coef = widen(mask_field, width)  # (h, width, 4)
@@ -373,8 +380,16 @@ def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Im
             coef = resample_rows(colour[:, left + first:left + last], row_taps, y0, y1)
             new = affine_colours(signed, gather_knots(coef, ys, xs - first, signed, bins), dim=-1)
         delta = new.add_(1).div_(2).clamp_(0, 1).sub_(on)
-        on = on.add_(delta.mul_(weight[ys, xs, None])).mul_(255).clamp_(0, 255).round_().to(torch.uint8)
-        pixels[y0 + ys, left + xs] = on
+        w = weight[ys, xs]
+        on = on.add_(delta.mul_(w[:, None])).mul_(255).clamp_(0, 255).round_().to(torch.uint8)
+        if canvas is None:
+            pixels[y0 + ys, left + xs] = on
+            continue
+        gy, gx = box[1] + y0 + ys, box[0] + left + xs  # in the whole photo
+        wins = w > claims[gy, gx]
+        canvas[gy[wins], gx[wins]], claims[gy[wins], gx[wins]] = on[wins], w[wins]
+    if canvas is not None:
+        return None
     out = photo.copy()
     out.paste(Image.fromarray(pixels.numpy()), box[:2])
     return out
@@ -442,21 +457,30 @@ def mask_overlay(image: Image.Image, mask: Image.Image) -> Image.Image:
 
 
 def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, precision: str = "auto",
-                    detail: bool = False, drop_islands: bool = True) -> PhotoResult:
-    """Translate the face of a photo with G and back with G_back (e.g. G_AB, G_BA).
+                    detail: bool = False, drop_islands: bool = True, max_faces: int = MAX_FACES,
+                    pick=None) -> PhotoResult:
+    """Translate the faces of a photo with G and back with G_back (e.g. G_AB, G_BA).
 
     Args:
         photo (`PIL.Image.Image`): RGB, at least G.image_size pixels on its shorter side (see
             cyclegan.data.load_image for files); smaller is a ValueError that says the minimum.
         G, G_back: the generators; G.image_size is the side the model was trained at.
-        crop_face (`bool`, defaults to True): find the largest face and crop around it as
-            CelebA is cropped; when no face is found the photo is left as it is (the result says
-            so: NO_FACE, `translated` False). With False, the central square is translated.
+        crop_face (`bool`, defaults to True): find the faces and crop around each as CelebA is cropped;
+            when no face is found the photo is left as it is (the result says so: NO_FACE, `translated`
+            False). With False, the central square is translated.
         precision (`str`): as in cyclegan.inference.translate.
         detail (`bool`, defaults to False): keep the photo's fine detail (hair strands) under
             the translation's colours, at the crop's size and in the full photo (keep_detail).
         drop_islands (`bool`, defaults to True): leave the photo alone on the mask's small specks
             away from the hair, both ways (cyclegan.inference.mask_islands).
+        max_faces (`int`, defaults to MAX_FACES): a recolouring generator recolours up to this many faces, the
+            largest first, each in its own window at its own scale (windows that overlap are combined pixel by
+            pixel: the face whose mask claims a pixel most gives its change, recolour_photo); other generators
+            translate the largest face only. detect_faces finds faces at least a tenth of the photo's shorter
+            side (of a copy at most DETECT_SIDE large) and 24 px.
+        pick (callable, optional): pick(photo, face) -> (G, G_back, note) chooses each face's generators (the
+            page's Auto direction, read_hair), or (None, None, note) to leave the face alone; the notes join
+            the message. The result's panels are of the first face translated.
     """
     size = G.image_size
     if min(photo.size) < size:
@@ -465,28 +489,86 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
     faces = detect_faces(photo) if crop_face else []
     if crop_face and not faces:  # pasting an edit of some other square into the photo helps nobody
         return PhotoResult(photo.copy(), NO_FACE)
-    if faces:
-        box = face_box(faces[0], photo.size)
-        message = "1 face found" if len(faces) == 1 else f"{len(faces)} faces found; translated the largest"
+    recolour = getattr(G, "recolour", False)
+    if not faces:
+        boxes, message = [centre_box(photo.size)], "face cropping off: translated the central square of the photo"
+    elif len(faces) == 1:
+        boxes, message = [face_box(faces[0], photo.size)], "1 face found"
+    elif recolour:
+        boxes = [face_box(f, photo.size) for f in faces[:max_faces]]
+        message = f"{len(faces)} faces found"
     else:
-        box, message = centre_box(photo.size), "face cropping off: translated the central square of the photo"
-    box, model_input = model_window(photo, box, G)
-    if getattr(G, "recolour", False):  # the whole head of hair, recoloured at the photo's resolution
-        fake, mask, field = translate(G, image_to_tensor(model_input), precision, return_field=True,
-                                      drop_islands=drop_islands)
-        rec = translate(G_back, fake, precision, drop_islands=drop_islands)
-        matched = photo_curve(G, model_input, field[0])
+        boxes, message = [face_box(faces[0], photo.size)], f"{len(faces)} faces found; translated the largest"
+    picks = [pick(photo, box) if pick else (G, G_back, None) for box in boxes]
+    if recolour and len(faces) > 1:
+        done = sum(p[0] is not None for p in picks)
+        message += ("; recoloured the largest" if len(boxes) == 1 else
+                    f"; recoloured {done} of the {len(boxes)} largest" if len(boxes) < len(faces) else
+                    f"; recoloured {'all ' if done == len(boxes) else ''}{done}")
+    notes = [(f"face {k + 1}, " if len(boxes) > 1 else "") + note for k, (_, _, note) in enumerate(picks) if note]
+    if notes:
+        message += ": " + "; ".join(notes)
+    if not recolour:
+        G, G_back = picks[0][:2]
+        if G is None:
+            return PhotoResult(photo.copy(), message)
+        box, model_input = model_window(photo, boxes[0], G)
+        x = image_to_tensor(model_input)  # (1, 3, size, size) in [-1, 1]
+        fake, mask = translate(G, x, precision, return_mask=True, detail=detail, drop_islands=drop_islands)
+        rec = translate(G_back, fake, precision, detail=detail, drop_islands=drop_islands)
+        translation = tensor_to_image(fake)
         mask = mask_image(mask)
-        composite = recolour_photo(photo, box, field[0].cpu(), mask, G.bins, G.guided_radius > 0, matched)
-        return PhotoResult(composite, message, model_input, tensor_to_image(fake), tensor_to_image(rec), mask, box)
-    x = image_to_tensor(model_input)  # (1, 3, size, size) in [-1, 1]
-    fake, mask = translate(G, x, precision, return_mask=True, detail=detail, drop_islands=drop_islands)
-    rec = translate(G_back, fake, precision, detail=detail, drop_islands=drop_islands)
-    translation = tensor_to_image(fake)
-    mask = mask_image(mask)
-    attention = getattr(G, "attention", False)
-    composite = paste_back(photo, translation, box, model_input, mask if attention else None, detail)
-    return PhotoResult(composite, message, model_input, translation, tensor_to_image(rec), mask, box)
+        attention = getattr(G, "attention", False)
+        composite = paste_back(photo, translation, box, model_input, mask if attention else None, detail)
+        return PhotoResult(composite, message, model_input, translation, tensor_to_image(rec), mask, box)
+    # a recolouring pair: the whole head of hair of each face, recoloured at the photo's resolution
+    canvas, claims, first = torch.from_numpy(np.array(photo.convert("RGB"))), torch.zeros(photo.height, photo.width), None
+    for box, (G_face, G_face_back, _) in zip(boxes, picks):
+        if G_face is None:
+            continue
+        window, model_input = model_window(photo, box, G_face)
+        fake, mask, field = translate(G_face, image_to_tensor(model_input), precision, return_field=True,
+                                      drop_islands=drop_islands)
+        recolour_photo(photo, window, field[0].cpu(), mask_image(mask), G_face.bins, G_face.guided_radius > 0,
+                       photo_curve(G_face, model_input, field[0]), canvas, claims)
+        if first is None:
+            rec = translate(G_face_back, fake, precision, drop_islands=drop_islands)
+            first = (model_input, tensor_to_image(fake), tensor_to_image(rec), mask_image(mask), window)
+    composite = Image.fromarray(canvas.numpy())
+    if first is None:  # every face left alone (pick)
+        return PhotoResult(composite, message)
+    model_input, translation, reconstruction, mask, window = first
+    return PhotoResult(composite, message, model_input, translation, reconstruction, mask, window)
+
+
+AUTO_CONFIDENCE = 0.8  # Auto direction: a face's hair is called black or blond when the classifier is this sure
+
+
+@torch.no_grad()
+def read_hair(photo: Image.Image, box: tuple, classifier) -> dict:
+    """{attribute: probability} of an attribute classifier (cyclegan.evaluation.AttributeClassifier) on the
+    face's CelebA-like square `box` (face_box), scaled to the classifier's size as its training crops were."""
+    x = image_to_tensor(photo.crop(box).resize((classifier.image_size,) * 2, Image.LANCZOS, reducing_gap=REDUCING_GAP))
+    p = torch.sigmoid(classifier(x.to(next(classifier.parameters()).device)))[0].tolist()
+    return dict(zip(classifier.attributes, p))
+
+
+def auto_pick(pair: tuple, classifier, confidence: float = AUTO_CONFIDENCE):
+    """translate_photo's `pick` for the Auto direction: each face's hair read by the classifier (read_hair), made
+    blond when it reads black and black when it reads blond, each at least `confidence` sure, and left alone
+    otherwise. pair: (G_AB, G_BA), black -> blond and blond -> black."""
+    G_AB, G_BA = pair
+
+    def pick(photo: Image.Image, box: tuple) -> tuple:
+        p = read_hair(photo, box, classifier)
+        black, blond = p["Black_Hair"], p["Blond_Hair"]
+        if black >= confidence and black > blond:
+            return G_AB, G_BA, f"hair reads {G_AB.source_domain} ({black:.2f}): made {G_AB.target_domain}"
+        if blond >= confidence and blond > black:
+            return G_BA, G_AB, f"hair reads {G_BA.source_domain} ({blond:.2f}): made {G_BA.target_domain}"
+        return None, None, (f"hair reads neither {G_AB.source_domain} ({black:.2f}) nor {G_BA.source_domain} "
+                            f"({blond:.2f}) at least {confidence:.0%} surely: left as it was")
+    return pick
 
 
 def photo_curve(G, model_input: Image.Image, field: torch.Tensor) -> tuple:
