@@ -562,3 +562,13 @@ def test_the_status_counts_visibly_changed_pixels_and_says_when_none_did(models)
     # the blond astronaut sent black -> blond: nothing to see, and the page says which way would work
     *_, message = app.translate(str(ASTRONAUT), "AB", True)
     assert "nothing visibly changed" in message and message.endswith("try Blond → Black.")
+
+
+def test_auto_direction_on_the_page_reads_the_hair_and_leaves_what_it_cannot_call(models):
+    *panels, files, message = app.translate(str(ASTRONAUT), "auto", True)
+    assert message.startswith("1 face found: hair reads blond (1.00): made black; ") and all(panels)
+    *panels, files, message = app.translate(str(app.EXAMPLES / "grace_hopper.jpg"), "auto", True)
+    assert panels == [None] * 4 and "left as it was" in message
+    kept = np.abs(np.asarray(Image.open(files[1]).convert("RGB"), int) - np.asarray(
+        load_image(app.EXAMPLES / "grace_hopper.jpg"), int))
+    assert kept.mean() < 1.0  # the photo as it was, within the slider file's JPEG at quality 95
