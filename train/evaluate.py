@@ -77,13 +77,14 @@ from tqdm import tqdm
 from PIL import Image
 
 from cyclegan.data import UnpairedDataset, celeba_crop, celeba_domains, load_image, to_float, to_tensor
-from cyclegan.evaluation import AttributeClassifier, HairColour, changed_pixels, colour_figures, face_region, psnr, \
-    recoloured_hair, ssim
+from cyclegan.evaluation import AttributeClassifier, HairColour, changed_pixels, colour_figures, drawn_mask, \
+    face_region, load_hair_masks, mask_scores, psnr, recoloured_hair, ssim
 from cyclegan.faces import translate_photo
 from cyclegan.inference import gaussian_blur, image_to_tensor, optimize_for_inference, sample_grid, translate
 from cyclegan.networks import Generator
 
 N_SHEET = 8  # images per direction on the contact sheet
+HAIR_MASKS = REPO / "data" / "val_hair_masks.json"  # hand-drawn hair masks of 24 val faces (issue [16])
 HAIR_MIN_PIXELS = 100  # faces_over_third_left counts faces with at least this many pixels of source hair colour
 # the strands figure (page path): the fine detail is luminance minus its blur at this sigma (px), measured where
 # the translation changed a pixel by more than this many grey levels (as measured by hand in issue [11])
@@ -149,6 +150,26 @@ def page_batches(paths, G, F_inv, image_size, precision):
             else torch.tensor([float("nan")])
         whole = {"photo": image_to_tensor(photo), "composite": image_to_tensor(r.composite)}
         yield real, {"page": (crop(r.composite), cycle, torch.tensor([not r.translated]), whole)}
+
+
+def drawn_mask_figures(masks: dict, paths: list, G, F_inv, precision) -> dict:
+    """The page's change on the photos of `paths` that have a drawn hair mask ({name: (domain, polygon)},
+    cyclegan.evaluation.load_hair_masks) of G's source domain: the mean IoU of the changed pixels with the drawn
+    hair, the mean share of the pixels outside it that changed, and how many photos kept that share within 1%."""
+    scores = []
+    for path in paths:
+        domain, polygon = masks.get(Path(path).name, (None, None))
+        if domain != G.source_domain:
+            continue
+        photo = load_image(path)
+        r = translate_photo(photo, G, F_inv, precision=precision, detail=True, drop_islands=True)
+        scores.append(mask_scores(drawn_mask(polygon, photo), photo, r.composite))
+    if not scores:
+        return {"n": 0}
+    iou, outside = (torch.tensor([s[k] for s in scores]) for k in ("iou", "outside"))
+    return {"n": len(scores), "iou": round(mean(iou), 4), "outside": round(mean(outside), 4),
+            "outside_within_1pct": int((outside <= 0.01).sum()),
+            "se": {"iou": standard_error(iou), "outside": standard_error(outside)}}
 
 
 def strands(photo: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
@@ -250,6 +271,8 @@ def evaluate_pair(G_AB, G_BA, images, male, paths, classifier, hair, args, basel
         if args.page:
             page = page_batches(paths[src], G, F_inv, G.image_size, args.precision)
             result.update(evaluate_direction(page, male[src], classifier, target_attr, hair, src))
+            if args.hair_masks:
+                result["page"]["drawn_masks"] = drawn_mask_figures(args.hair_masks, paths[src], G, F_inv, args.precision)
         if baselines:
             result["target_photos"] = classifier_rate(classifier, images[dst], male[dst], target_attr, args.batch_size)
             # the source hair colour real photos of the target domain show, as a share of what the source's show
@@ -352,6 +375,10 @@ def main(argv=None) -> int:
     }
     for flag, text in switches.items():
         parser.add_argument(flag, action="store_true", help=text)
+    parser.add_argument("--hair-masks", default=str(HAIR_MASKS),
+                        help="with --page, score the page's change against these hand-drawn hair masks (under "
+                             "page/drawn_masks: iou, the share changed outside the hair; default %(default)s; "
+                             "'none': not)")
     parser.add_argument("--from-step", type=int, default=0,
                         help="--snapshots: only the snapshots from this step on (default %(default)s: all)")
     parser.add_argument("--min-face-psnr", type=float, default=26.0,
@@ -366,6 +393,7 @@ def main(argv=None) -> int:
         folders = snapshot_folders(weights, args.from_step) if args.snapshots else [weights]
         G_AB, G_BA = load_generators(folders[0], a, b, args)
         classifier = AttributeClassifier.from_pretrained(args.classifier).eval()
+        args.hair_masks = load_hair_masks(args.hair_masks) if args.page and args.hair_masks != "none" else None
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
