@@ -214,13 +214,13 @@ def far_out(values: torch.Tensor, k: float = 3.0) -> torch.Tensor:
     return (values < q1 - k * (q3 - q1)) | (values > q3 + k * (q3 - q1))
 
 
-# Drawn hair masks (issue [16]): data/val_hair_masks.json, scored against what the page changed.
+# Drawn hair masks (issue [16]): hair_masks/val.json, scored against what the page changed.
 MASK_DE = 6.0  # CIE76 delta E: a pixel changed by more than this counts as changed, for the mask's IoU and the
                # change outside the drawn hair (the issue's "no pixel outside the hair changes by more than 6")
 
 
 def load_hair_masks(path) -> dict:
-    """{image file name: (domain, polygon)} of a drawn-mask file (data/val_hair_masks.json); a clear ValueError
+    """{image file name: (domain, polygon)} of a drawn-mask file (hair_masks/val.json); a clear ValueError
     for a file that is not one (missing keys, a polygon of fewer than 3 points or outside the image)."""
     import json
     from pathlib import Path
