@@ -84,7 +84,7 @@ from cyclegan.inference import gaussian_blur, image_to_tensor, optimize_for_infe
 from cyclegan.networks import Generator
 
 N_SHEET = 8  # images per direction on the contact sheet
-HAIR_MASKS = REPO / "data" / "hair_masks/val.json"  # hand-drawn hair masks of 24 val faces (issue [16])
+HAIR_MASKS = REPO / "hair_masks" / "val.json"  # hand-drawn hair masks of 24 val faces (issue [16])
 HAIR_MIN_PIXELS = 100  # faces_over_third_left counts faces with at least this many pixels of source hair colour
 # the strands figure (page path): the fine detail is luminance minus its blur at this sigma (px), measured where
 # the translation changed a pixel by more than this many grey levels (as measured by hand in issue [11])
