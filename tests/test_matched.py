@@ -167,3 +167,35 @@ def test_match_colour_script_takes_matched_colour_out_again(tmp_path):
     missing = subprocess.run([sys.executable, str(REPO / "train" / "match_colour.py"), "--weights", str(tmp_path / "x")],
                              capture_output=True, text=True)
     assert missing.returncode == 2 and "no generator config" in missing.stderr
+
+
+def test_drawn_masks_load_and_score_by_hand(tmp_path):
+    from cyclegan.evaluation import drawn_mask, load_hair_masks, mask_scores
+
+    masks = load_hair_masks(REPO / "hair_masks" / "val.json")
+    assert len(masks) == 24 and sum(d == "black" for d, _ in masks.values()) == 12
+    # a photo whose "hair" is a dark square on a light ground: the drawn polygon, a little off, snaps to its edges
+    photo = np.full((40, 40, 3), 220, np.uint8)
+    photo[10:30, 10:30] = 30
+    photo = Image.fromarray(photo)
+    hair = drawn_mask([(12, 9), (31, 12), (29, 31), (9, 28)], photo)
+    square = np.zeros((40, 40), bool)
+    square[10:30, 10:30] = True
+    h = hair.numpy()
+    assert (h & square).sum() >= 0.97 * 400 and (h & ~square).sum() <= 8  # the square's edges, not the polygon's
+    # scores by hand: a result that changes the square and 16 pixels outside it
+    result = np.asarray(photo).copy()
+    result[10:30, 10:30] = (200, 180, 100)
+    result[0:4, 0:4] = (0, 0, 0)
+    scores = mask_scores(hair, photo, Image.fromarray(result))
+    changed = np.zeros((40, 40), bool)
+    changed[10:30, 10:30] = changed[0:4, 0:4] = True
+    assert scores["iou"] == pytest.approx((changed & h).sum() / (changed | h).sum())
+    assert scores["outside"] == pytest.approx(16 / (~h).sum())
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"image_size": [178, 218], "masks": [{"image": "a.jpg", "domain": "black",
+                                                                     "polygon": [[0, 0], [500, 0], [0, 5]]}]}))
+    with pytest.raises(ValueError, match="a polygon needs 3 or more points inside 178x218"):
+        load_hair_masks(bad)
+    with pytest.raises(ValueError, match="is not a drawn-mask file"):
+        load_hair_masks(tmp_path / "missing.json")
