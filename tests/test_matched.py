@@ -182,7 +182,8 @@ def test_drawn_masks_load_and_score_by_hand(tmp_path):
     square = np.zeros((40, 40), bool)
     square[10:30, 10:30] = True
     h = hair.numpy()
-    assert (h & square).sum() >= 0.97 * 400 and (h & ~square).sum() <= 8  # the square's edges, not the polygon's
+    # the snapped mask keeps inside the square's edges where the polygon spilled past them, and covers most of it
+    assert (h & square).sum() >= 0.85 * 400 and (h & ~square).sum() <= 8
     # scores by hand: a result that changes the square and 16 pixels outside it
     result = np.asarray(photo).copy()
     result[10:30, 10:30] = (200, 180, 100)
