@@ -192,7 +192,7 @@ def test_drawn_masks_load_and_score_by_hand(tmp_path):
     changed = np.zeros((40, 40), bool)
     changed[10:30, 10:30] = changed[0:4, 0:4] = True
     assert scores["iou"] == pytest.approx((changed & h).sum() / (changed | h).sum())
-    assert scores["outside"] == pytest.approx(16 / (~h).sum())
+    assert scores["outside"] == pytest.approx((changed & ~h).sum() / (~h).sum())  # the 16 and the square's missed rim
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"image_size": [178, 218], "masks": [{"image": "a.jpg", "domain": "black",
                                                                      "polygon": [[0, 0], [500, 0], [0, 5]]}]}))
