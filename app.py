@@ -28,7 +28,7 @@ from PIL import Image, UnidentifiedImageError
 from cyclegan.data import load_image
 from cyclegan.device import CpuThreads, resolve_device, resolve_precision
 from cyclegan.evaluation import AttributeClassifier
-from cyclegan.faces import AUTO_CONFIDENCE, VISIBLE_DE, auto_pick, mask_overlay, translate_photo, visible_share, \
+from cyclegan.faces import MAX_FACES, VISIBLE_DE, auto_pick, mask_overlay, translate_photo, visible_share, \
     with_strength
 from cyclegan.hub import load_pair
 from cyclegan.inference import optimize_for_inference
@@ -280,8 +280,9 @@ def build_demo(model_name: str) -> gr.Blocks:
     size, recolour = SETTINGS["image_size"], SETTINGS.get("recolour", False)
     card = model_card_link(model_name)
     # a recolouring pair works on a window around the face and recolours the photo at its own resolution
-    how = ("the hair around the largest face is taken at the scale of CelebA's faces, the model says where and how "
-           "to recolour it, and that recolouring is applied to your photo at its own resolution" if recolour else
+    how = (f"the hair around each face (up to {MAX_FACES}) is taken at the scale of CelebA's faces, the model says "
+           "where and how to recolour it, and that recolouring is applied to your photo at its own resolution; Auto "
+           "reads each face's hair and picks the direction" if recolour else
            f"the largest face is cropped like a CelebA image, translated at {size}x{size}, translated back, and the "
            "change is pasted into your photo where the model chose to change it")
     beyond = ("Hair beyond the window around the face keeps its colour. " if recolour else
@@ -301,6 +302,8 @@ def build_demo(model_name: str) -> gr.Blocks:
                     with gr.Column(min_width=300):
                         photo = PhotoInput(type="filepath", sources=["upload", "clipboard", "webcam"], label="Photo",
                                            elem_id="photo")
+                        # the button right under the photo: on a 390 px phone it is then on the first screen
+                        button = gr.Button("Translate", variant="primary")
                         direction = gr.Radio(photo_choices, value=photo_choices[0][1], label="Direction",
                                              elem_id="direction")
                         crop_face = gr.Checkbox(value=True, label="Find the face and crop around it "
@@ -308,10 +311,10 @@ def build_demo(model_name: str) -> gr.Blocks:
                         detail = gr.Checkbox(value=True, label="Keep the photo's hair texture: colour from the model, "
                                                                "strands from the photo (off: the model's own texture)",
                                              visible=not recolour)  # a recolouring pair always keeps it
-                        button = gr.Button("Translate", variant="primary")
                     with gr.Column(min_width=300):
-                        status = gr.Textbox(label="What was done", interactive=False, elem_id="status", lines=2)
-                        composite = gr.ImageSlider(label="Your photo | translated (drag the line)", type="filepath",
+                        status = gr.Textbox(label="What was done", interactive=False, elem_id="status", lines=5,
+                                            max_lines=8)
+                        composite = gr.ImageSlider(label="Before | after (drag)", type="filepath",
                                                    interactive=False, elem_id="composite", max_height=640)
                         strength = gr.Slider(0, 100, value=100, step=5, label="Strength (%): how much of the change",
                                              elem_id="strength")
@@ -358,8 +361,9 @@ def build_demo(model_name: str) -> gr.Blocks:
         gr.Markdown(
             "**Limits.** The model saw only CelebA's aligned, frontal celebrity faces at "
             f"{size}x{size}, with black or blond hair. Out of its domain, and changed little or oddly: grey, white, "
-            "red or brown hair, hats, caps and scarves, profiles and tilted heads, children, drawings, and any face "
-            f"but the largest (a simple detector finds frontal faces only). {beyond}The reconstruction can look perfect even when the translation is "
+            "red or brown hair, hats, caps and scarves, profiles and tilted heads, children and drawings (a simple "
+            f"detector finds frontal faces only, at least a tenth of the photo's shorter side; the live view and "
+            f"video follow the largest face). {beyond}The reconstruction can look perfect even when the translation is "
             "poor: CycleGANs learn to hide information about the input in their outputs. CelebA is licensed for "
             f"non-commercial research only. Model card: {card}.")
         outputs = [seen, fake, mask, rec, composite, status]
