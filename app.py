@@ -28,7 +28,7 @@ from PIL import Image, UnidentifiedImageError
 from cyclegan.data import load_image
 from cyclegan.device import CpuThreads, resolve_device, resolve_precision
 from cyclegan.evaluation import AttributeClassifier
-from cyclegan.faces import MAX_FACES, VISIBLE_DE, auto_pick, mask_overlay, translate_photo, visible_share, \
+from cyclegan.faces import MAX_FACES, VISIBLE_DE, auto_pick, mask_overlay, translate_photo, visible_changes, \
     with_strength
 from cyclegan.hub import load_pair
 from cyclegan.inference import optimize_for_inference
@@ -71,7 +71,8 @@ SHOW_RESULT = """() => {
 MODELS = {}
 # the last few results by their slider file: (photo, composite) in memory, so that the strength slider and the PNG
 # download recompose them exactly and without the model (a JPEG upload's slider file is a JPEG)
-RECENT, RECENT_KEPT = OrderedDict(), 16
+# (4: a 12 MP photo's pair takes 72 MB)
+RECENT, RECENT_KEPT = OrderedDict(), 4
 # less than this share of the face's window visibly changed: say so and suggest the other direction (measured: a
 # blond or black example sent the wrong way changes 0-0.9% of its window, the right way 8-18%)
 NOTHING_VISIBLE = 0.03
@@ -188,8 +189,9 @@ def what_changed(photo: Image.Image, composite: Image.Image, box: tuple, directi
     """The status's account of the change: the share of the photo's pixels that visibly changed (by more than
     VISIBLE_DE in CIELAB); when under NOTHING_VISIBLE of the face's window did, that nothing visibly changed,
     with the other direction suggested."""
-    share = visible_share(photo, composite)
-    if direction not in MODELS or visible_share(photo.crop(box), composite.crop(box)) >= NOTHING_VISIBLE:
+    visible = visible_changes(photo, composite)
+    share, window = visible.mean(), visible[box[1]:box[3], box[0]:box[2]].mean()
+    if direction not in MODELS or window >= NOTHING_VISIBLE:
         return f"{share:.1%} of the photo's pixels visibly changed (by more than {VISIBLE_DE:g} delta E)"
     G, other = MODELS[direction][0], SETTINGS["labels"]["BA" if direction == "AB" else "AB"]
     return (f"nothing visibly changed ({share:.1%} of the photo's pixels by more than {VISIBLE_DE:g} delta E): the "

@@ -29,7 +29,7 @@ from PIL import Image
 
 from .inference import DETAIL_EPS, DETAIL_RATIO, DETAIL_SIGMA, MASK_OFF, image_to_tensor, tensor_to_image, \
     translate
-from .transform import affine_colours, srgb_to_lab, field_mask, gather_knots, guided_mask, hair_curve, mask_coefficients, \
+from .transform import D65, LAB_DELTA, SRGB_TO_XYZ, affine_colours, field_mask, gather_knots, guided_mask, hair_curve, mask_coefficients, \
     mask_reach, match_colours
 
 # where a CelebA training crop has its face: Haar box centre (x, y) and width, as fractions of the crop side
@@ -401,25 +401,54 @@ VISIBLE_DE = 5.0  # CIE76 delta E: a pixel changed by more than this counts as v
 
 def changed_box(a: np.ndarray, b: np.ndarray) -> tuple:
     """(top, bottom, left, right) of the pixels where two (H, W, 3) uint8 images differ; None where none do."""
-    differs = torch.from_numpy(a).ne(torch.from_numpy(b)).any(-1)
+    differs = read_only(a).ne(read_only(b)).any(-1)
     rows, cols = torch.nonzero(differs.any(1)).flatten(), torch.nonzero(differs.any(0)).flatten()
     return None if not len(rows) else (int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1)
 
 
-def visible_share(photo: Image.Image, result: Image.Image, delta_e: float = VISIBLE_DE) -> float:
-    """The share of the photo's pixels that `result` (the same size) changed by more than `delta_e` (CIE76, the
-    distance in CIELAB): what a person sees changed, not the model's mask. Only the box where they differ is
-    converted, so a 12 MP photo costs about what its hair costs."""
-    a, b = np.array(photo.convert("RGB")), np.array(result.convert("RGB"))  # writable, as torch wants them
+def read_only(array: np.ndarray) -> torch.Tensor:
+    """A tensor sharing a read-only array's memory (np.asarray of a PIL image), without a copy: not to be written
+    (torch warns that writing it would be undefined; nothing here writes it)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(array)
+
+
+def rgb_tensor(image: Image.Image) -> torch.Tensor:
+    """(H, W, 3) uint8 tensor of a PIL image's RGB pixels, sharing an RGB image's memory (read_only)."""
+    return read_only(np.asarray(image if image.mode == "RGB" else image.convert("RGB")))
+
+
+SRGB_LINEAR = None  # sRGB's 256 levels, linearised: visible_changes' lookup table (made on first use)
+
+
+def visible_changes(photo: Image.Image, result: Image.Image, delta_e: float = VISIBLE_DE) -> np.ndarray:
+    """(H, W) bool: the pixels `result` (the photo's size) changed by more than `delta_e` (CIE76, the distance in
+    CIELAB): what a person sees changed, not the model's mask. Only the pixels that differ at all are converted
+    (their sRGB levels linearised by a lookup table), so a 12 MP photo costs about what its hair costs."""
+    global SRGB_LINEAR
+    a, b = (rgb_tensor(image) for image in (photo, result))
     if a.shape != b.shape:
         raise ValueError(f"the result is {b.shape[1]}x{b.shape[0]}, the photo {a.shape[1]}x{a.shape[0]}")
-    box = changed_box(a, b)
-    if box is None:
-        return 0.0
-    top, bottom, left, right = box
-    pair = torch.from_numpy(np.stack([a[top:bottom, left:right], b[top:bottom, left:right]])).float()
-    lab = srgb_to_lab(pair.div_(127.5).sub_(1), dim=-1)
-    return float(((lab[0] - lab[1]).norm(dim=-1) > delta_e).sum()) / (a.shape[0] * a.shape[1])
+    visible = np.zeros(a.shape[:2], bool)
+    differs = a.ne(b).any(-1)
+    ys, xs = torch.nonzero(differs, as_tuple=True)
+    if not len(ys):
+        return visible
+    if SRGB_LINEAR is None:
+        c = torch.arange(256, dtype=torch.float32) / 255
+        SRGB_LINEAR = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    lab = []
+    for image in (a, b):
+        linear = SRGB_LINEAR[image[ys, xs].long()]  # (n, 3)
+        xyz = linear @ linear.new_tensor(SRGB_TO_XYZ).T / linear.new_tensor(D65)
+        f = torch.where(xyz > LAB_DELTA ** 3, xyz.clamp(min=1e-12) ** (1 / 3), xyz / (3 * LAB_DELTA ** 2) + 4 / 29)
+        lab.append(torch.stack([116 * f[:, 1], 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1))
+    moved = (lab[0] - lab[1]).norm(dim=1) > delta_e
+    visible[ys[moved].numpy(), xs[moved].numpy()] = True
+    return visible
 
 
 def with_strength(photo: Image.Image, result: Image.Image, strength: float) -> Image.Image:
@@ -427,9 +456,9 @@ def with_strength(photo: Image.Image, result: Image.Image, strength: float) -> I
     (x + s (T(x) - x) inside the mask, the photo itself outside it). 0 gives the photo, 1 the result, exactly."""
     if not 0 <= strength <= 1:
         raise ValueError(f"strength must be in [0, 1], got {strength!r}")
-    a, b = np.array(photo.convert("RGB")), np.array(result.convert("RGB"))
     if strength == 1 or strength == 0:
-        return Image.fromarray((b if strength else a).copy())
+        return (result if strength else photo).convert("RGB").copy()
+    a, b = np.asarray(photo.convert("RGB")), np.asarray(result.convert("RGB"))
     out, box = a.copy(), changed_box(a, b)
     if box is not None:
         top, bottom, left, right = box
@@ -521,20 +550,26 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
         attention = getattr(G, "attention", False)
         composite = paste_back(photo, translation, box, model_input, mask if attention else None, detail)
         return PhotoResult(composite, message, model_input, translation, tensor_to_image(rec), mask, box)
-    # a recolouring pair: the whole head of hair of each face, recoloured at the photo's resolution
-    canvas, claims, first = torch.from_numpy(np.array(photo.convert("RGB"))), torch.zeros(photo.height, photo.width), None
+    # a recolouring pair: the whole head of hair of each face, recoloured at the photo's resolution; several faces
+    # are written into one canvas, each pixel by the face that claims it most (one face: straight into a copy)
+    several = len(boxes) > 1
+    canvas = torch.from_numpy(np.array(photo.convert("RGB"))) if several else None
+    claims = torch.zeros(photo.height, photo.width) if several else None
+    composite, first = photo.copy(), None
     for box, (G_face, G_face_back, _) in zip(boxes, picks):
         if G_face is None:
             continue
         window, model_input = model_window(photo, box, G_face)
         fake, mask, field = translate(G_face, image_to_tensor(model_input), precision, return_field=True,
                                       drop_islands=drop_islands)
-        recolour_photo(photo, window, field[0].cpu(), mask_image(mask), G_face.bins, G_face.guided_radius > 0,
-                       photo_curve(G_face, model_input, field[0]), canvas, claims)
+        out = recolour_photo(photo, window, field[0].cpu(), mask_image(mask), G_face.bins, G_face.guided_radius > 0,
+                             photo_curve(G_face, model_input, field[0]), canvas, claims)
+        composite = out if out is not None else composite
         if first is None:
             rec = translate(G_face_back, fake, precision, drop_islands=drop_islands)
             first = (model_input, tensor_to_image(fake), tensor_to_image(rec), mask_image(mask), window)
-    composite = Image.fromarray(canvas.numpy())
+    if several:
+        composite = Image.fromarray(canvas.numpy())
     if first is None:  # every face left alone (pick)
         return PhotoResult(composite, message)
     model_input, translation, reconstruction, mask, window = first
