@@ -227,12 +227,14 @@ def enlarged(image: Image.Image, side: int = PANEL_SIDE) -> Image.Image:
 def live_frame(frame, direction: str, live):
     """Gradio stream handler: one webcam frame (numpy RGB) -> (the frame translated, the stream's
     LiveTranslator, kept in a gr.State: it follows the face and smooths the change over frames)."""
-    if frame is None or direction not in MODELS:
+    auto = direction == "auto" and SETTINGS.get("classifier") is not None
+    if frame is None or (direction not in MODELS and not auto):
         return frame, live
     SETTINGS["threads"].update()
-    G = MODELS[direction][0]
-    if live is None or live.G is not G:  # a new stream, or the direction changed
-        live = LiveTranslator(G, SETTINGS["precision"])
+    G = MODELS["AB" if auto else direction][0]
+    if live is None or live.G is not G or (live.pick is not None) != auto:  # a new stream, or the direction changed
+        live = LiveTranslator(G, SETTINGS["precision"], pick=auto_pick(MODELS["AB"], SETTINGS["classifier"])
+                              if auto else None)
     return live(frame), live
 
 
@@ -241,15 +243,17 @@ def translate_clip(video_path, direction: str, progress=gr.Progress()):
     """Gradio handler: a video file -> (the translated MP4, message); a clip the page turns down -> (None, why)."""
     if not video_path:
         return None, refused(f"Upload a video clip first ({VIDEO_KINDS}).")
-    if direction not in MODELS:
+    auto = direction == "auto" and SETTINGS.get("classifier") is not None
+    if direction not in MODELS and not auto:
         return None, refused(f"Unknown direction {direction!r}.")
     SETTINGS["threads"].update()
     target = Path(gr.utils.get_upload_folder()) / secrets.token_hex(10) / f"{Path(video_path).stem}-translated.mp4"
     target.parent.mkdir(parents=True)
     progress(0, desc="Translating frames")
     try:
-        info = translate_video(video_path, target, MODELS[direction][0], SETTINGS["precision"],
-                               lambda done, total: progress((done, total), desc="Translating frames", unit="frames"))
+        info = translate_video(video_path, target, MODELS["AB" if auto else direction][0], SETTINGS["precision"],
+                               lambda done, total: progress((done, total), desc="Translating frames", unit="frames"),
+                               pick=auto_pick(MODELS["AB"], SETTINGS["classifier"]) if auto else None)
     except ValueError as e:  # unreadable, too long, too large
         return None, refused(f"Cannot use this video: {e}")
     audio = f", its {info.audio} sound kept" if info.audio else " (it has no sound)"
@@ -342,7 +346,7 @@ def build_demo(model_name: str) -> gr.Blocks:
                     "Your webcam, translated as you move: the face is followed from frame to frame and the colour "
                     "change is smoothed over frames. Frames the server cannot keep up with are skipped, so what you "
                     f"see stays current; a stream stops after {LIVE_SECONDS // 60} minutes (start it again to go on).")
-                live_direction = gr.Radio(choices, value="AB", label="Direction")
+                live_direction = gr.Radio(photo_choices, value=photo_choices[0][1], label="Direction")
                 with gr.Row():
                     webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam",
                                       elem_id="webcam")
@@ -354,7 +358,7 @@ def build_demo(model_name: str) -> gr.Blocks:
                     f"A short clip ({VIDEO_KINDS}; up to {VIDEO_MAX_SECONDS:g} s and "
                     f"{VIDEO_MAX_PIXELS / 1e6:.1f} megapixels a frame) translated frame by frame, with its frame "
                     "rate, size and sound kept.")
-                video_direction = gr.Radio(choices, value="AB", label="Direction")
+                video_direction = gr.Radio(photo_choices, value=photo_choices[0][1], label="Direction")
                 with gr.Row():
                     video_in = gr.Video(sources=["upload"], label="Clip", elem_id="video-in")
                     video_out = gr.Video(label="Translated", interactive=False, elem_id="video-out")

@@ -49,7 +49,7 @@ class LiveTranslator:
     followed face and the running averages); `reset()` starts it afresh."""
 
     def __init__(self, G, precision: str = "fp32", smoothing: float = SMOOTHING, model_every: int = MODEL_EVERY,
-                 drop_islands: bool = True):
+                 drop_islands: bool = True, pick=None):
         if not 0 <= smoothing < 1:
             raise ValueError(f"smoothing is the weight of the past in [0, 1), got {smoothing}")
         if model_every < 1:
@@ -57,6 +57,9 @@ class LiveTranslator:
         self.G, self.precision, self.smoothing, self.drop_islands = G, precision, smoothing, drop_islands
         self.model_every = model_every
         self.recolour = getattr(G, "recolour", False)
+        # Auto (cyclegan.faces.auto_pick): pick(photo, box) -> (G, G_back, note) chooses the generator, read once
+        # per followed face (a face that is dropped or jumps is read again); G is then one of the pair G belongs to
+        self.pick = pick
         self.reset()
 
     def reset(self) -> None:
@@ -64,6 +67,7 @@ class LiveTranslator:
         self.misses = 0  # frames in a row the followed face was not found
         self.frames = 0
         self.change = None  # the running average of the model's change (a field, or a translation and mask)
+        self.chosen = None  # with pick: (G, G_back, note) for the followed face
 
     def find_face(self, photo: Image.Image):
         """The face's (x, y, w, h) in this frame, followed from the last one, or None."""
@@ -113,8 +117,8 @@ class LiveTranslator:
         new = (x + w / 2, y + h / 2, float(w))
         if self.face is not None and abs(new[0] - self.face[0]) + abs(new[1] - self.face[1]) < self.face[2]:
             new = tuple(self.smoothing * old + (1 - self.smoothing) * n for old, n in zip(self.face, new))
-        else:
-            self.change = None
+        else:  # a new face: its change and (Auto) its direction start afresh
+            self.change, self.chosen = None, None
         self.face = new
         cx, cy, w = new
         return round(cx - w / 2), round(cy - w / 2), round(w), round(w)
@@ -141,28 +145,35 @@ class LiveTranslator:
         if face is None or min(photo.size) < self.G.image_size:
             return frame
         box = face_box(self.track(face), photo.size)
-        window, model_input = model_window(photo, box, self.G)
+        G = self.G
+        if self.pick is not None:
+            if self.chosen is None:
+                self.chosen = self.pick(photo, box)
+            G = self.chosen[0]
+            if G is None:  # hair it cannot call: the frame as it is
+                return frame
+        window, model_input = model_window(photo, box, G)
         x = image_to_tensor(model_input)
         run_model = self.change is None or index % self.model_every == 0
         if self.recolour:  # the change is the field of transforms (and the mask), applied to this frame's pixels
             if run_model:
-                _, mask, field = translate(self.G, x, self.precision, return_field=True,
+                _, mask, field = translate(G, x, self.precision, return_field=True,
                                            drop_islands=self.drop_islands)
-                matched = photo_curve(self.G, model_input, field[0])  # matched colour: the hair's curve, averaged too
+                matched = photo_curve(G, model_input, field[0])  # matched colour: the hair's curve, averaged too
                 self.smooth(field[0].cpu(), mask[0].cpu(), *([matched[0]] if matched else []))
             field, mask, *curve = self.change
-            guided = self.G.guided_radius > 0  # the guided mask is rebuilt from the field: the model's is not needed
-            matched = (curve[0], self.G.colour_target["kept"]) if curve else None
-            out = recolour_photo(photo, window, field, None if guided else mask_image(mask), self.G.bins, guided,
+            guided = G.guided_radius > 0  # the guided mask is rebuilt from the field: the model's is not needed
+            matched = (curve[0], G.colour_target["kept"]) if curve else None
+            out = recolour_photo(photo, window, field, None if guided else mask_image(mask), G.bins, guided,
                                  matched)
         else:  # the change is translation - input (and the mask), added to this frame's window
             if run_model:
-                fake, mask = translate(self.G, x, self.precision, return_mask=True, drop_islands=self.drop_islands)
+                fake, mask = translate(G, x, self.precision, return_mask=True, drop_islands=self.drop_islands)
                 self.smooth((fake - x)[0].cpu(), mask[0].cpu())
             delta, mask = self.change
             if delta.shape[-2:] != x.shape[-2:]:
                 delta, mask = (F.interpolate(t[None], size=x.shape[-2:], mode="bilinear")[0] for t in (delta, mask))
-            attention = getattr(self.G, "attention", False)
+            attention = getattr(G, "attention", False)
             out = paste_back(photo, tensor_to_image((x + delta).clamp(-1, 1)), window, model_input,
                              mask_image(mask) if attention else None)
         return np.asarray(out)

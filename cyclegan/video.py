@@ -65,7 +65,8 @@ def check_limits(info: VideoInfo, name: str, max_seconds: float = MAX_SECONDS, m
 
 def translate_video(source, target, G, precision: str = "fp32", progress=None, max_seconds: float = MAX_SECONDS,
                     max_pixels: int = MAX_PIXELS, **live_options) -> VideoInfo:
-    """Translate every frame of the video `source` with G and write `target` (.mp4). `progress(done, total)`
+    """Translate every frame of the video `source` with G and write `target` (.mp4) (`pick`, among live_options: Auto,
+    LiveTranslator). `progress(done, total)`
     is called after each frame. Returns the written clip's VideoInfo (frames counted). A clip that breaks
     part way is a ValueError and leaves no half-written target behind."""
     import av  # imported here: only the video path needs it

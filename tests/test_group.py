@@ -107,3 +107,34 @@ def test_auto_leaves_a_face_it_cannot_call_alone_and_says_so(pair, classifier):
     r = translate_photo(grey, G_AB, G_BA, pick=auto_pick(pair, classifier))
     assert not r.translated and np.array_equal(np.asarray(r.composite), np.asarray(grey))
     assert "hair reads neither black (0.56) nor blond (0.12) at least 80% surely: left as it was" in r.message
+
+
+def test_auto_in_the_live_view_reads_each_followed_face_once(pair, classifier):
+    import sys
+    sys.path.insert(0, str(REPO / "train"))
+    import clip
+    from cyclegan.live import LiveTranslator
+
+    G_AB, G_BA = pair
+    frames = list(clip.frames(12))
+    reads = []
+
+    def counting(photo, box):
+        reads.append(box)
+        return auto_pick(pair, classifier)(photo, box)
+    auto, blond_to_black = LiveTranslator(G_AB, pick=counting), LiveTranslator(G_BA)
+    outs = [(auto(f), blond_to_black(f)) for f in frames]
+    assert auto.chosen[0] is G_BA and "hair reads blond" in auto.chosen[2]  # the astronaut's hair is blond
+    # read when a face starts being followed (and again when the tracker starts afresh after a jump), not each frame
+    assert 1 <= len(reads) <= 2
+    assert all(np.array_equal(a, b) for a, b in outs)  # then exactly the blond -> black stream
+    assert any((a != f).any() for (a, _), f in zip(outs, frames))
+
+
+def test_auto_in_the_live_view_leaves_a_face_it_cannot_call():
+    from cyclegan.live import LiveTranslator
+
+    frame = np.asarray(Image.open(EXAMPLES / "astronaut.jpg").convert("RGB"))
+    live = LiveTranslator(load_pair(str(REPO / "weights" / "black2blond"))[0],
+                          pick=lambda photo, box: (None, None, "hair reads neither"))
+    assert all(np.array_equal(live(frame), frame) for _ in range(4))
