@@ -28,7 +28,7 @@ from PIL import Image, UnidentifiedImageError
 from cyclegan.data import load_image
 from cyclegan.device import CpuThreads, resolve_device, resolve_precision
 from cyclegan.evaluation import AttributeClassifier
-from cyclegan.faces import MAX_FACES, VISIBLE_DE, auto_pick, mask_overlay, translate_photo, visible_changes, \
+from cyclegan.faces import MAX_FACES, VISIBLE_DE, auto_pick, before_after, mask_overlay, translate_photo, visible_changes, \
     with_strength
 from cyclegan.hub import load_pair
 from cyclegan.inference import optimize_for_inference
@@ -201,9 +201,10 @@ def what_changed(photo: Image.Image, composite: Image.Image, box: tuple, directi
 def recompose(original, strength: float) -> tuple:
     """Gradio handler of the strength slider (0-100 %) and of a finished translation: the slider's (photo, result)
     with the change scaled (cyclegan.faces.with_strength) from the result kept in memory, without the model, and
-    the result as a PNG to download (the photo's own pixels wherever nothing was changed, exactly)."""
+    the result as a PNG to download (the photo's own pixels wherever nothing was changed, exactly) and a
+    before | after picture to share (cyclegan.faces.before_after, at most 1600 px wide, JPEG)."""
     if not original or original[1] not in RECENT:  # nothing translated yet, or long ago
-        return original, None
+        return original, None, None
     before, after = original
     photo, composite = RECENT[after]
     result = with_strength(photo, composite, strength / 100)
@@ -211,9 +212,10 @@ def recompose(original, strength: float) -> tuple:
     if strength < 100:
         after = str(folder / f"strength{strength:g}{Path(after).suffix}")
         result.save(after, **(dict(quality=95) if after.endswith(".jpg") else dict(compress_level=1)))
-    download = folder / "recoloured.png"
+    download, share = folder / "recoloured.png", folder / "before-after.jpg"
     result.save(download, compress_level=1)
-    return (before, after), str(download)
+    before_after(photo, result).save(share, quality=90)
+    return (before, after), str(download), str(share)
 
 
 def enlarged(image: Image.Image, side: int = PANEL_SIDE) -> Image.Image:
@@ -324,8 +326,11 @@ def build_demo(model_name: str) -> gr.Blocks:
                                                    interactive=False, elem_id="composite", max_height=640)
                         strength = gr.Slider(0, 100, value=100, step=5, label="Strength (%): how much of the change",
                                              elem_id="strength")
-                        download = gr.DownloadButton("Download the result (PNG, full size)", value=None,
-                                                     elem_id="download", size="sm")
+                        with gr.Row():
+                            download = gr.DownloadButton("Download the result (PNG, full size)", value=None,
+                                                         elem_id="download", size="sm")
+                            share = gr.DownloadButton("Before | after, to share (JPEG)", value=None,
+                                                      elem_id="share", size="sm")
                         original = gr.State(None)  # the translation's (photo, result) files, before any strength
                 examples = gr.Examples([[str(EXAMPLES / name), key] for name, key in EXAMPLE_PHOTOS],
                                        inputs=[photo, direction],
@@ -373,7 +378,7 @@ def build_demo(model_name: str) -> gr.Blocks:
             "poor: CycleGANs learn to hide information about the input in their outputs. CelebA is licensed for "
             f"non-commercial research only. Model card: {card}.")
         outputs = [seen, fake, mask, rec, composite, status]
-        finish = dict(fn=recompose, inputs=[original, strength], outputs=[composite, download],
+        finish = dict(fn=recompose, inputs=[original, strength], outputs=[composite, download, share],
                       api_visibility="undocumented")
         button.click(translate, [photo, direction, crop_face, detail], outputs, api_name="translate") \
             .then(lambda files: files, composite, original, api_visibility="undocumented").then(**finish) \

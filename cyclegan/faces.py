@@ -467,6 +467,20 @@ def with_strength(photo: Image.Image, result: Image.Image, strength: float) -> I
     return Image.fromarray(out)
 
 
+SHARE_SIDE = 1600  # the before/after picture to share is at most this many pixels wide
+
+
+def before_after(photo: Image.Image, result: Image.Image, width: int = SHARE_SIDE) -> Image.Image:
+    """The photo and the result side by side, scaled together to at most `width` pixels wide: a picture to share."""
+    scale = min(1.0, width / (2 * photo.width))
+    size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+    pair = Image.new("RGB", (2 * size[0], size[1]))
+    for k, image in enumerate((photo, result)):
+        pair.paste(image.convert("RGB").resize(size, Image.LANCZOS, reducing_gap=REDUCING_GAP) if scale < 1
+                   else image.convert("RGB"), (k * size[0], 0))
+    return pair
+
+
 def hair_window(box: tuple, photo_size: tuple) -> tuple:
     """The box a recolouring generator translates: the CelebA-like face box widened by WINDOW (shares of
     its side to the left, top, right, bottom) to hold the hair around the face, cut to the photo."""

@@ -541,15 +541,19 @@ def test_strength_recomposes_without_the_model_and_the_png_is_the_composite(mode
     def no_model(*args, **kwargs):
         raise AssertionError("the strength slider ran the model")
     monkeypatch.setattr(app, "translate_photo", no_model)
-    full, png = app.recompose(files, 100)
+    full, png, share = app.recompose(files, 100)
     assert full == files  # 100 %: the translation's own result
     assert np.array_equal(np.asarray(Image.open(png)), np.asarray(composite))  # the download: exactly the composite
-    (before, after), png = app.recompose(files, 0)
+    pair = np.asarray(Image.open(share), int)  # before | after, side by side at the photo's 512 px (JPEG)
+    assert pair.shape == (512, 1024, 3)
+    assert np.abs(pair[:, :512] - np.asarray(photo, int)).mean() < 2
+    assert np.abs(pair[:, 512:] - np.asarray(composite, int)).mean() < 2
+    (before, after), png, _ = app.recompose(files, 0)
     assert before == files[0] and np.array_equal(np.asarray(Image.open(png)), np.asarray(photo))  # 0 %: the photo
-    _, png = app.recompose(files, 50)
+    _, png, _ = app.recompose(files, 50)
     half, a, b = (np.asarray(im, int) for im in (Image.open(png), photo, composite))
     assert np.abs(half - (a + b) / 2).max() <= 0.5 and (half != a).any()  # halfway, rounded
-    assert app.recompose(("x.jpg", "gone.jpg"), 50) == (("x.jpg", "gone.jpg"), None)  # nothing kept: left as it was
+    assert app.recompose(("x.jpg", "gone.jpg"), 50) == (("x.jpg", "gone.jpg"), None, None)  # nothing kept
 
 
 def test_the_status_counts_visibly_changed_pixels_and_says_when_none_did(models):
