@@ -35,7 +35,8 @@ def test_config_records_what_a_user_needs(saved):
     config = json.loads((path / "config.json").read_text())
     assert config == {"in_channels": 3, "out_channels": 3, "ngf": 8, "n_blocks": 2, "image_size": 64,
                       "source_domain": "black", "target_domain": "blond", "upsample": "deconv", "attention": False,
-                      "recolour": False, "cell": 4, "bins": 1, "guided_radius": 0, "guided_eps": 0.01}
+                      "recolour": False, "cell": 4, "bins": 1, "guided_radius": 0, "guided_eps": 0.01,
+                      "hair_lightness": None, "hair_ab": None, "chroma_kept": 0.3}
     H = Generator.from_pretrained(path)
     assert (H.image_size, H.source_domain, H.target_domain) == (64, "black", "blond")
     assert sorted(p.name for p in path.iterdir()) == ["README.md", "config.json", "model.safetensors"]
@@ -144,8 +145,11 @@ def test_other_hub_models_get_a_short_true_card(tmp_path):
 # others are read back from the loaded generator's attribute of the same name.
 NON_DEFAULT = dict(in_channels=3, out_channels=3, ngf=6, n_blocks=2, image_size=40, source_domain="blond",
                    target_domain="black", upsample="resize_conv", attention=True, recolour=True, cell=5, bins=2,
-                   guided_radius=3, guided_eps=0.037)
+                   guided_radius=3, guided_eps=0.037, hair_lightness=[20.0, 40.0, 60.0], hair_ab=[5.0, 20.0],
+                   chroma_kept=0.5)
 SHAPE_ONLY = {"in_channels", "out_channels", "ngf", "n_blocks", "upsample"}
+# matched colour's arguments are read back from the loaded generator's colour_target
+MATCHED = {"hair_lightness": "lightness", "hair_ab": "ab", "chroma_kept": "kept"}
 
 
 def test_every_generator_setting_round_trips_through_config_json_field_by_field(tmp_path):
@@ -165,7 +169,9 @@ def test_every_generator_setting_round_trips_through_config_json_field_by_field(
     loaded = Generator.from_pretrained(tmp_path / "g").eval()
     for name, value in NON_DEFAULT.items():
         assert config[name] == value, name
-        if name not in SHAPE_ONLY:
+        if name in MATCHED:
+            assert loaded.colour_target[MATCHED[name]] == value, name
+        elif name not in SHAPE_ONLY:
             assert getattr(loaded, name) == value, name
     x = torch.rand(1, 3, 40, 40) * 2 - 1
     with torch.no_grad():
