@@ -14,11 +14,19 @@ def recolouring_text(config: dict) -> str:
     mask = (f"a raw mask whose colour guided filter (He et al. 2010, radius {config.get('guided_radius')}) gives "
             "linear coefficients, so that the mask M = clamp(a . x + c) follows the photo's own colour edges at any "
             "resolution" if config.get("guided_radius") else "a one-channel mask M (sigmoid)")
-    return (f"then a 7x7 layer predicting, per pixel, {bins} affine colour transforms (knots of a luminance axis, as "
+    text = (f"then a 7x7 layer predicting, per pixel, {bins} affine colour transforms (knots of a luminance axis, as "
             f"HDRNet's bilateral grid, Gharbi et al. 2017) and {mask}, all averaged over cells of {cell} px into a "
             "smooth field; the output is M * T(x) + (1 - M) * x with T the transform sliced at each pixel's place "
             "and luminance, so it recolours the photo's own pixels and can be applied to a photo at its full "
             "resolution")
+    if config.get("hair_lightness"):
+        lightness = config["hair_lightness"]
+        text += (f". Matched colour: T is not the field's transforms but real {config.get('target_domain', 'target')} "
+                 f"hair's colour in CIELAB, the hair's lightness mapped rank by rank onto real hair's (L* "
+                 f"{lightness[0]:.0f} to {lightness[-1]:.0f} over {len(lightness)} quantiles) and its a*, b* taken to "
+                 f"{config['hair_ab'][0]:.1f}, {config['hair_ab'][1]:.1f} plus {config.get('chroma_kept', 0.3):.0%} of "
+                 "its own variation (cyclegan/transform.py, measured on CelebA by train/match_colour.py)")
+    return text
 
 
 def reverse_repo_id(repo_id: str, source_domain: str, target_domain: str) -> str:
@@ -108,7 +116,7 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
         if c.get("init_from"):
             warmup = (f"; its first {c['d_warmup']} steps trained only the fresh discriminators"
                       if c.get("d_warmup") else "")
-            start = f" Started from an already trained pair (`{c['init_from']}`){warmup}."
+            start = f" Started from an already trained pair (`{Path(c['init_from']).name}`){warmup}."
         lines += ["## Training", "",
                   f"{training.get('steps', '?')} steps of the CycleGAN objective (LSGAN, cycle loss, identity loss, "
                   f"50-image history pool, Adam) on {data}.{start}{averaged}", "",

@@ -118,8 +118,9 @@ def test_matched_colour_config_round_trips_and_older_folders_load_without_it(tmp
     config = json.loads((tmp_path / "m" / "config.json").read_text())
     assert config["hair_lightness"] == BLOND and config["hair_ab"] == [6.0, 23.0] and config["chroma_kept"] == 0.3
     assert Generator.from_pretrained(tmp_path / "m").colour_target == G.colour_target
-    shipped = Generator.from_pretrained(REPO / "weights" / "black2blond")
-    assert shipped.colour_target is None  # an older folder: the field's own colour, as before
+    older = Generator.from_pretrained(REPO / "weights" / "field" / "black2blond")
+    assert older.colour_target is None  # an older folder (the previous default): the field's own colour, as before
+    assert Generator.from_pretrained(REPO / "weights" / "black2blond").colour_target is not None  # the default
 
 
 def test_matched_colour_is_handed_on_by_init_from(tmp_path):
