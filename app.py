@@ -198,24 +198,34 @@ def what_changed(photo: Image.Image, composite: Image.Image, box: tuple, directi
             f"hair may already be {G.target_domain}; try {other}")
 
 
-def recompose(original, strength: float) -> tuple:
+def recompose(original, strength: float):
     """Gradio handler of the strength slider (0-100 %) and of a finished translation: the slider's (photo, result)
-    with the change scaled (cyclegan.faces.with_strength) from the result kept in memory, without the model, and
-    the result as a PNG to download (the photo's own pixels wherever nothing was changed, exactly) and a
-    before | after picture to share (cyclegan.faces.before_after, at most 1600 px wide, JPEG)."""
+    with the change scaled (cyclegan.faces.with_strength) from the result kept in memory, without the model.
+    The downloads follow in a second step (downloads), so the slider shows the change first."""
     if not original or original[1] not in RECENT:  # nothing translated yet, or long ago
-        return original, None, None
+        return original
     before, after = original
-    photo, composite = RECENT[after]
-    result = with_strength(photo, composite, strength / 100)
-    folder = Path(after).parent
     if strength < 100:
-        after = str(folder / f"strength{strength:g}{Path(after).suffix}")
-        result.save(after, **(dict(quality=95) if after.endswith(".jpg") else dict(compress_level=1)))
-    download, share = folder / "recoloured.png", folder / "before-after.jpg"
-    result.save(download, compress_level=1)
+        photo, composite = RECENT[after]
+        after = str(Path(after).parent / f"strength{strength:g}{Path(after).suffix}")
+        with_strength(photo, composite, strength / 100).save(
+            after, **(dict(quality=95) if after.endswith(".jpg") else dict(compress_level=1)))
+    return before, after
+
+
+def downloads(original, strength: float) -> tuple:
+    """(PNG, JPEG) files to download: the result at `strength` at full size (the photo's own pixels wherever
+    nothing was changed, exactly) and a before | after picture to share (cyclegan.faces.before_after, at most
+    1600 px wide); (None, None) when the translation is no longer kept."""
+    if not original or original[1] not in RECENT:
+        return None, None
+    photo, composite = RECENT[original[1]]
+    result = with_strength(photo, composite, strength / 100)
+    folder = Path(original[1]).parent
+    png, share = folder / "recoloured.png", folder / "before-after.jpg"
+    result.save(png, compress_level=1)
     before_after(photo, result).save(share, quality=90)
-    return (before, after), str(download), str(share)
+    return str(png), str(share)
 
 
 def enlarged(image: Image.Image, side: int = PANEL_SIDE) -> Image.Image:
@@ -378,15 +388,15 @@ def build_demo(model_name: str) -> gr.Blocks:
             "poor: CycleGANs learn to hide information about the input in their outputs. CelebA is licensed for "
             f"non-commercial research only. Model card: {card}.")
         outputs = [seen, fake, mask, rec, composite, status]
-        finish = dict(fn=recompose, inputs=[original, strength], outputs=[composite, download, share],
-                      api_visibility="undocumented")
+        finish = dict(fn=recompose, inputs=[original, strength], outputs=composite, api_visibility="undocumented")
+        files = dict(fn=downloads, inputs=[original, strength], outputs=[download, share], api_visibility="undocumented")
         button.click(translate, [photo, direction, crop_face, detail], outputs, api_name="translate") \
             .then(lambda files: files, composite, original, api_visibility="undocumented").then(**finish) \
-            .then(None, js=SHOW_RESULT)
+            .then(None, js=SHOW_RESULT).then(**files)
         examples.load_input_event.then(translate_example, [photo, direction], outputs, api_visibility="undocumented") \
             .then(lambda files: files, composite, original, api_visibility="undocumented").then(**finish) \
-            .then(None, js=SHOW_RESULT)
-        strength.release(**finish)
+            .then(None, js=SHOW_RESULT).then(**files)
+        strength.release(**finish).then(**files)
         webcam.stream(live_frame, [webcam, live_direction, live_state], [live_view, live_state],
                       stream_every=LIVE_EVERY, time_limit=LIVE_SECONDS, concurrency_limit=LIVE_STREAMS,
                       api_visibility="undocumented")

@@ -541,19 +541,22 @@ def test_strength_recomposes_without_the_model_and_the_png_is_the_composite(mode
     def no_model(*args, **kwargs):
         raise AssertionError("the strength slider ran the model")
     monkeypatch.setattr(app, "translate_photo", no_model)
-    full, png, share = app.recompose(files, 100)
-    assert full == files  # 100 %: the translation's own result
+    assert app.recompose(files, 100) == files  # 100 %: the translation's own result
+    png, share = app.downloads(files, 100)
     assert np.array_equal(np.asarray(Image.open(png)), np.asarray(composite))  # the download: exactly the composite
     pair = np.asarray(Image.open(share), int)  # before | after, side by side at the photo's 512 px (JPEG)
     assert pair.shape == (512, 1024, 3)
     assert np.abs(pair[:, :512] - np.asarray(photo, int)).mean() < 2
     assert np.abs(pair[:, 512:] - np.asarray(composite, int)).mean() < 2
-    (before, after), png, _ = app.recompose(files, 0)
+    before, after = app.recompose(files, 0)
+    png, _ = app.downloads(files, 0)
     assert before == files[0] and np.array_equal(np.asarray(Image.open(png)), np.asarray(photo))  # 0 %: the photo
-    _, png, _ = app.recompose(files, 50)
+    assert np.abs(np.asarray(Image.open(after), int) - np.asarray(photo, int)).mean() < 1  # the slider's JPEG
+    png, _ = app.downloads(files, 50)
     half, a, b = (np.asarray(im, int) for im in (Image.open(png), photo, composite))
     assert np.abs(half - (a + b) / 2).max() <= 0.5 and (half != a).any()  # halfway, rounded
-    assert app.recompose(("x.jpg", "gone.jpg"), 50) == (("x.jpg", "gone.jpg"), None, None)  # nothing kept
+    assert app.recompose(("x.jpg", "gone.jpg"), 50) == ("x.jpg", "gone.jpg")  # nothing kept: left as it was
+    assert app.downloads(("x.jpg", "gone.jpg"), 50) == (None, None)
 
 
 def test_the_status_counts_visibly_changed_pixels_and_says_when_none_did(models):
