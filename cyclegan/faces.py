@@ -29,8 +29,8 @@ from PIL import Image
 
 from .inference import DETAIL_EPS, DETAIL_RATIO, DETAIL_SIGMA, MASK_OFF, image_to_tensor, tensor_to_image, \
     translate
-from .transform import D65, LAB_DELTA, SRGB_TO_XYZ, affine_colours, field_mask, gather_knots, guided_mask, hair_curve, mask_coefficients, \
-    mask_reach, match_colours
+from .transform import affine_colours, field_mask, gather_knots, guided_mask, hair_curve, linear_to_lab, \
+    mask_coefficients, mask_reach, match_colours, srgb_linear
 
 # where a CelebA training crop has its face: Haar box centre (x, y) and width, as fractions of the crop side
 FACE_CENTRE_X, FACE_CENTRE_Y, FACE_WIDTH = 0.499, 0.582, 0.565
@@ -438,14 +438,8 @@ def visible_changes(photo: Image.Image, result: Image.Image, delta_e: float = VI
     if not len(ys):
         return visible
     if SRGB_LINEAR is None:
-        c = torch.arange(256, dtype=torch.float32) / 255
-        SRGB_LINEAR = torch.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    lab = []
-    for image in (a, b):
-        linear = SRGB_LINEAR[image[ys, xs].long()]  # (n, 3)
-        xyz = linear @ linear.new_tensor(SRGB_TO_XYZ).T / linear.new_tensor(D65)
-        f = torch.where(xyz > LAB_DELTA ** 3, xyz.clamp(min=1e-12) ** (1 / 3), xyz / (3 * LAB_DELTA ** 2) + 4 / 29)
-        lab.append(torch.stack([116 * f[:, 1], 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], 1))
+        SRGB_LINEAR = srgb_linear(torch.arange(256, dtype=torch.float32) / 255)
+    lab = [linear_to_lab(SRGB_LINEAR[image[ys, xs].long()]) for image in (a, b)]  # (n, 3) each
     moved = (lab[0] - lab[1]).norm(dim=1) > delta_e
     visible[ys[moved].numpy(), xs[moved].numpy()] = True
     return visible
@@ -457,7 +451,7 @@ def with_strength(photo: Image.Image, result: Image.Image, strength: float) -> I
     if not 0 <= strength <= 1:
         raise ValueError(f"strength must be in [0, 1], got {strength!r}")
     if strength == 1 or strength == 0:
-        return (result if strength else photo).convert("RGB").copy()
+        return (result if strength else photo).convert("RGB")  # a new image either way
     a, b = np.asarray(photo.convert("RGB")), np.asarray(result.convert("RGB"))
     out, box = a.copy(), changed_box(a, b)
     if box is not None:
@@ -569,7 +563,7 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
     several = len(boxes) > 1
     canvas = torch.from_numpy(np.array(photo.convert("RGB"))) if several else None
     claims = torch.zeros(photo.height, photo.width) if several else None
-    composite, first = photo.copy(), None
+    composite, first = None, None
     for box, (G_face, G_face_back, _) in zip(boxes, picks):
         if G_face is None:
             continue
@@ -578,12 +572,11 @@ def translate_photo(photo: Image.Image, G, G_back, crop_face: bool = True, preci
                                       drop_islands=drop_islands)
         out = recolour_photo(photo, window, field[0].cpu(), mask_image(mask), G_face.bins, G_face.guided_radius > 0,
                              photo_curve(G_face, model_input, field[0]), canvas, claims)
-        composite = out if out is not None else composite
+        composite = out if out is not None else composite  # one face: recolour_photo's own copy
         if first is None:
             rec = translate(G_face_back, fake, precision, drop_islands=drop_islands)
             first = (model_input, tensor_to_image(fake), tensor_to_image(rec), mask_image(mask), window)
-    if several:
-        composite = Image.fromarray(canvas.numpy())
+    composite = Image.fromarray(canvas.numpy()) if several else composite or photo.copy()
     if first is None:  # every face left alone (pick)
         return PhotoResult(composite, message)
     model_input, translation, reconstruction, mask, window = first

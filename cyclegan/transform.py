@@ -59,11 +59,19 @@ def srgb_to_lab(x: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """sRGB colours in [-1, 1] along `dim` -> CIELAB along it: L* in [0, 100], a*, b* (D65 white; IEC 61966-2-1's
     sRGB curve, CIE 1976's L*a*b*)."""
     rgb = ((x.float().movedim(dim, -1) + 1) / 2).clamp(0, 1)
-    linear = torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
-    xyz = linear @ rgb.new_tensor(SRGB_TO_XYZ).T / rgb.new_tensor(D65)
+    return linear_to_lab(srgb_linear(rgb)).movedim(-1, dim)
+
+
+def srgb_linear(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB values in [0, 1] -> linear light (IEC 61966-2-1's curve)."""
+    return torch.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_lab(linear: torch.Tensor) -> torch.Tensor:
+    """Linear-light sRGB colours (..., 3) -> CIELAB (..., 3) (D65 white)."""
+    xyz = linear @ linear.new_tensor(SRGB_TO_XYZ).T / linear.new_tensor(D65)
     f = torch.where(xyz > LAB_DELTA ** 3, xyz.clamp(min=1e-12) ** (1 / 3), xyz / (3 * LAB_DELTA ** 2) + 4 / 29)
-    lab = torch.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
-    return lab.movedim(-1, dim)
+    return torch.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
 
 
 def lab_to_srgb(lab: torch.Tensor, dim: int = 1) -> torch.Tensor:
