@@ -160,20 +160,7 @@ class Generator(
             raise ValueError(f"guided_eps must be positive, got {guided_eps!r}")
         if (bins > 1 or guided_radius) and not recolour:
             raise ValueError("bins and guided_radius shape the recolouring transform: they need recolour")
-        if hair_lightness is not None:
-            lightness = list(hair_lightness)
-            if not guided_radius:
-                raise ValueError("hair_lightness (matched colour) needs the guided mask: set guided_radius > 0")
-            if len(lightness) < 2 or any(not 0 <= v <= 100 for v in lightness) or lightness != sorted(lightness):
-                raise ValueError(f"hair_lightness must be at least 2 ascending L* values in [0, 100], got {hair_lightness!r}")
-            if hair_ab is None or len(hair_ab) != 2:
-                raise ValueError(f"hair_ab must be the target hair's [a*, b*] with hair_lightness, got {hair_ab!r}")
-            if not 0 <= chroma_kept <= 1:
-                raise ValueError(f"chroma_kept must be in [0, 1], got {chroma_kept!r}")
-        elif hair_ab is not None:
-            raise ValueError("hair_ab comes with hair_lightness (matched colour)")
-        self.colour_target = None if hair_lightness is None else {
-            "lightness": [float(v) for v in hair_lightness], "ab": [float(v) for v in hair_ab], "kept": float(chroma_kept)}
+        self.colour_target = colour_target(hair_lightness, hair_ab, chroma_kept, guided_radius)
         self.attention, self.recolour, self.cell = attention, recolour, cell
         self.bins, self.guided_radius, self.guided_eps = bins, guided_radius, guided_eps
         self.image_size = image_size
@@ -210,10 +197,7 @@ class Generator(
     def set_colour_target(self, target: dict) -> None:
         """Give the generator matched colour ({"lightness", "ab", "kept"}, as colour_target), also in the config
         save_pretrained writes (the mixin's record of the __init__ arguments)."""
-        if not self.guided_radius:
-            raise ValueError("matched colour needs the guided mask (guided_radius > 0)")
-        self.colour_target = {"lightness": [float(v) for v in target["lightness"]],
-                              "ab": [float(v) for v in target["ab"]], "kept": float(target["kept"])}
+        self.colour_target = colour_target(target["lightness"], target["ab"], target["kept"], self.guided_radius)
         self._hub_mixin_config.update(hair_lightness=self.colour_target["lightness"], hair_ab=self.colour_target["ab"],
                                       chroma_kept=self.colour_target["kept"])
 
@@ -269,6 +253,25 @@ class Generator(
         if return_content:
             return out, mask, content
         return (out, mask) if return_mask else out
+
+
+def colour_target(hair_lightness, hair_ab, chroma_kept: float, guided_radius: int):
+    """Generator.colour_target from its matched-colour arguments ({"lightness", "ab", "kept"}, None without
+    hair_lightness), or a ValueError naming the one that cannot work."""
+    if hair_lightness is None:
+        if hair_ab is not None:
+            raise ValueError("hair_ab comes with hair_lightness (matched colour)")
+        return None
+    lightness = [float(v) for v in hair_lightness]
+    if not guided_radius:
+        raise ValueError("hair_lightness (matched colour) needs the guided mask: set guided_radius > 0")
+    if len(lightness) < 2 or any(not 0 <= v <= 100 for v in lightness) or lightness != sorted(lightness):
+        raise ValueError(f"hair_lightness must be at least 2 ascending L* values in [0, 100], got {hair_lightness!r}")
+    if hair_ab is None or len(hair_ab) != 2:
+        raise ValueError(f"hair_ab must be the target hair's [a*, b*] with hair_lightness, got {hair_ab!r}")
+    if not 0 <= chroma_kept <= 1:
+        raise ValueError(f"chroma_kept must be in [0, 1], got {chroma_kept!r}")
+    return {"lightness": lightness, "ab": [float(v) for v in hair_ab], "kept": float(chroma_kept)}
 
 
 def blend(content: torch.Tensor, mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
