@@ -98,6 +98,14 @@ def load_models(model: str, device: str = "auto", precision: str = "auto") -> No
     SETTINGS["recolour"] = getattr(G_AB, "recolour", False)  # a recolouring pair keeps the photo's texture anyway
 
 
+def generators(direction: str):
+    """(G, G_back, pick) for a direction of the page's radio buttons: "AB", "BA", or "auto" (G_AB, G_BA and the
+    Auto pick, cyclegan.faces.auto_pick, when the classifier is there); None for a direction it does not know."""
+    if direction == "auto" and SETTINGS.get("classifier") is not None:
+        return (*MODELS["AB"], auto_pick(MODELS["AB"], SETTINGS["classifier"]))
+    return (*MODELS[direction], None) if direction in MODELS else None
+
+
 class Refused(str):
     """An upload the page cannot use, as the message that says why (PhotoInput hands it to translate)."""
 
@@ -163,17 +171,16 @@ def translate(photo_path, direction: str, crop_face: bool, detail: bool = True):
         return refuse(photo_path)
     if not photo_path:
         return refuse("Upload a photo first (or click one of the examples).")
-    auto = direction == "auto" and SETTINGS.get("classifier") is not None
-    if direction not in MODELS and not auto:
+    chosen = generators(direction)
+    if chosen is None:
         return refuse(f"Unknown direction {direction!r}; choose one of {list(SETTINGS['labels'].values())}.")
+    G, G_back, pick = chosen
     SETTINGS["threads"].update()
     try:
         photo = load_image(photo_path, max_pixels=MAX_PIXELS)
-        G, G_back = MODELS["AB" if auto else direction]
-        pick = auto_pick(MODELS["AB"], SETTINGS["classifier"]) if auto and crop_face else None
         with torch.no_grad():
             r = translate_photo(photo, G, G_back, crop_face=crop_face, precision=SETTINGS["precision"], detail=detail,
-                                pick=pick)
+                                pick=pick if crop_face else None)
     except ValueError as e:  # unreadable, too many pixels, too small
         return refuse(f"Cannot use this image: {str(e).replace(str(photo_path), Path(photo_path).name)}")
     if not r.translated:  # no face, or no face Auto could call: the photo as it was, with the message saying why
@@ -240,14 +247,13 @@ def enlarged(image: Image.Image, side: int = PANEL_SIDE) -> Image.Image:
 def live_frame(frame, direction: str, live):
     """Gradio stream handler: one webcam frame (numpy RGB) -> (the frame translated, the stream's
     LiveTranslator, kept in a gr.State: it follows the face and smooths the change over frames)."""
-    auto = direction == "auto" and SETTINGS.get("classifier") is not None
-    if frame is None or (direction not in MODELS and not auto):
+    chosen = generators(direction)
+    if frame is None or chosen is None:
         return frame, live
     SETTINGS["threads"].update()
-    G = MODELS["AB" if auto else direction][0]
-    if live is None or live.G is not G or (live.pick is not None) != auto:  # a new stream, or the direction changed
-        live = LiveTranslator(G, SETTINGS["precision"], pick=auto_pick(MODELS["AB"], SETTINGS["classifier"])
-                              if auto else None)
+    G, _, pick = chosen
+    if live is None or live.G is not G or (live.pick is None) != (pick is None):  # a new stream, or a new direction
+        live = LiveTranslator(G, SETTINGS["precision"], pick=pick)
     return live(frame), live
 
 
@@ -256,17 +262,17 @@ def translate_clip(video_path, direction: str, progress=gr.Progress()):
     """Gradio handler: a video file -> (the translated MP4, message); a clip the page turns down -> (None, why)."""
     if not video_path:
         return None, refused(f"Upload a video clip first ({VIDEO_KINDS}).")
-    auto = direction == "auto" and SETTINGS.get("classifier") is not None
-    if direction not in MODELS and not auto:
+    chosen = generators(direction)
+    if chosen is None:
         return None, refused(f"Unknown direction {direction!r}.")
     SETTINGS["threads"].update()
     target = Path(gr.utils.get_upload_folder()) / secrets.token_hex(10) / f"{Path(video_path).stem}-translated.mp4"
     target.parent.mkdir(parents=True)
     progress(0, desc="Translating frames")
     try:
-        info = translate_video(video_path, target, MODELS["AB" if auto else direction][0], SETTINGS["precision"],
+        info = translate_video(video_path, target, chosen[0], SETTINGS["precision"],
                                lambda done, total: progress((done, total), desc="Translating frames", unit="frames"),
-                               pick=auto_pick(MODELS["AB"], SETTINGS["classifier"]) if auto else None)
+                               pick=chosen[2])
     except ValueError as e:  # unreadable, too long, too large
         return None, refused(f"Cannot use this video: {e}")
     audio = f", its {info.audio} sound kept" if info.audio else " (it has no sound)"
@@ -307,8 +313,8 @@ def build_demo(model_name: str) -> gr.Blocks:
     beyond = ("Hair beyond the window around the face keeps its colour. " if recolour else
               "Hair beyond the face's square (long hair on the shoulders) keeps its colour. ")
     choices = [(label, key) for key, label in SETTINGS["labels"].items()]
-    # the photo's direction: Auto reads each face's hair (when the classifier is there), the explicit ones stay
-    photo_choices = ([("Auto (read each face's hair)", "auto")] if SETTINGS.get("classifier") else []) + choices
+    # every tab's directions: Auto reads each face's hair (when the classifier is there), the explicit ones stay
+    directions = ([("Auto (read each face's hair)", "auto")] if SETTINGS.get("classifier") else []) + choices
     with gr.Blocks(title="black2blond", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(
             "# black2blond\n"
@@ -323,7 +329,7 @@ def build_demo(model_name: str) -> gr.Blocks:
                                            elem_id="photo")
                         # the button right under the photo: on a 390 px phone it is then on the first screen
                         button = gr.Button("Translate", variant="primary")
-                        direction = gr.Radio(photo_choices, value=photo_choices[0][1], label="Direction",
+                        direction = gr.Radio(directions, value=directions[0][1], label="Direction",
                                              elem_id="direction")
                         crop_face = gr.Checkbox(value=True, label="Find the face and crop around it "
                                                                   "(off: use the central square)")
@@ -362,7 +368,7 @@ def build_demo(model_name: str) -> gr.Blocks:
                     "Your webcam, translated as you move: the face is followed from frame to frame and the colour "
                     "change is smoothed over frames. Frames the server cannot keep up with are skipped, so what you "
                     f"see stays current; a stream stops after {LIVE_SECONDS // 60} minutes (start it again to go on).")
-                live_direction = gr.Radio(photo_choices, value=photo_choices[0][1], label="Direction")
+                live_direction = gr.Radio(directions, value=directions[0][1], label="Direction")
                 with gr.Row():
                     webcam = gr.Image(sources=["webcam"], streaming=True, type="numpy", label="Webcam",
                                       elem_id="webcam")
@@ -374,7 +380,7 @@ def build_demo(model_name: str) -> gr.Blocks:
                     f"A short clip ({VIDEO_KINDS}; up to {VIDEO_MAX_SECONDS:g} s and "
                     f"{VIDEO_MAX_PIXELS / 1e6:.1f} megapixels a frame) translated frame by frame, with its frame "
                     "rate, size and sound kept.")
-                video_direction = gr.Radio(photo_choices, value=photo_choices[0][1], label="Direction")
+                video_direction = gr.Radio(directions, value=directions[0][1], label="Direction")
                 with gr.Row():
                     video_in = gr.Video(sources=["upload"], label="Clip", elem_id="video-in")
                     video_out = gr.Video(label="Translated", interactive=False, elem_id="video-out")
