@@ -198,20 +198,16 @@ def bench_photos(warmup, repeats, model=None):
     try:
         client = Client(f"http://127.0.0.1:{port}", verbose=False)
         with tempfile.TemporaryDirectory() as folder:
-            for name, path in phone_photos(Path(folder)).items():
-                photo, models = handle_file(str(path)), app.MODELS["AB"]
-                page, _ = median_time(lambda: client.predict(photo, "AB", True, True, api_name="/translate"),
+            # the phone photos Black -> Blond, the group photos' every face Blond -> Black (the astronaut is blond)
+            cases = {name: (path, "AB", {}) for name, path in phone_photos(Path(folder)).items()}
+            cases.update({f"{n} faces": (path, "BA", {"faces": n}) for n, path in group_photos(Path(folder)).items()})
+            for name, (path, direction, extra) in cases.items():
+                photo, models = handle_file(str(path)), app.MODELS[direction]
+                page, _ = median_time(lambda: client.predict(photo, direction, True, True, api_name="/translate"),
                                       warmup, repeats)
                 library, _ = median_time(lambda: translate_photo(load_image(path), *models, detail=True,
                                                                  precision=app.SETTINGS["precision"]), warmup, repeats)
-                results[name] = dict(page=page, library=library, bytes=path.stat().st_size)
-            for faces, path in group_photos(Path(folder)).items():  # every face of a group photo, Blond -> Black
-                photo, models = handle_file(str(path)), app.MODELS["BA"]
-                page, _ = median_time(lambda: client.predict(photo, "BA", True, True, api_name="/translate"),
-                                      warmup, repeats)
-                library, _ = median_time(lambda: translate_photo(load_image(path), *models, detail=True,
-                                                                 precision=app.SETTINGS["precision"]), warmup, repeats)
-                results[f"{faces} faces"] = dict(page=page, library=library, bytes=path.stat().st_size, faces=faces)
+                results[name] = dict(page=page, library=library, bytes=path.stat().st_size, **extra)
     finally:
         demo.close()
     return dict(value=results)
