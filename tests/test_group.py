@@ -135,6 +135,8 @@ def test_auto_in_the_live_view_leaves_a_face_it_cannot_call():
     from cyclegan.live import LiveTranslator
 
     frame = np.asarray(Image.open(EXAMPLES / "astronaut.jpg").convert("RGB"))
+    reads = []
     live = LiveTranslator(load_pair(str(REPO / "weights" / "black2blond"))[0],
-                          pick=lambda photo, box: (None, None, "hair reads neither"))
+                          pick=lambda photo, box: reads.append(box) or (None, None, "hair reads neither"))
     assert all(np.array_equal(live(frame), frame) for _ in range(4))
+    assert len(reads) == 1 and live.face is not None  # the face was found and followed, and read once
