@@ -39,6 +39,8 @@ A monotone curve keeps the strands' order and highlights; per face it is one `cu
 2 K + 4 numbers, which applies at any resolution (match_colours).
 """
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -69,20 +71,69 @@ def srgb_linear(rgb: torch.Tensor) -> torch.Tensor:
 
 def linear_to_lab(linear: torch.Tensor) -> torch.Tensor:
     """Linear-light sRGB colours (..., 3) -> CIELAB (..., 3) (D65 white)."""
-    xyz = linear @ linear.new_tensor(SRGB_TO_XYZ).T / linear.new_tensor(D65)
-    f = torch.where(xyz > LAB_DELTA ** 3, xyz.clamp(min=1e-12) ** (1 / 3), xyz / (3 * LAB_DELTA ** 2) + 4 / 29)
+    return f_to_lab(lab_f(linear @ linear.new_tensor(SRGB_TO_XYZ).T / linear.new_tensor(D65)))
+
+
+def lab_f(t: torch.Tensor) -> torch.Tensor:
+    """CIE 1976's f of X / Xn, Y / Yn, Z / Zn: the cube root, linear near 0."""
+    return torch.where(t > LAB_DELTA ** 3, t.clamp(min=1e-12) ** (1 / 3), t / (3 * LAB_DELTA ** 2) + 4 / 29)
+
+
+def f_to_lab(f: torch.Tensor) -> torch.Tensor:
+    """f(X / Xn), f(Y / Yn), f(Z / Zn) along the last dimension -> L*, a*, b* along it."""
     return torch.stack([116 * f[..., 1] - 16, 500 * (f[..., 0] - f[..., 1]), 200 * (f[..., 1] - f[..., 2])], -1)
+
+
+def lab_to_xyz(lab: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """CIELAB along `dim` -> X / Xn, Y / Yn, Z / Zn along it (f's inverse)."""
+    L, a, b = lab.unbind(dim)
+    fy = (L + 16) / 116
+    f = torch.stack([fy + a / 500, fy, fy - b / 200], dim)
+    return torch.where(f > LAB_DELTA, f * f * f, 3 * LAB_DELTA ** 2 * (f - 4 / 29))
+
+
+def srgb_encode(linear: torch.Tensor) -> torch.Tensor:
+    """Linear light in [0, 1] -> sRGB values in [0, 1] (srgb_linear's inverse)."""
+    return torch.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear.clamp(min=1e-12) ** (1 / 2.4) - 0.055)
 
 
 def lab_to_srgb(lab: torch.Tensor, dim: int = 1) -> torch.Tensor:
     """CIELAB along `dim` -> sRGB in [-1, 1] along it (srgb_to_lab's inverse; colours outside sRGB clamped)."""
-    lab = lab.float().movedim(dim, -1)
-    fy = (lab[..., 0] + 16) / 116
-    f = torch.stack([fy + lab[..., 1] / 500, fy, fy - lab[..., 2] / 200], -1)
-    xyz = torch.where(f > LAB_DELTA, f ** 3, 3 * LAB_DELTA ** 2 * (f - 4 / 29)) * f.new_tensor(D65)
-    linear = (xyz @ torch.linalg.inv(f.new_tensor(SRGB_TO_XYZ)).T).clamp(0, 1)
-    rgb = torch.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear.clamp(min=1e-12) ** (1 / 2.4) - 0.055)
-    return (rgb.clamp(0, 1) * 2 - 1).movedim(-1, dim)
+    xyz = lab_to_xyz(lab.float().movedim(dim, -1)) * lab.new_tensor(D65, dtype=torch.float32)
+    linear = (xyz @ torch.linalg.inv(xyz.new_tensor(SRGB_TO_XYZ)).T).clamp(0, 1)
+    return (srgb_encode(linear).clamp(0, 1) * 2 - 1).movedim(-1, dim)
+
+
+TABLE_STEPS = 65535  # the lookup tables' steps over [0, 1]: f and the sRGB curve to within 0.03 of a level
+
+
+@functools.lru_cache(maxsize=None)
+def lookup_tables() -> dict:
+    """The photo path's tables: sRGB's 256 levels linearised, f and srgb_encode at TABLE_STEPS + 1 points, and
+    linear sRGB <-> XYZ / white as matrices."""
+    grid = torch.arange(TABLE_STEPS + 1, dtype=torch.float32) / TABLE_STEPS
+    to_xyz = torch.tensor(SRGB_TO_XYZ) / torch.tensor(D65)[:, None]
+    return dict(linear=srgb_linear(torch.arange(256, dtype=torch.float32) / 255), f=lab_f(grid),
+                encode=srgb_encode(grid), to_xyz=to_xyz, from_xyz=torch.linalg.inv(to_xyz))
+
+
+def _look_up(table: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """table at values in [0, 1] (clamped; values is overwritten), to the nearest of its TABLE_STEPS + 1 points."""
+    return table.take(values.clamp_(0, 1).mul_(TABLE_STEPS).round_().long())
+
+
+def levels_to_lab(levels: torch.Tensor) -> torch.Tensor:
+    """(n, 3) uint8 sRGB levels -> (n, 3) CIELAB: srgb_to_lab by lookup tables (to within 0.1), 2-3 times as
+    fast, for the photo path's millions of pixels (visible_changes, match_levels)."""
+    t = lookup_tables()
+    linear = t["linear"].take(levels.T.long())  # (3, n): a channel at a time is what runs fast here
+    return f_to_lab(_look_up(t["f"], t["to_xyz"] @ linear).T)
+
+
+def lab_to_unit(lab: torch.Tensor) -> torch.Tensor:
+    """(n, 3) CIELAB -> (n, 3) sRGB in [0, 1]: lab_to_srgb by a lookup table (to within 0.03 of a level)."""
+    t = lookup_tables()
+    return _look_up(t["encode"], t["from_xyz"] @ lab_to_xyz(lab.T, 0)).T
 
 
 def weighted_quantiles(values: torch.Tensor, weights: torch.Tensor, levels: torch.Tensor) -> torch.Tensor:
@@ -125,22 +176,36 @@ def hair_curve(x: torch.Tensor, mask: torch.Tensor, lightness, ab) -> torch.Tens
 
 def match_colours(x: torch.Tensor, curve: torch.Tensor, kept: float, dim: int = 1) -> tuple:
     """The matched colours of x (sRGB in [-1, 1] along `dim`, N images first) by each image's curve (N, 2 K + 4)
-    (hair_curve): L* through the curve (beyond its ends moved as its end knots), a*, b* taken to the target's
-    plus `kept` of their distance from the hair's median; and how hair-like each pixel's lightness is (size 1
-    along `dim`): 1 within the hair's L* range (its end knots), falling to 0 at HAIR_MARGIN beyond, which the
-    mask is multiplied by. Why: matched colour paints whatever the mask covers with the target's full colour, so
-    a mask reaching onto a white wall beside black hair would turn it as much darker as the hair."""
+    (hair_curve), and how hair-like each pixel's lightness is (size 1 along `dim`; matched_lab)."""
     lab = srgb_to_lab(x, dim).movedim(dim, -1)
-    shape, k = lab.shape, (curve.shape[1] - 4) // 2
-    lab = lab.reshape(len(curve), -1, 3)
+    new, likeness = matched_lab(lab.reshape(len(curve), -1, 3), curve, kept)
+    colours = lab_to_srgb(new.reshape(lab.shape), -1).movedim(-1, dim)
+    return colours, likeness.reshape(*lab.shape[:-1], 1).movedim(-1, dim)
+
+
+def match_levels(levels: torch.Tensor, curve: torch.Tensor, kept: float) -> tuple:
+    """match_colours for the photo path: (n, 3) uint8 pixels of one image and its curve (2 K + 4,) -> their matched
+    colours (n, 3) in [0, 1] and likeness (n,), through lookup tables (levels_to_lab, lab_to_unit): within 0.05 of
+    a level of match_colours, 2-3x as fast on a 12 MP photo's hair."""
+    new, likeness = matched_lab(levels_to_lab(levels)[None], curve[None], kept)
+    return lab_to_unit(new[0]), likeness[0]
+
+
+def matched_lab(lab: torch.Tensor, curve: torch.Tensor, kept: float) -> tuple:
+    """The matched colour in CIELAB (N, M, 3) of each image's pixels by its curve (N, 2 K + 4) (hair_curve): L*
+    through the curve (beyond its ends moved as its end knots), a*, b* taken to the target's plus `kept` of their
+    distance from the hair's median; and (N, M) how hair-like each pixel's lightness is: 1 within the hair's L*
+    range (its end knots), falling to 0 at HAIR_MARGIN beyond, which the mask is multiplied by. Why: matched
+    colour paints whatever the mask covers with the target's full colour, so a mask reaching onto a white wall
+    beside black hair would turn it as much darker as the hair."""
+    k = (curve.shape[1] - 4) // 2
     source, target, hair_ab, target_ab = curve[:, :k], curve[:, k:2 * k], curve[:, -4:-2], curve[:, -2:]
     L = lab[..., 0]
     beyond = (L - L.clamp(source[:, :1], source[:, -1:]))  # past the hair's darkest or lightest knot
     likeness = (1 - beyond.abs() / HAIR_MARGIN).clamp(min=0)
     L = (interpolate(L, source, target) + beyond).clamp(0, 100)
     ab = target_ab[:, None] + kept * (lab[..., 1:] - hair_ab[:, None])
-    colours = lab_to_srgb(torch.cat([L[..., None], ab], -1).reshape(shape), -1).movedim(-1, dim)
-    return colours, likeness.reshape(*shape[:-1], 1).movedim(-1, dim)
+    return torch.cat([L[..., None], ab], -1), likeness
 
 
 def coefficient_field(coefficients: torch.Tensor, cell: int) -> torch.Tensor:

@@ -29,7 +29,7 @@ import app  # noqa: E402
 import bench  # noqa: E402
 import clip  # noqa: E402
 from cyclegan.data import load_image  # noqa: E402
-from cyclegan.faces import translate_photo  # noqa: E402
+from cyclegan.faces import translate_photo, visible_changes  # noqa: E402
 from cyclegan.networks import Generator  # noqa: E402
 
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -571,6 +571,15 @@ def test_the_status_counts_visibly_changed_pixels_and_says_when_none_did(models)
     lab = [srgb_to_lab(torch.from_numpy(im).float().div(127.5).sub(1), dim=-1) for im in (photo, composite)]
     by_hand = ((lab[0] - lab[1]).norm(dim=-1) > app.VISIBLE_DE).float().mean().item()
     assert f"; {by_hand:.1%} of the photo's pixels visibly changed" in message
+    # pixel by pixel, and on a large photo's grid of rows and columns; the lookup tables (within 0.1 in CIELAB) may
+    # only decide differently where a pixel's change is within 0.2 of the threshold
+    distance = (lab[0] - lab[1]).norm(dim=-1).numpy()
+    visible, borderline = distance > app.VISIBLE_DE, np.abs(distance - app.VISIBLE_DE) < 0.2
+    as_uint8 = [Image.fromarray(im.astype(np.uint8)) for im in (photo, composite)]
+    for step in (1, 3):
+        got = visible_changes(*as_uint8, step=step)
+        assert got.shape == visible[::step, ::step].shape and got.sum() > 1000 // step ** 2
+        assert not ((got != visible[::step, ::step]) & ~borderline[::step, ::step]).any()
     # the black-haired example sent blond -> black: nothing to see, and the page says which way would work
     *_, message = app.translate(str(app.EXAMPLES / "astronaut_dark.jpg"), "BA", True)
     assert "nothing visibly changed" in message and message.endswith("try Black → Blond.")
