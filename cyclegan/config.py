@@ -35,6 +35,11 @@ class TrainConfig:
     guided_radius: int = 0  # recolour only: the mask as a colour guided filter of windows 2r + 1 (0 = the raw mask)
     guided_eps: float = 0.01  # recolour only: the guided filter's regulariser (squared [-1, 1] units)
     init_from: str = ""  # start the generators from a folder holding <a>2<b>/ and <b>2<a>/ (e.g. weights)
+    match_colour: str = "off"  # auto | on | off: the colour under the guided mask is real target hair's, measured on
+    # the train split as the run starts (cyclegan.transform's matched colour); auto = on for CelebA and a guided mask
+    chroma_kept: float = 0.3  # match_colour only: share of the hair's own a*, b* variation kept around the target's
+    colour_targets: dict = None  # match_colour: {"AB": G_AB's target, "BA": ...} (Generator.set_colour_target), set
+    # by train/run.py when the run starts and kept by --resume; not a flag
     ndf: int = 64  # discriminator filters in the first layer
     n_layers_d: int = 3  # 3 gives the 70x70 PatchGAN
     # objective (sec. 3, 4, 5.2)
@@ -93,6 +98,13 @@ class TrainConfig:
             raise ValueError("recolour needs attention: the recolouring is applied where the mask is on")
         if (c.bins != 1 or c.guided_radius) and not c.recolour:
             raise ValueError("bins and guided_radius shape the recolouring transform: they need recolour")
+        if c.match_colour not in ("auto", "on", "off"):
+            raise ValueError(f"match_colour must be auto, on or off, got {c.match_colour!r}")
+        if c.match_colour == "on" and not (c.recolour and c.guided_radius):
+            raise ValueError("match_colour paints real hair's colour under the guided mask: it needs recolour and "
+                             "guided_radius > 0")
+        if not 0 <= c.chroma_kept <= 1:
+            raise ValueError(f"chroma_kept must be in [0, 1], got {c.chroma_kept}")
         if c.cycle_noise < 0:
             raise ValueError(f"cycle_noise must be >= 0, got {c.cycle_noise}")
         if c.d_warmup < 0 or c.priors_start < 0:
@@ -101,6 +113,11 @@ class TrainConfig:
             raise ValueError(f"mask_start and mask_warmup must be >= 0, got {c.mask_start} and {c.mask_warmup}")
         if c.channels_last not in ("auto", "on", "off"):
             raise ValueError(f"channels_last must be auto, on or off, got {c.channels_last!r}")
+
+    def matches_colour(self) -> bool:
+        """Whether the run's generators paint real target hair's colour (match_colour, auto resolved)."""
+        return self.match_colour == "on" or (self.match_colour == "auto" and bool(self.celeba_root)
+                                             and self.recolour and self.guided_radius > 0)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":

@@ -257,6 +257,9 @@ class Trainer:
         if c.init_from:
             for G in (self.G_AB, self.G_BA):
                 init_generator(G, Path(c.init_from) / f"{G.source_domain}2{G.target_domain}")
+        if c.colour_targets:  # matched colour measured as the run started (train/run.py), kept by resume
+            self.G_AB.set_colour_target(c.colour_targets["AB"])
+            self.G_BA.set_colour_target(c.colour_targets["BA"])
         self.D_A = Discriminator(ndf=c.ndf, n_layers=c.n_layers_d)
         self.D_B = Discriminator(ndf=c.ndf, n_layers=c.n_layers_d)
         nhwc = use_channels_last(self.device, self.precision) if c.channels_last == "auto" else c.channels_last == "on"

@@ -61,6 +61,16 @@ def test_end_to_end_on_real_celeba(celeba_root, tmp_path):
     assert [p.name for p in samples] == ["epoch000_step0000002.png", "epoch000_step0000003.png"]
     config = json.loads((out / "train_config.json").read_text())
     assert config["celeba_root"] == str(celeba_root) and config["name_a"] == "black"
+    # the one command trains the matched-colour pair: real hair's colour measured as the run started, in the saved
+    # generators and kept by --resume (not measured again)
+    targets = config["colour_targets"]
+    assert targets["AB"]["lightness"][16] > targets["BA"]["lightness"][16] + 20  # median L*: blond hair, black hair
+    for name, direction in (("black2blond", "AB"), ("blond2black", "BA")):
+        saved = json.loads((out / name / "config.json").read_text())
+        assert (saved["hair_lightness"], saved["hair_ab"], saved["chroma_kept"]) == (
+            targets[direction]["lightness"], targets[direction]["ab"], 0.3)
+    assert run.main(["--out", str(out), "--resume", "--max-steps", "4"]) == 0
+    assert json.loads((out / "train_config.json").read_text())["colour_targets"] == targets
 
 
 def test_killed_and_resumed_run_equals_a_straight_run(image_folders, tmp_path):
@@ -196,8 +206,12 @@ def test_defaults_fit_the_device_and_the_run_says_how_long_it_takes(image_folder
         True, True, 1000, 10, 4)
     assert (config["recolour"], config["bins"], config["guided_radius"], config["image_size"]) == (True, 3, 2, 32)
     assert (config["priors_start"], config["lambda_mask"], config["lambda_mask_face"], config["lambda_mask_edge"],
-            config["cycle_noise"], config["lambda_cycle_b"]) == (4000, 0.2, 1.0, 10.0, 0.1, 15.0)
+            config["cycle_noise"], config["lambda_cycle_b"]) == (4000, 0.0, 1.0, 0.0, 0.1, 15.0)
     assert config["preprocess"] == "auto"  # folders of images: resize_crop (CelebA: its whole aligned images)
+    # matched colour is measured on aligned CelebA faces: auto leaves folders of images with the field's own colour
+    assert config["match_colour"] == "auto" and config["colour_targets"] is None
+    assert [json.loads(f.read_text()).get("hair_lightness") for f in (tmp_path / "auto").glob("*2*/config.json")] == [
+        None, None]
     assert "20 epochs of 1,000 steps: 12 steps" in printed  # --max-steps bounds the run
     estimate = [line for line in printed.splitlines() if "s a step here" in line]
     assert len(estimate) == 1 and "the remaining 1 steps take about" in estimate[0]  # timed over steps 2-11
@@ -255,7 +269,8 @@ def test_a_killed_checkpoint_writes_temporary_is_removed_at_the_next_start(image
     assert f"removed {stale} (3 MiB): a checkpoint write cut short by a killed run" in capsys.readouterr().out
 
 
-def test_the_default_run_on_celeba_draws_men_and_women_equally_in_each_domain(mini_celeba, tmp_path, monkeypatch):
+def test_the_default_run_on_celeba_draws_men_and_women_equally_in_each_domain(mini_celeba, tmp_path, monkeypatch,
+                                                                               capsys):
     # more rows: black-haired train images 3 men to 1 woman, blond ones 1 man to 3 women
     import csv
     from PIL import Image
@@ -274,8 +289,13 @@ def test_the_default_run_on_celeba_draws_men_and_women_equally_in_each_domain(mi
             super().__init__(*args, **kwargs)
             made.append(self)
     monkeypatch.setattr(run, "UnpairedDataset", Recorded)
+    # noise images have no hair colour to measure: the default's matched colour says so, and what to do
+    assert run.main(["--celeba-root", str(mini_celeba), "--out", str(tmp_path / "noise"), "--max-steps", "1",
+                     *TINY_FLAGS]) == 2
+    assert "--match-colour off" in capsys.readouterr().err
+    made.clear()
     assert run.main(["--celeba-root", str(mini_celeba), "--out", str(tmp_path / "run"), "--max-steps", "1",
-                     *TINY_FLAGS]) == 0
+                     "--match-colour", "off", *TINY_FLAGS]) == 0
     dataset, = [d for d in made if d.train]  # the training set (the sample grids have their own)
     drawn = {"A": [], "B": []}
     load = dataset._load

@@ -76,9 +76,9 @@ from tqdm import tqdm
 
 from PIL import Image
 
-from cyclegan.data import UnpairedDataset, celeba_crop, celeba_domains, load_image, to_float, to_tensor
-from cyclegan.evaluation import AttributeClassifier, HairColour, changed_pixels, colour_figures, drawn_mask, \
-    face_region, load_hair_masks, mask_scores, psnr, recoloured_hair, ssim
+from cyclegan.data import celeba_crop, celeba_domains, load_image, to_float, to_tensor
+from cyclegan.evaluation import AttributeClassifier, HairColour, changed_pixels, colour_figures, domain_images, \
+    drawn_mask, face_region, load_hair_masks, mask_scores, psnr, recoloured_hair, ssim
 from cyclegan.faces import translate_photo
 from cyclegan.inference import gaussian_blur, image_to_tensor, optimize_for_inference, sample_grid, translate
 from cyclegan.networks import Generator
@@ -89,14 +89,6 @@ HAIR_MIN_PIXELS = 100  # faces_over_third_left counts faces with at least this m
 # the strands figure (page path): the fine detail is luminance minus its blur at this sigma (px), measured where
 # the translation changed a pixel by more than this many grey levels (as measured by hand in issue [11])
 STRANDS_SIGMA = 2.0
-
-
-def domain_images(domain, image_size: int):
-    """uint8 (N, 3, S, S) of CelebA's central square, resized, and the Male labels and paths of those read."""
-    ds = UnpairedDataset(domain, domain, image_size=image_size, preprocess="celeba", train=False, cache=True)
-    images, readable = ds.cache["A"]
-    ok = readable.tolist()
-    return (images[readable], [m for m, k in zip(domain.male, ok) if k], [p for p, k in zip(domain.paths, ok) if k])
 
 
 def mean(x: torch.Tensor) -> float:

@@ -2,9 +2,9 @@
 
     python train/match_colour.py --weights weights --celeba-root ../shared/celeba
 
-Measures the colour of real hair of each target colour on the train split (cyclegan.evaluation.HairColour:
-the pixels of a domain's photos whose colour is clearly that domain's hair; hair_target: L* quantiles and the
-median a*, b*) and writes it into each generator's config.json as hair_lightness and hair_ab
+Measures the colour of real hair of each target colour on the train split (cyclegan.evaluation.colour_targets:
+the pixels of a domain's photos whose colour is clearly that domain's hair, their L* quantiles and median a*, b*;
+what train/run.py --match-colour measures when a run starts) and writes it into each generator's config.json as hair_lightness and hair_ab
 (networks.Generator: the colour under the mask becomes the target hair's, the photo's hair lightness mapped
 rank by rank onto it; cyclegan.transform). The weights are not touched; --off takes the matched colour out
 again (the field's own colour). The generators need a guided mask (guided_radius > 0).
@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from cyclegan.data import celeba_domains, to_float  # noqa: E402
-from cyclegan.evaluation import HairColour, hair_target  # noqa: E402
+from cyclegan.data import celeba_domains  # noqa: E402
+from cyclegan.evaluation import colour_targets  # noqa: E402
 
-DIRECTIONS = {"black2blond": "B", "blond2black": "A"}  # each generator's target domain
+DIRECTIONS = {"black2blond": "AB", "blond2black": "BA"}  # each generator's direction
 
 
 def main(argv=None) -> int:
@@ -50,21 +50,15 @@ def main(argv=None) -> int:
         if not args.celeba_root:
             print("error: --celeba-root is needed to measure real hair", file=sys.stderr)
             return 2
-        from train.evaluate import domain_images  # the evaluator's decoding, at the model's size
-
         try:
             a, b = celeba_domains(args.celeba_root, "Black_Hair", "Blond_Hair", "train")
         except (ValueError, FileNotFoundError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        images = {}
-        for key, domain in (("A", a), ("B", b)):
-            domain.paths, domain.male = domain.paths[:args.max_images], domain.male[:args.max_images]
-            images[key] = domain_images(domain, configs["black2blond"]["image_size"])[0]
-        hair = HairColour(images)
+        targets = colour_targets(a, b, configs["black2blond"]["image_size"], args.max_images, args.chroma_kept)
         for d, config in configs.items():
-            target = DIRECTIONS[d]
-            config.update(hair_target(hair.lab(to_float(images[target]), target)), chroma_kept=args.chroma_kept)
+            t = targets[DIRECTIONS[d]]
+            config.update(hair_lightness=t["lightness"], hair_ab=t["ab"], chroma_kept=t["kept"])
     for d, config in configs.items():
         (folders[d] / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         print(f"{folders[d] / 'config.json'}: " + (f"matched colour L* {config['hair_lightness'][0]:.1f}.."

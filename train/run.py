@@ -48,6 +48,7 @@ from cyclegan.cards import reverse_repo_id
 from cyclegan.checkpoints import read_checkpoint, remove_stale_temporaries
 from cyclegan.config import TrainConfig
 from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_domains, should_cache
+from cyclegan.evaluation import colour_targets
 from cyclegan.device import PRECISIONS, CpuThreads, describe_machine, resolve_device
 from cyclegan.hub import HubPushError, writer
 from cyclegan.inference import sample_grid
@@ -108,6 +109,12 @@ HELP = {
     "init_from": "start both generators from the weights in this folder (its <a>2<b>/ and <b>2<a>/, e.g. weights); "
                  "a paper generator can start an attention one (its mask layer starts fresh), an attention one a recolouring one (its transform starts as the identity); default: random N(0, "
                  "0.02) as the paper",
+    "match_colour": "auto | on | off: the colour under the guided mask is real target hair's (L* mapped rank by "
+                    "rank onto real hair's, a* b* taken to its median; cyclegan/transform.py), measured on the train "
+                    "split as the run starts (a minute); the network learns where, not what colour. auto = on with "
+                    "--celeba-root and --guided-radius > 0 (default %(default)s; the cpu and gpu recipes: auto)",
+    "chroma_kept": "match_colour only: share of the photo's own a*, b* variation around its hair's median kept "
+                   "(default %(default)s)",
     "ndf": "discriminator filters in the first layer (paper: 64)",
     "n_layers_d": "discriminator stride-2 layers; 3 = the 70x70 PatchGAN (default %(default)s)",
     "lambda_cycle": "weight of the cycle-consistency loss (paper: 10)",
@@ -195,7 +202,8 @@ HELP = {
 # Settings that shape the networks or the data pipeline: a resumed run must keep them.
 PUSH_OPTIONS = ["push_to_hub", "hub_repo_id", "reverse_repo_id", "private", "token", "commit_message", "revision",
                 "sample_image", "no_sample"]
-FIXED_ON_RESUME = {"image_size", "ngf", "n_blocks", "upsample", "attention", "recolour", "cell", "bins", "guided_radius",
+NOT_FLAGS = {"colour_targets"}  # TrainConfig fields the run sets itself (match_colour's measured targets)
+FIXED_ON_RESUME = {"match_colour", "chroma_kept", "image_size", "ngf", "n_blocks", "upsample", "attention", "recolour", "cell", "bins", "guided_radius",
                    "guided_eps", "init_from", "balance_male", "ndf", "n_layers_d", "name_a", "name_b", "preprocess", "seed",
                    "celeba_root", "attr_a", "attr_b", "data_a", "data_b", "max_images", "batch_size", "epoch_size"}
 LOSS_COLUMNS = ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "mask_A", "mask_B", "colour_A", "colour_B",
@@ -211,6 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     defaults = TrainConfig()
     for f in fields(TrainConfig):
+        if f.name in NOT_FLAGS:
+            continue
         flag, default = "--" + f.name.replace("_", "-"), getattr(defaults, f.name)
         text = HELP[f.name] % {"default": default}
         if isinstance(default, bool):
@@ -400,6 +410,17 @@ def main(argv=None) -> int:
         main_rank = distributed.is_main()
         a, b = load_domains(config, "train")
         config = replace(config, name_a=config.name_a or a.name, name_b=config.name_b or b.name)
+        if config.matches_colour() and not config.colour_targets:  # measured once, kept in the checkpoint by resume
+            if not config.celeba_root:
+                raise ValueError("--match-colour on measures real hair on aligned CelebA faces: it needs --celeba-root")
+            if main_rank:
+                print("measuring the colour of real black and blond hair on the train split (--match-colour) ...")
+            try:
+                targets = colour_targets(a, b, config.image_size, kept=config.chroma_kept)
+            except ValueError as e:
+                raise ValueError(f"--match-colour: {e} (too few photos of each colour? --match-colour off trains the "
+                                 "transform field's own colour)") from e
+            config = replace(config, colour_targets=targets)
         preprocess = config.preprocess if config.preprocess != "auto" else (
             ("celeba_full" if config.recolour else "celeba") if config.celeba_root else "resize_crop")
         if config.balance_male not in ("auto", "on", "off"):
