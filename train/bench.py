@@ -498,7 +498,7 @@ def main(argv=None) -> int:
 
     started = time.perf_counter()
     if args.photos:
-        rows = photo_rows(run_child([dict(kind="photos", warmup=1, repeats=3, model=args.model)])[0])
+        rows = photo_rows(run_child([dict(kind="photos", warmup=1, repeats=5, model=args.model)])[0])
         print("\n".join([f"Benchmark of {date.today().isoformat()} on {describe_machine()}; the web page on phone-size photos, "
                          f"{time.perf_counter() - started:.0f} s.", "", TABLE_HEAD] + rows))
         return 0
@@ -540,7 +540,7 @@ def main(argv=None) -> int:
         data_rows = list(zip(("decoding every item", "cached (decoded once up front)"), run_child(specs)))
 
     app_row = run_child([dict(kind="app", warmup=2, repeats=5)])[0]
-    photos = run_child([dict(kind="photos", warmup=1, repeats=3)])[0]
+    photos = run_child([dict(kind="photos", warmup=1, repeats=5)])[0]
     live = run_child([dict(kind="live")])[0]
     scaling = {n: bench_processes(n) for n in (1, 2)}
     threads = threads_rows()
