@@ -178,6 +178,29 @@ def test_hair_target_quantiles_by_hand_without_far_out_pixels():
     assert far_out(torch.tensor([1.0, 2, 3, 4, 100])).tolist() == [False] * 4 + [True]
 
 
+def test_colour_targets_measure_each_domains_hair_as_run_py_does(tmp_path):
+    """evaluation.colour_targets (what train/run.py measures as a run starts): photos whose hair (all but the face box)
+    is one flat colour per domain give G_AB the blond's CIELAB and G_BA the black's, at every quantile."""
+    from cyclegan.data import Domain
+    from cyclegan.evaluation import colour_targets
+    hair = {"black": (25, 20, 18), "blond": (215, 185, 120)}
+    domains = []
+    for name, colour in hair.items():
+        paths = []
+        for i in range(6):
+            photo = Image.new("RGB", (178, 218), colour)
+            photo.paste((200 - 10 * i, 150, 130), (60, 95, 118, 175))  # a face, well inside the face box
+            paths.append(tmp_path / f"{name}{i}.png")
+            photo.save(paths[-1])
+        domains.append(Domain(name, paths, [False] * 6))
+    targets = colour_targets(*domains, image_size=32, max_images=4, kept=0.25)
+    for direction, name in (("AB", "blond"), ("BA", "black")):
+        L, a, b = srgb_to_lab(torch.tensor(hair[name], dtype=torch.float32).view(1, 3, 1, 1) / 127.5 - 1).flatten()
+        assert targets[direction]["lightness"] == pytest.approx([L.item()] * 32, abs=0.05)
+        assert targets[direction]["ab"] == pytest.approx([a.item(), b.item()], abs=0.05)
+        assert targets[direction]["kept"] == 0.25
+
+
 def test_match_colour_script_takes_matched_colour_out_again(tmp_path):
     for name, (src, dst) in {"black2blond": ("black", "blond"), "blond2black": ("blond", "black")}.items():
         matched_generator(source_domain=src, target_domain=dst).save_pretrained(tmp_path / name)
