@@ -52,6 +52,8 @@ class TrainConfig:
     lambda_mask_tv: float = 0.0  # attention only: weight of the mask's total variation (0 = off)
     lambda_mask_face: float = 0.0  # attention only: weight of the mask's mean on the face box (aligned faces; 0 = off)
     lambda_mask_edge: float = 0.0  # attention only: weight of the change made where the mask is partly on (0 = off)
+    lambda_drawn: float = 0.0  # attention only: weight of the masks' cross-entropy against hand-drawn hair (train_masks; 0 = off)
+    train_masks: str = ""  # with lambda_drawn: a drawn-mask file of CelebA train faces (hair_masks/train.json)
     lambda_colour: float = 0.0  # attention only: weight of the recoloured hair's colour against real hair's from priors_start (0 = off)
     mask_start: int = 0  # attention only: steps at the start with the mask held at 1 and untrained (see Trainer.mask_floor)
     mask_warmup: int = 0  # attention only: steps over which the mask's floor falls from 1 to 0 (0 = none; see Trainer)
@@ -98,6 +100,11 @@ class TrainConfig:
             raise ValueError("recolour needs attention: the recolouring is applied where the mask is on")
         if (c.bins != 1 or c.guided_radius) and not c.recolour:
             raise ValueError("bins and guided_radius shape the recolouring transform: they need recolour")
+        if c.lambda_drawn and not (c.attention and c.train_masks and c.celeba_root):
+            raise ValueError("lambda_drawn teaches the attention mask on drawn CelebA train faces: it needs attention, "
+                             "train_masks and celeba_root")
+        if c.lambda_drawn < 0:
+            raise ValueError(f"lambda_drawn must be >= 0, got {c.lambda_drawn}")
         if c.match_colour not in ("auto", "on", "off"):
             raise ValueError(f"match_colour must be auto, on or off, got {c.match_colour!r}")
         if c.match_colour == "on" and not (c.recolour and c.guided_radius):

@@ -256,6 +256,35 @@ def drawn_mask(polygon: list, photo) -> torch.Tensor:
     return ((coef[:, :3] * x).sum(1) + coef[:, 3])[0] >= 0.5
 
 
+def drawn_training_set(path, celeba_root, image_size: int, names: tuple) -> dict:
+    """{"A": (images, masks), "B": ...}: the photos of a drawn-mask file of train faces (hair_masks/train.json) as
+    training sees them (the whole aligned 178x218 image at image_size wide, data.celeba_full_height high), images
+    (n, 3, H, W) in [-1, 1], and their drawn hair (drawn_mask) scaled the same way, masks (n, 1, H, W) in [0, 1].
+    names: the (A, B) domain names the file's "domain"s are matched to ("black", "blond")."""
+    import numpy as np
+    from pathlib import Path
+    from PIL import Image
+
+    from .data import celeba_full_height, load_image
+
+    size = (image_size, celeba_full_height(image_size))
+    folder = Path(celeba_root) / "img_align_celeba" / "img_align_celeba"
+    found = {"A": ([], []), "B": ([], [])}
+    for name, (domain, polygon) in load_hair_masks(path).items():
+        if domain not in names:
+            continue
+        photo = load_image(folder / name)
+        hair = Image.fromarray(drawn_mask(polygon, photo).numpy().astype(np.uint8) * 255)
+        x = torch.from_numpy(np.asarray(photo.resize(size, Image.LANCZOS), np.float32) / 127.5 - 1).permute(2, 0, 1)
+        m = torch.from_numpy(np.asarray(hair.resize(size, Image.BOX), np.float32) / 255)[None]
+        images, masks = found["A" if domain == names[0] else "B"]
+        images.append(x)
+        masks.append(m)
+    if not all(images for images, _ in found.values()):
+        raise ValueError(f"{path} has no drawn masks of {names[0]} and of {names[1]} hair both")
+    return {k: (torch.stack(images), torch.stack(masks)) for k, (images, masks) in found.items()}
+
+
 def mask_scores(hair: torch.Tensor, photo, result, delta_e: float = MASK_DE) -> dict:
     """How well a recolouring kept to the drawn hair: iou, the intersection over union of the pixels it changed
     by more than `delta_e` with the hair (H, W bool, drawn_mask); outside, the share of the pixels outside the

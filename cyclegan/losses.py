@@ -143,3 +143,12 @@ def colour_distribution_loss(fake: torch.Tensor, fake_mask: torch.Tensor, real: 
     a = torch.quantile(ours @ directions, quantiles, dim=0)  # (n, directions)
     b = torch.quantile(theirs @ directions, quantiles, dim=0)
     return (a - b).abs().mean()
+
+
+def drawn_mask_loss(mask: torch.Tensor, hair: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of a mask (N, 1, H, W) in [0, 1] against hair drawn by hand (the same shape, in [0, 1]),
+    the mean over pixels. The clamp away from 0 and 1 passes its gradient straight through (as guided_mask's), so a
+    mask shut where hair was drawn is still taught to open."""
+    mask = mask.float()
+    mask = mask + (mask.clamp(1e-4, 1 - 1e-4) - mask).detach()
+    return F.binary_cross_entropy(mask, hair.float())

@@ -18,11 +18,12 @@ import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel
 
 from . import distributed
-from .losses import (colour_distribution_loss, cycle_loss, discriminator_loss, gan_loss, identity_loss,
-                     mask_edge_loss, mask_face_loss, mask_smoothness_loss, mask_sparsity_loss)
+from .losses import (colour_distribution_loss, cycle_loss, discriminator_loss, drawn_mask_loss, gan_loss,
+                     identity_loss, mask_edge_loss, mask_face_loss, mask_smoothness_loss, mask_sparsity_loss)
 from .checkpoints import CHECKPOINT_VERSION, write_atomically
 from .config import TrainConfig
 from .networks import Discriminator, Generator, blend
+from .evaluation import drawn_training_set
 from .device import autocast, maybe_compile, resolve_device, resolve_precision, use_channels_last
 
 def lr_factor(epoch: int, epochs: int, epochs_decay: int) -> float:
@@ -257,6 +258,9 @@ class Trainer:
         if c.init_from:
             for G in (self.G_AB, self.G_BA):
                 init_generator(G, Path(c.init_from) / f"{G.source_domain}2{G.target_domain}")
+        # the drawn train faces the masks are taught on (lambda_drawn; issue [16]): a few dozen, kept in memory
+        self.drawn = drawn_training_set(c.train_masks, c.celeba_root, c.image_size, (c.name_a, c.name_b)) \
+            if c.lambda_drawn else None
         if c.colour_targets:  # matched colour measured as the run started (train/run.py), kept by resume
             self.G_AB.set_colour_target(c.colour_targets["AB"])
             self.G_BA.set_colour_target(c.colour_targets["BA"])
@@ -372,6 +376,9 @@ class Trainer:
         if c.lambda_colour and priors:
             losses["colour_B"] = c.lambda_colour * colour_distribution_loss(fake_B, mask_B, real_B, mask_A)
             losses["colour_A"] = c.lambda_colour * colour_distribution_loss(fake_A, mask_A, real_A, mask_B)
+        # 6. where hair is, taught on the drawn train faces (issue [16]): each generator's mask on one of them
+        if c.lambda_drawn:
+            losses["drawn"] = c.lambda_drawn * self.drawn_loss()
         loss_G = sum(losses.values())
         losses["G"] = loss_G
         if c.attention:
@@ -410,6 +417,21 @@ class Trainer:
         self.step += 1
         self.batch_in_epoch += 1
         return averaged
+
+    def drawn_loss(self) -> torch.Tensor:
+        """The masks' binary cross-entropy against hand-drawn hair: G_AB's on a drawn face of domain A, G_BA's on one
+        of B, each drawn at random and flipped at random, averaged (losses.drawn_mask_loss)."""
+        total = 0.0
+        for key, G in (("A", self.fwd["G_AB"]), ("B", self.fwd["G_BA"])):
+            images, masks = self.drawn[key]
+            i = int(torch.randint(len(images), ()))
+            x, hair = images[i:i + 1], masks[i:i + 1]
+            if torch.rand(()) < 0.5:
+                x, hair = x.flip(-1), hair.flip(-1)
+            with self.autocast():
+                _, mask = G(self._to_device(x), return_mask=True, mask_floor=self.mask_floor())
+            total = total + drawn_mask_loss(mask, self._to_device(hair))
+        return total / 2
 
     def mask_floor(self):
         """The attention mask's floor at this step, a 0-d tensor (None without attention or warm-up).

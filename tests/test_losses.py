@@ -1,5 +1,7 @@
 """Loss values on hand-made tensors, the history pool, and the learning-rate schedule."""
 
+import math
+
 import pytest
 import torch
 
@@ -148,3 +150,15 @@ def test_the_colour_term_needs_attention_and_trains_from_priors_start():
     assert "colour_A" not in trainer.train_step(a, b) and "colour_A" not in trainer.train_step(a, b)
     losses = trainer.train_step(a, b)
     assert losses["colour_A"] > 0 and losses["colour_B"] > 0
+
+
+def test_drawn_mask_loss_by_hand_and_a_shut_mask_is_taught_to_open():
+    from cyclegan.losses import drawn_mask_loss
+    hair = torch.tensor([[[[1.0, 0.0], [1.0, 0.0]]]])
+    mask = torch.tensor([[[[0.5, 0.5], [0.9, 0.0]]]], requires_grad=True)
+    loss = drawn_mask_loss(mask, hair)
+    by_hand = -(math.log(0.5) + math.log(0.5) + math.log(0.9) + math.log(1 - 1e-4)) / 4
+    assert loss.item() == pytest.approx(by_hand, rel=1e-5)
+    shut = torch.zeros(1, 1, 2, 2, requires_grad=True)  # shut everywhere, hair drawn on the left column
+    drawn_mask_loss(shut, hair).backward()
+    assert (shut.grad[..., 0] < -100).all() and (shut.grad[..., 1] >= 0).all()  # opens where hair is drawn, only there

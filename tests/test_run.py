@@ -73,6 +73,22 @@ def test_end_to_end_on_real_celeba(celeba_root, tmp_path):
     assert json.loads((out / "train_config.json").read_text())["colour_targets"] == targets
 
 
+def test_drawn_train_masks_teach_the_masks(celeba_root, tmp_path):
+    """--lambda-drawn: the 24 drawn train faces load as training sees them and their term is logged and trained."""
+    from cyclegan.evaluation import drawn_training_set
+    drawn = drawn_training_set(REPO / "hair_masks" / "train.json", celeba_root, 32, ("black", "blond"))
+    for images, masks in drawn.values():
+        assert images.shape == (12, 3, 40, 32) and masks.shape == (12, 1, 40, 32)
+        assert 0.1 < masks.mean() < 0.6 and images.min() >= -1 and images.max() <= 1
+    out = tmp_path / "run"
+    assert run.main(["--celeba-root", str(celeba_root), "--max-images", "4", "--max-steps", "3", "--out", str(out),
+                     "--mask-start", "0", "--lambda-drawn", "1", "--train-masks",
+                     str(REPO / "hair_masks" / "train.json"), *TINY_FLAGS]) == 0
+    assert all(float(r["drawn"]) > 0.1 for r in read_losses(out))  # a cross-entropy of masks not yet taught
+    assert run.main(["--celeba-root", str(celeba_root), "--out", str(tmp_path / "x"), "--lambda-drawn", "1",
+                     *TINY_FLAGS]) == 2  # no --train-masks: refused before anything is read
+
+
 def test_killed_and_resumed_run_equals_a_straight_run(image_folders, tmp_path):
     # epoch size 4 with 7 steps: the interruption at step 3 is mid-epoch, the run crosses two epoch ends; pools of
     # 2 images, full before the interruption, and noise before the cycle from the first step (the recipe's priors):

@@ -109,6 +109,11 @@ HELP = {
     "init_from": "start both generators from the weights in this folder (its <a>2<b>/ and <b>2<a>/, e.g. weights); "
                  "a paper generator can start an attention one (its mask layer starts fresh), an attention one a recolouring one (its transform starts as the identity); default: random N(0, "
                  "0.02) as the paper",
+    "lambda_drawn": "attention only: weight of the masks' binary cross-entropy against hair drawn by hand on CelebA "
+                    "train faces (--train-masks), one face a direction each step, flipped at random (issue [16]; "
+                    "default %(default)s = off)",
+    "train_masks": "with --lambda-drawn: the drawn-mask file of train faces, e.g. hair_masks/train.json (polygons; "
+                   "the photos are read from --celeba-root)",
     "match_colour": "auto | on | off: the colour under the guided mask is real target hair's (L* mapped rank by "
                     "rank onto real hair's, a* b* taken to its median; cyclegan/transform.py), measured on the train "
                     "split as the run starts (a minute); the network learns where, not what colour. auto = on with "
@@ -206,7 +211,7 @@ NOT_FLAGS = {"colour_targets"}  # TrainConfig fields the run sets itself (match_
 FIXED_ON_RESUME = {"match_colour", "chroma_kept", "image_size", "ngf", "n_blocks", "upsample", "attention", "recolour", "cell", "bins", "guided_radius",
                    "guided_eps", "init_from", "balance_male", "ndf", "n_layers_d", "name_a", "name_b", "preprocess", "seed",
                    "celeba_root", "attr_a", "attr_b", "data_a", "data_b", "max_images", "batch_size", "epoch_size"}
-LOSS_COLUMNS = ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "mask_A", "mask_B", "colour_A", "colour_B",
+LOSS_COLUMNS = ["G", "G_AB", "G_BA", "cycle_A", "cycle_B", "idt_A", "idt_B", "mask_A", "mask_B", "colour_A", "colour_B", "drawn",
                 "D_A", "D_B", "M_A", "M_B"]
 N_SAMPLES = 4  # images per direction in a sample grid
 TIMED_STEPS = 10  # steps timed for the duration estimate
@@ -402,6 +407,7 @@ def main(argv=None) -> int:
     out_folder = args.get("out", TrainConfig.out)
     try:
         config, state, recipe = make_config(args)
+        config.validate()  # settings that cannot work are refused before minutes of reading data
         cpu_threads = CpuThreads(config.threads)
         cpu_threads.apply()  # before the first parallel region
         device = distributed.setup(config.dist_timeout)  # under torchrun: join the group; else None
