@@ -170,6 +170,15 @@ def celeba_full_height(image_size: int) -> int:
     return max(4, round(image_size * 218 / 178 / 4) * 4)
 
 
+def domain_images(domain: Domain, image_size: int):
+    """uint8 (N, 3, S, S) of CelebA's central square, resized, and the Male labels and paths of those read (the
+    evaluation's and the matched colour's view of a domain)."""
+    ds = UnpairedDataset(domain, domain, image_size=image_size, preprocess="celeba", train=False, cache=True)
+    images, readable = ds.cache["A"]
+    ok = readable.tolist()
+    return (images[readable], [m for m, k in zip(domain.male, ok) if k], [p for p, k in zip(domain.paths, ok) if k])
+
+
 def to_tensor(im: Image.Image) -> torch.Tensor:
     """PIL RGB -> uint8 (3, H, W)."""
     return torch.from_numpy(np.asarray(im, dtype=np.uint8).copy()).permute(2, 0, 1)

@@ -299,21 +299,11 @@ def mask_scores(hair: torch.Tensor, photo, result, delta_e: float = MASK_DE) -> 
             "outside": (changed & ~hair).sum().item() / max(1, (~hair).sum().item())}
 
 
-def domain_images(domain, image_size: int):
-    """uint8 (N, 3, S, S) of CelebA's central square, resized, and the Male labels and paths of those read."""
-    from .data import UnpairedDataset
-
-    ds = UnpairedDataset(domain, domain, image_size=image_size, preprocess="celeba", train=False, cache=True)
-    images, readable = ds.cache["A"]
-    ok = readable.tolist()
-    return (images[readable], [m for m, k in zip(domain.male, ok) if k], [p for p, k in zip(domain.paths, ok) if k])
-
-
 def colour_targets(a, b, image_size: int, max_images: int = 2000, kept: float = 0.3) -> dict:
     """{"AB": G_AB's matched colour, "BA": G_BA's} ({"lightness", "ab", "kept"}, Generator.set_colour_target): real
     hair of each target colour (HairColour, hair_target) on up to `max_images` aligned CelebA photos of each domain
     (cyclegan.data.Domain a, b) at the model's size. About a minute for 2,000 a domain on 2 cores."""
-    from .data import Domain, to_float
+    from .data import Domain, domain_images, to_float
 
     images = {}
     for key, domain in (("A", a), ("B", b)):

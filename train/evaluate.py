@@ -76,9 +76,9 @@ from tqdm import tqdm
 
 from PIL import Image
 
-from cyclegan.data import celeba_crop, celeba_domains, load_image, to_float, to_tensor
-from cyclegan.evaluation import AttributeClassifier, HairColour, changed_pixels, colour_figures, domain_images, \
-    drawn_mask, face_region, load_hair_masks, mask_scores, psnr, recoloured_hair, ssim
+from cyclegan.data import celeba_crop, celeba_domains, domain_images, load_image, to_float, to_tensor
+from cyclegan.evaluation import AttributeClassifier, HairColour, changed_pixels, colour_figures, drawn_mask, \
+    face_region, load_hair_masks, mask_scores, psnr, recoloured_hair, ssim
 from cyclegan.faces import translate_photo
 from cyclegan.inference import gaussian_blur, image_to_tensor, optimize_for_inference, sample_grid, translate
 from cyclegan.networks import Generator
