@@ -74,7 +74,8 @@ def test_end_to_end_on_real_celeba(celeba_root, tmp_path):
 
 
 def test_drawn_train_masks_teach_the_masks(celeba_root, tmp_path):
-    """--lambda-drawn: the 24 drawn train faces load as training sees them and their term is logged and trained."""
+    """--lambda-drawn: the 24 drawn train faces load as training sees them; their term is logged and its gradient
+    reaches both generators' masks."""
     from cyclegan.evaluation import drawn_training_set
     drawn = drawn_training_set(REPO / "hair_masks" / "train.json", celeba_root, 32, ("black", "blond"))
     for images, masks in drawn.values():
@@ -85,6 +86,16 @@ def test_drawn_train_masks_teach_the_masks(celeba_root, tmp_path):
                      "--mask-start", "0", "--lambda-drawn", "1", "--train-masks",
                      str(REPO / "hair_masks" / "train.json"), *TINY_FLAGS]) == 0
     assert all(float(r["drawn"]) > 0.1 for r in read_losses(out))  # a cross-entropy of masks not yet taught
+    # and it teaches: its gradient reaches both generators' mask layers (the last conv's mask channel) once the
+    # mask is no longer held at 1 (the recipe's mask_warmup)
+    from cyclegan.config import TrainConfig
+    from cyclegan.training import Trainer
+    config = json.loads((out / "train_config.json").read_text())
+    trainer = Trainer(TrainConfig(**{**config, "colour_targets": None, "mask_warmup": 0}))
+    trainer.drawn_loss().backward()
+    for G in (trainer.G_AB, trainer.G_BA):
+        last = [p for p in G.parameters() if p.grad is not None][-2]  # the final conv's weight
+        assert last.grad[-1].abs().sum() > 0
     assert run.main(["--celeba-root", str(celeba_root), "--out", str(tmp_path / "x"), "--lambda-drawn", "1",
                      *TINY_FLAGS]) == 2  # no --train-masks: refused before anything is read
 
