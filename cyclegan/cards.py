@@ -25,7 +25,8 @@ def recolouring_text(config: dict) -> str:
                  f"hair's colour in CIELAB, the hair's lightness mapped rank by rank onto real hair's (L* "
                  f"{lightness[0]:.0f} to {lightness[-1]:.0f} over {len(lightness)} quantiles) and its a*, b* taken to "
                  f"{config['hair_ab'][0]:.1f}, {config['hair_ab'][1]:.1f} plus {config.get('chroma_kept', 0.3):.0%} of "
-                 "its own variation (cyclegan/transform.py, measured on CelebA by train/match_colour.py)")
+                 "its own variation (cyclegan/transform.py; measured on CelebA train photos as the run started, or by "
+                 "train/match_colour.py)")
     return text
 
 
