@@ -245,3 +245,40 @@ def test_drawn_masks_load_and_score_by_hand(tmp_path):
         load_hair_masks(bad)
     with pytest.raises(ValueError, match="is not a drawn-mask file"):
         load_hair_masks(tmp_path / "missing.json")
+
+
+def test_draw_mask_tool_reads_points_stores_polygons_and_draws_the_snapped_mask(tmp_path, monkeypatch, capsys):
+    sys.path.insert(0, str(REPO / "train"))
+    import draw_mask
+    from cyclegan.evaluation import load_hair_masks
+
+    assert draw_mask.parse_polygon("10,20 30.5,40; 50,60") == [(10, 20), (30.5, 40), (50, 60)]
+    for text, why in [("10,20 30,40", "needs 3 or more points, got 2"), ("10,20 30 50,60", "'30' is not a point"),
+                      ("10,20 30,40 179,60", "'179,60' lies outside the 178x218 photo")]:
+        with pytest.raises(ValueError, match=why):
+            draw_mask.parse_polygon(text)
+    # add makes the file, replaces a face drawn again, and what it writes loads as a mask file
+    path = tmp_path / "masks.json"
+    square = [(60, 60), (120, 60), (120, 120), (60, 120)]
+    assert draw_mask.add(path, "000001.jpg", "black", "first", square) == 1
+    assert draw_mask.add(path, "000002.jpg", "blond", "", square[:3]) == 2
+    assert draw_mask.add(path, "000001.jpg", "black", "again", square[1:]) == 2
+    masks = load_hair_masks(path)
+    assert masks["000001.jpg"] == ("black", square[1:]) and masks["000002.jpg"] == ("blond", square[:3])
+    (tmp_path / "other.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="is not a drawn-mask file"):
+        draw_mask.add(tmp_path / "other.json", "000001.jpg", "black", "", square)
+    # the pictures: 3x, a yellow line every 20 photo pixels, cyan between; the snapped mask tinted red
+    pixels = np.full((218, 178, 3), 200, np.uint8)
+    pixels[60:120, 60:120] = 20  # dark "hair" the polygon is drawn round
+    photo = Image.fromarray(pixels)
+    grid = np.asarray(draw_mask.grid_picture(photo))
+    assert grid.shape == (654, 534, 3)
+    assert tuple(grid[301, 120]) == (255, 255, 0) and tuple(grid[301, 90]) == (0, 255, 255)  # x = 40, 30
+    assert tuple(grid[301, 121]) == (200, 200, 200)  # between the lines: the photo
+    check = np.asarray(draw_mask.check_picture(photo, [(58, 58), (122, 58), (122, 122), (58, 122)]))
+    inside, outside = check[3 * 90 + 1, 3 * 95 + 1], check[3 * 150 + 1, 3 * 95 + 1]
+    assert tuple(inside) == (137, 10, 10) and tuple(outside) == (200, 200, 200)  # half red over the dark square only
+    # the command line: a clear error for a face that is not there, nothing written
+    code = draw_mask.main(["--celeba-root", str(tmp_path), "grid", "999999.jpg", "--out", str(tmp_path / "g.png")])
+    assert code == 2 and "999999.jpg" in capsys.readouterr().err and not (tmp_path / "g.png").exists()
