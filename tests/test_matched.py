@@ -218,7 +218,7 @@ def test_drawn_masks_load_and_score_by_hand(tmp_path):
     from cyclegan.evaluation import drawn_mask, load_hair_masks, mask_scores
 
     masks = load_hair_masks(REPO / "hair_masks" / "val.json")
-    assert len(masks) == 24 and sum(d == "black" for d, _ in masks.values()) == 12
+    assert len(masks) == 47 and sum(d == "black" for d, _ in masks.values()) == 24
     # a photo whose "hair" is a dark square on a light ground: the drawn polygon, a little off, snaps to its edges
     photo = np.full((40, 40, 3), 220, np.uint8)
     photo[10:30, 10:30] = 30
