@@ -139,7 +139,21 @@ def test_evaluate_scores_the_pages_path_and_the_hair_left(mini_celeba, tmp_path)
     rng = np.random.default_rng(0)
     for image_id, light in (("000001.jpg", 0), ("000002.jpg", 0), ("000003.jpg", 1), ("000009.jpg", 1)):
         Image.fromarray((rng.integers(0, 100, (218, 178, 3)) + 155 * light).astype(np.uint8)).save(folder / image_id)
+    # drawn hair masks: every black photo's is scored, also beyond --max-images; a photo this copy lacks is left out
+    square = [[40, 40], [140, 40], [140, 140], [40, 140]]
+    masks = tmp_path / "masks.json"
+    masks.write_text(json.dumps({"image_size": [178, 218], "masks": [
+        {"image": name, "domain": domain, "polygon": square}
+        for name, domain in (("000001.jpg", "black"), ("000002.jpg", "black"), ("999999.jpg", "black"),
+                             ("000003.jpg", "blond"))]}))
     out = tmp_path / "eval"
+    assert evaluate.main(["--weights", str(weights), "--celeba-root", str(mini_celeba), "--split", "train",
+                          "--classifier", str(weights / "classifier"), "--out", str(out), "--page",
+                          "--max-images", "1", "--hair-masks", str(masks)]) == 0
+    report = json.loads((out / "eval.json").read_text())
+    drawn = report["black2blond"]["page"]["drawn_masks"]
+    assert drawn["n"] == 2 and drawn["iou"] == 0.0 and drawn["outside"] == 0.0  # no face found: nothing changed
+    assert report["blond2black"]["page"]["drawn_masks"]["n"] == 1
     assert evaluate.main(["--weights", str(weights), "--celeba-root", str(mini_celeba), "--split", "train",
                           "--classifier", str(weights / "classifier"), "--out", str(out), "--page"]) == 0
     d = json.loads((out / "eval.json").read_text())["black2blond"]

@@ -84,7 +84,7 @@ from cyclegan.inference import gaussian_blur, image_to_tensor, optimize_for_infe
 from cyclegan.networks import Generator
 
 N_SHEET = 8  # images per direction on the contact sheet
-HAIR_MASKS = REPO / "hair_masks" / "val.json"  # hand-drawn hair masks of 24 val faces (issue [16])
+HAIR_MASKS = REPO / "hair_masks" / "val.json"  # hand-drawn hair masks of 47 val faces (issue [16])
 HAIR_MIN_PIXELS = 100  # faces_over_third_left counts faces with at least this many pixels of source hair colour
 # the strands figure (page path): the fine detail is luminance minus its blur at this sigma (px), measured where
 # the translation changed a pixel by more than this many grey levels (as measured by hand in issue [11])
@@ -144,16 +144,16 @@ def page_batches(paths, G, F_inv, image_size, precision):
         yield real, {"page": (crop(r.composite), cycle, torch.tensor([not r.translated]), whole)}
 
 
-def drawn_mask_figures(masks: dict, paths: list, G, F_inv, precision) -> dict:
-    """The page's change on the photos of `paths` that have a drawn hair mask ({name: (domain, polygon)},
-    cyclegan.evaluation.load_hair_masks) of G's source domain: the mean IoU of the changed pixels with the drawn
+def drawn_mask_figures(masks: dict, folder: Path, G, F_inv, precision) -> dict:
+    """The page's change on every photo (in `folder`, CelebA's img_align_celeba) with a drawn hair mask of G's source
+    domain ({name: (domain, polygon)}, cyclegan.evaluation.load_hair_masks), whatever --max-images (photos this
+    copy of CelebA lacks are left out; n counts those scored): the mean IoU of the changed pixels with the drawn
     hair, the mean share of the pixels outside it that changed, and how many photos kept that share within 1%."""
     scores = []
-    for path in paths:
-        domain, polygon = masks.get(Path(path).name, (None, None))
-        if domain != G.source_domain:
+    for name, (domain, polygon) in masks.items():
+        if domain != G.source_domain or not (folder / name).is_file():
             continue
-        photo = load_image(path)
+        photo = load_image(folder / name)
         r = translate_photo(photo, G, F_inv, precision=precision, detail=True, drop_islands=True)
         scores.append(mask_scores(drawn_mask(polygon, photo), photo, r.composite))
     if not scores:
@@ -264,7 +264,8 @@ def evaluate_pair(G_AB, G_BA, images, male, paths, classifier, hair, args, basel
             page = page_batches(paths[src], G, F_inv, G.image_size, args.precision)
             result.update(evaluate_direction(page, male[src], classifier, target_attr, hair, src))
             if args.hair_masks:
-                result["page"]["drawn_masks"] = drawn_mask_figures(args.hair_masks, paths[src], G, F_inv, args.precision)
+                result["page"]["drawn_masks"] = drawn_mask_figures(args.hair_masks, Path(paths[src][0]).parent, G, F_inv,
+                                                                   args.precision)
         if baselines:
             result["target_photos"] = classifier_rate(classifier, images[dst], male[dst], target_attr, args.batch_size)
             # the source hair colour real photos of the target domain show, as a share of what the source's show
