@@ -14,6 +14,8 @@ def recolouring_text(config: dict) -> str:
     mask = (f"a raw mask whose colour guided filter (He et al. 2010, radius {config.get('guided_radius')}) gives "
             "linear coefficients, so that the mask M = clamp(a . x + c) follows the photo's own colour edges at any "
             "resolution" if config.get("guided_radius") else "a one-channel mask M (sigmoid)")
+    if config.get("mask_gain", 1) != 1:
+        mask += f", steepened to clamp({config['mask_gain']:g} (M - 1/2) + 1/2) so that where it is unsure it does not tint"
     text = (f"then a 7x7 layer predicting, per pixel, {bins} affine colour transforms (knots of a luminance axis, as "
             f"HDRNet's bilateral grid, Gharbi et al. 2017) and {mask}, all averaged over cells of {cell} px into a "
             "smooth field; the output is M * T(x) + (1 - M) * x with T the transform sliced at each pixel's place "
@@ -106,7 +108,7 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
         keys = ["image_size", "preprocess", "ngf", "n_blocks", "upsample", "attention", "recolour", "bins", "cell",
                 "guided_radius", "guided_eps", "ndf", "n_layers_d", "lambda_cycle",
                 "lambda_cycle_b", "lambda_identity", "lambda_mask", "lambda_mask_tv", "lambda_mask_face",
-                "lambda_mask_edge", "cycle_noise", "priors_start", "mask_start", "mask_warmup", "d_warmup", "d_negatives", "pool_size",
+                "lambda_mask_edge", "lambda_drawn", "cycle_noise", "priors_start", "mask_start", "mask_warmup", "d_warmup", "d_negatives", "pool_size",
                 "lr", "beta1", "batch_size", "epochs", "epochs_decay", "epoch_size", "balance_male", "ema_decay",
                 "precision", "seed"]
         data = ("the CelebA train partition" if c.get("celeba_root") or not c.get("data_a")
@@ -122,7 +124,7 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
                   f"{training.get('steps', '?')} steps of the CycleGAN objective (LSGAN, cycle loss, identity loss, "
                   f"50-image history pool, Adam) on {data}.{start}{averaged}", "",
                   "| setting | value |", "| --- | --- |"]
-        shown = [k for k in keys if k in c and not (k == "lambda_cycle_b" and not c[k])]  # 0 = lambda_cycle
+        shown = [k for k in keys if k in c and not (k in ("lambda_cycle_b", "lambda_drawn") and not c[k])]  # 0: off
         lines += [f"| {k} | {c[k]} |" for k in shown] + [""]
         sessions = training.get("sessions") or []  # the processes that trained it (train/run.py), oldest first
         if sessions:

@@ -107,6 +107,11 @@ class Generator(
             (k + 0.5) / K, ascending). None: the field's transform, as every pair before it.
         hair_ab (`list[float]`, defaults to None; with hair_lightness): real target hair's median a*, b*.
         chroma_kept (`float`, defaults to 0.3): the share of the hair's own a*, b* variation kept around hair_ab.
+        mask_gain (`float`, defaults to 1.0; needs guided_radius): a steeper blend, the guided mask M taken to
+            clamp(k (M - 1/2) + 1/2) with k = mask_gain: a mask taught on drawn hair (--lambda-drawn) is a
+            probability, soft where it is unsure, and a partial recolour there reads as a haze; k > 1 cuts the
+            tails below (k - 1) / 2k and fills the hair above (k + 1) / 2k. Being linear in the mask's coefficients
+            it is applied to them, so the photo path (the field) follows with no change.
     """
 
     def __init__(
@@ -128,6 +133,7 @@ class Generator(
         hair_lightness: list = None,
         hair_ab: list = None,
         chroma_kept: float = 0.3,
+        mask_gain: float = 1.0,
     ):
         super().__init__()
         if upsample not in ("deconv", "resize_conv"):
@@ -160,9 +166,13 @@ class Generator(
             raise ValueError(f"guided_eps must be positive, got {guided_eps!r}")
         if (bins > 1 or guided_radius) and not recolour:
             raise ValueError("bins and guided_radius shape the recolouring transform: they need recolour")
+        if not (isinstance(mask_gain, (int, float)) and mask_gain >= 1):
+            raise ValueError(f"mask_gain must be a number >= 1, got {mask_gain!r}")
+        if mask_gain != 1 and not guided_radius:
+            raise ValueError("mask_gain steepens the guided mask: it needs guided_radius > 0")
         self.colour_target = colour_target(hair_lightness, hair_ab, chroma_kept, guided_radius)
         self.attention, self.recolour, self.cell = attention, recolour, cell
-        self.bins, self.guided_radius, self.guided_eps = bins, guided_radius, guided_eps
+        self.bins, self.guided_radius, self.guided_eps, self.mask_gain = bins, guided_radius, guided_eps, float(mask_gain)
         self.image_size = image_size
         self.source_domain = source_domain
         self.target_domain = target_domain
@@ -234,8 +244,8 @@ class Generator(
             coefficients, mask = y[:, :-1], torch.sigmoid(y[:, -1:])
             guided = self.guided_radius > 0
             if guided:  # the mask as a linear function of the colours, window by window (cyclegan.transform)
-                coefficients = torch.cat([coefficients.float(), guided_coefficients(
-                    x, mask, self.guided_radius, self.guided_eps)], 1)
+                coefficients = torch.cat([coefficients.float(), steeper(guided_coefficients(
+                    x, mask, self.guided_radius, self.guided_eps), self.mask_gain)], 1)
             field = coefficient_field(coefficients, self.cell)
             if guided:
                 content, mask = apply_field(x, field, self.bins, guided=True, colour=self.colour_target)
@@ -272,6 +282,14 @@ def colour_target(hair_lightness, hair_ab, chroma_kept: float, guided_radius: in
     if not 0 <= chroma_kept <= 1:
         raise ValueError(f"chroma_kept must be in [0, 1], got {chroma_kept!r}")
     return {"lightness": lightness, "ab": [float(v) for v in hair_ab], "kept": float(chroma_kept)}
+
+
+def steeper(mask_coefficients: torch.Tensor, gain: float) -> torch.Tensor:
+    """The guided mask's coefficients (N, 4, H, W: a for R, G, B, then c) of k (M - 1/2) + 1/2 for M = a . x + c."""
+    if gain == 1:
+        return mask_coefficients
+    a, c = mask_coefficients[:, :3], mask_coefficients[:, 3:]
+    return torch.cat([gain * a, gain * (c - 0.5) + 0.5], 1)
 
 
 def blend(content: torch.Tensor, mask: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

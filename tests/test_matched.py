@@ -282,3 +282,39 @@ def test_draw_mask_tool_reads_points_stores_polygons_and_draws_the_snapped_mask(
     # the command line: a clear error for a face that is not there, nothing written
     code = draw_mask.main(["--celeba-root", str(tmp_path), "grid", "999999.jpg", "--out", str(tmp_path / "g.png")])
     assert code == 2 and "999999.jpg" in capsys.readouterr().err and not (tmp_path / "g.png").exists()
+
+
+def test_mask_gain_steepens_the_guided_mask_at_the_models_size_and_the_photos(tmp_path):
+    from cyclegan.networks import steeper
+    from cyclegan.transform import guided_mask, mask_coefficients, upsample
+
+    # on the coefficients: M = a . x + c becomes clamp(k (M - 1/2) + 1/2), both tails and the middle
+    g = torch.Generator().manual_seed(0)
+    coef, x = torch.randn(1, 4, 8, 8, generator=g), torch.rand(1, 3, 8, 8, generator=g) * 2 - 1
+    m1 = guided_mask(x, coef)
+    assert (m1 == 0).any() and (m1 == 1).any() and ((m1 > 0.1) & (m1 < 0.9)).any()
+    assert torch.allclose(guided_mask(x, steeper(coef, 3.0)), (3 * (m1 - 0.5) + 0.5).clamp(0, 1), atol=1e-6)
+    assert steeper(coef, 1.0) is coef
+    # in a generator: the field carries the steeper mask, at the model's size and at 5x
+    soft = matched_generator(seed=3)
+    with torch.no_grad():
+        soft.model[-1].weight[-1] *= 40  # a mask that varies over the picture
+    steep = matched_generator(seed=3, mask_gain=3.0)
+    steep.load_state_dict(soft.state_dict())
+    x = smooth_photo(seed=5, size=32)
+    with torch.no_grad():
+        _, _, f1 = soft(x, return_field=True)
+        _, _, f3 = steep(x, return_field=True)
+    for size in (x.shape[-2:], (160, 160)):
+        xs = torch.nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
+        g1 = guided_mask(xs, mask_coefficients(upsample(f1, size), soft.bins))
+        g3 = guided_mask(xs, mask_coefficients(upsample(f3, size), steep.bins))
+        assert (g1 < 2 / 3).any() and (g1 > 2 / 3).any()  # some of it is steepened up to 1, some not
+        assert torch.allclose(g3, (3 * (g1 - 0.5) + 0.5).clamp(0, 1), atol=1e-5)
+    steep.save_pretrained(tmp_path / "g")
+    assert Generator.from_pretrained(tmp_path / "g").mask_gain == 3.0
+    for bad in (0.5, "3"):
+        with pytest.raises(ValueError, match="mask_gain must be a number >= 1"):
+            matched_generator(mask_gain=bad)
+    with pytest.raises(ValueError, match="needs guided_radius > 0"):
+        Generator(ngf=4, n_blocks=1, image_size=32, attention=True, recolour=True, mask_gain=2.0)

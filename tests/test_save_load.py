@@ -36,7 +36,7 @@ def test_config_records_what_a_user_needs(saved):
     assert config == {"in_channels": 3, "out_channels": 3, "ngf": 8, "n_blocks": 2, "image_size": 64,
                       "source_domain": "black", "target_domain": "blond", "upsample": "deconv", "attention": False,
                       "recolour": False, "cell": 4, "bins": 1, "guided_radius": 0, "guided_eps": 0.01,
-                      "hair_lightness": None, "hair_ab": None, "chroma_kept": 0.3}
+                      "hair_lightness": None, "hair_ab": None, "chroma_kept": 0.3, "mask_gain": 1.0}
     H = Generator.from_pretrained(path)
     assert (H.image_size, H.source_domain, H.target_domain) == (64, "black", "blond")
     assert sorted(p.name for p in path.iterdir()) == ["README.md", "config.json", "model.safetensors"]
@@ -146,7 +146,7 @@ def test_other_hub_models_get_a_short_true_card(tmp_path):
 NON_DEFAULT = dict(in_channels=3, out_channels=3, ngf=6, n_blocks=2, image_size=40, source_domain="blond",
                    target_domain="black", upsample="resize_conv", attention=True, recolour=True, cell=5, bins=2,
                    guided_radius=3, guided_eps=0.037, hair_lightness=[20.0, 40.0, 60.0], hair_ab=[5.0, 20.0],
-                   chroma_kept=0.5)
+                   chroma_kept=0.5, mask_gain=2.5)
 SHAPE_ONLY = {"in_channels", "out_channels", "ngf", "n_blocks", "upsample"}
 # matched colour's arguments are read back from the loaded generator's colour_target
 MATCHED = {"hair_lightness": "lightness", "hair_ab": "ab", "chroma_kept": "kept"}
