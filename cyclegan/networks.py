@@ -166,7 +166,7 @@ class Generator(
             raise ValueError(f"guided_eps must be positive, got {guided_eps!r}")
         if (bins > 1 or guided_radius) and not recolour:
             raise ValueError("bins and guided_radius shape the recolouring transform: they need recolour")
-        if not (isinstance(mask_gain, (int, float)) and mask_gain >= 1):
+        if isinstance(mask_gain, bool) or not (isinstance(mask_gain, (int, float)) and mask_gain >= 1):
             raise ValueError(f"mask_gain must be a number >= 1, got {mask_gain!r}")
         if mask_gain != 1 and not guided_radius:
             raise ValueError("mask_gain steepens the guided mask: it needs guided_radius > 0")

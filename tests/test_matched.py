@@ -313,7 +313,7 @@ def test_mask_gain_steepens_the_guided_mask_at_the_models_size_and_the_photos(tm
         assert torch.allclose(g3, (3 * (g1 - 0.5) + 0.5).clamp(0, 1), atol=1e-5)
     steep.save_pretrained(tmp_path / "g")
     assert Generator.from_pretrained(tmp_path / "g").mask_gain == 3.0
-    for bad in (0.5, "3"):
+    for bad in (0.5, "3", True):
         with pytest.raises(ValueError, match="mask_gain must be a number >= 1"):
             matched_generator(mask_gain=bad)
     with pytest.raises(ValueError, match="needs guided_radius > 0"):

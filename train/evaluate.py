@@ -264,8 +264,8 @@ def evaluate_pair(G_AB, G_BA, images, male, paths, classifier, hair, args, basel
             page = page_batches(paths[src], G, F_inv, G.image_size, args.precision)
             result.update(evaluate_direction(page, male[src], classifier, target_attr, hair, src))
             if args.hair_masks:
-                result["page"]["drawn_masks"] = drawn_mask_figures(args.hair_masks, Path(paths[src][0]).parent, G, F_inv,
-                                                                   args.precision)
+                folder = Path(args.celeba_root) / "img_align_celeba" / "img_align_celeba"
+                result["page"]["drawn_masks"] = drawn_mask_figures(args.hair_masks, folder, G, F_inv, args.precision)
         if baselines:
             result["target_photos"] = classifier_rate(classifier, images[dst], male[dst], target_attr, args.batch_size)
             # the source hair colour real photos of the target domain show, as a share of what the source's show
