@@ -262,13 +262,12 @@ def drawn_training_set(path, celeba_root, image_size: int, names: tuple) -> dict
     (n, 3, H, W) in [-1, 1], and their drawn hair (drawn_mask) scaled the same way, masks (n, 1, H, W) in [0, 1].
     names: the (A, B) domain names the file's "domain"s are matched to ("black", "blond")."""
     import numpy as np
-    from pathlib import Path
     from PIL import Image
 
-    from .data import celeba_full_height, load_image
+    from .data import celeba_full_height, celeba_image_dir, load_image
 
     size = (image_size, celeba_full_height(image_size))
-    folder = Path(celeba_root) / "img_align_celeba" / "img_align_celeba"
+    folder = celeba_image_dir(celeba_root)
     found = {"A": ([], []), "B": ([], [])}
     for name, (domain, polygon) in load_hair_masks(path).items():
         if domain not in names:

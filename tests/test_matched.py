@@ -265,6 +265,10 @@ def test_draw_mask_tool_reads_points_stores_polygons_and_draws_the_snapped_mask(
     assert draw_mask.add(path, "000001.jpg", "black", "again", square[1:]) == 2
     masks = load_hair_masks(path)
     assert masks["000001.jpg"] == ("black", square[1:]) and masks["000002.jpg"] == ("blond", square[:3])
+    assert '"polygon": [[120, 60], [120, 120], [60, 120]]' in path.read_text()  # a polygon on one line
+    for shipped in ("train.json", "val.json"):  # the layout the repository's mask files have, to the byte
+        text = (REPO / "hair_masks" / shipped).read_text()
+        assert draw_mask.mask_file_text(json.loads(text)) == text
     (tmp_path / "other.json").write_text("[1, 2]")
     with pytest.raises(ValueError, match="is not a drawn-mask file"):
         draw_mask.add(tmp_path / "other.json", "000001.jpg", "black", "", square)
@@ -279,9 +283,13 @@ def test_draw_mask_tool_reads_points_stores_polygons_and_draws_the_snapped_mask(
     check = np.asarray(draw_mask.check_picture(photo, [(58, 58), (122, 58), (122, 122), (58, 122)]))
     inside, outside = check[3 * 90 + 1, 3 * 95 + 1], check[3 * 150 + 1, 3 * 95 + 1]
     assert tuple(inside) == (137, 10, 10) and tuple(outside) == (200, 200, 200)  # half red over the dark square only
-    # the command line: a clear error for a face that is not there, nothing written
-    code = draw_mask.main(["--celeba-root", str(tmp_path), "grid", "999999.jpg", "--out", str(tmp_path / "g.png")])
-    assert code == 2 and "999999.jpg" in capsys.readouterr().err and not (tmp_path / "g.png").exists()
+    # the command line: a clear error for a folder that is not CelebA and for a face that is not there, nothing written
+    grid_args = ["grid", "999999.jpg", "--out", str(tmp_path / "g.png")]
+    assert draw_mask.main(["--celeba-root", str(tmp_path), *grid_args]) == 2
+    assert "is it a CelebA root?" in capsys.readouterr().err
+    (tmp_path / "img_align_celeba" / "img_align_celeba").mkdir(parents=True)
+    assert draw_mask.main(["--celeba-root", str(tmp_path), *grid_args]) == 2
+    assert "999999.jpg" in capsys.readouterr().err and not (tmp_path / "g.png").exists()
 
 
 def test_mask_gain_steepens_the_guided_mask_at_the_models_size_and_the_photos(tmp_path):

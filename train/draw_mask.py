@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
-from cyclegan.data import load_image  # noqa: E402
+from cyclegan.data import celeba_image_dir, load_image  # noqa: E402
 from cyclegan.evaluation import drawn_mask, load_hair_masks  # noqa: E402
 
 SCALE = 3  # the pictures' pixels a photo pixel
@@ -88,8 +88,22 @@ def add(path: Path, image: str, domain: str, about: str, polygon: list) -> int:
                 "image_size": list(SIZE), "masks": []}
     entry = {"image": image, "domain": domain, "about": about, "polygon": [[round(x, 1), round(y, 1)] for x, y in polygon]}
     data["masks"] = [m for m in data["masks"] if m["image"] != image] + [entry]
-    path.write_text(json.dumps(data, indent=1) + "\n")
+    path.write_text(mask_file_text(data))
     return len(data["masks"])
+
+
+def mask_file_text(data: dict) -> str:
+    """A mask file's JSON as hair_masks/*.json lay it out: a face a few lines, its polygon on one (diffs stay small)."""
+    def number(v):
+        return int(v) if float(v).is_integer() else v
+
+    faces = []
+    for m in data["masks"]:
+        fields = [f'   "{k}": {json.dumps(m[k])}' for k in m if k != "polygon"]
+        fields.append(f'   "polygon": {json.dumps([[number(x), number(y)] for x, y in m["polygon"]])}')
+        faces.append("  {\n" + ",\n".join(fields) + "\n  }")
+    head = [f' "{k}": {json.dumps(v)}' for k, v in data.items() if k != "masks"]
+    return "{\n" + ",\n".join(head + [' "masks": [\n' + ",\n".join(faces) + "\n ]"]) + "\n}\n"
 
 
 def main(argv=None) -> int:
@@ -113,7 +127,7 @@ def main(argv=None) -> int:
         if args.command == "add":
             print(f"{args.file}: {add(Path(args.file), args.image, args.domain, args.about, parse_polygon(args.polygon))} faces")
             return 0
-        photo = load_image(Path(args.celeba_root) / "img_align_celeba" / "img_align_celeba" / args.image)
+        photo = load_image(celeba_image_dir(args.celeba_root) / args.image)
         if photo.size != SIZE:
             raise ValueError(f"{args.image} is {photo.size[0]}x{photo.size[1]}, not CelebA's aligned {SIZE[0]}x{SIZE[1]}")
         picture = grid_picture(photo) if args.command == "grid" else check_picture(photo, parse_polygon(args.polygon))

@@ -76,7 +76,7 @@ from tqdm import tqdm
 
 from PIL import Image
 
-from cyclegan.data import celeba_crop, celeba_domains, domain_images, load_image, to_float, to_tensor
+from cyclegan.data import celeba_crop, celeba_domains, celeba_image_dir, domain_images, load_image, to_float, to_tensor
 from cyclegan.evaluation import AttributeClassifier, HairColour, changed_pixels, colour_figures, drawn_mask, \
     face_region, load_hair_masks, mask_scores, psnr, recoloured_hair, ssim
 from cyclegan.faces import translate_photo
@@ -264,7 +264,7 @@ def evaluate_pair(G_AB, G_BA, images, male, paths, classifier, hair, args, basel
             page = page_batches(paths[src], G, F_inv, G.image_size, args.precision)
             result.update(evaluate_direction(page, male[src], classifier, target_attr, hair, src))
             if args.hair_masks:
-                folder = Path(args.celeba_root) / "img_align_celeba" / "img_align_celeba"
+                folder = celeba_image_dir(args.celeba_root)
                 result["page"]["drawn_masks"] = drawn_mask_figures(args.hair_masks, folder, G, F_inv, args.precision)
         if baselines:
             result["target_photos"] = classifier_rate(classifier, images[dst], male[dst], target_attr, args.batch_size)
