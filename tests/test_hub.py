@@ -376,6 +376,9 @@ def test_the_card_shows_lambda_cycle_b_only_when_it_differs_from_lambda_cycle():
     own = model_card(config, training={"steps": 1, "config": {"lambda_cycle": 10.0, "lambda_cycle_b": 15.0}})
     assert "| lambda_cycle | 10.0 |" in same and "lambda_cycle_b" not in same
     assert "| lambda_cycle_b | 15.0 |" in own
+    # the drawn masks' weight likewise only when they were used
+    assert "lambda_drawn" not in model_card(config, training={"steps": 1, "config": {"lambda_drawn": 0.0}})
+    assert "| lambda_drawn | 10.0 |" in model_card(config, training={"steps": 1, "config": {"lambda_drawn": 10.0}})
 
 
 def test_the_card_names_the_commands_steps_machine_and_wall_time_of_the_run():
@@ -425,5 +428,6 @@ def test_a_recolouring_generators_card_says_what_it_predicts():
               "guided_radius": 2, "upsample": "resize_conv", "source_domain": "black", "target_domain": "blond"}
     card = model_card(config)
     assert "3 affine colour transforms" in card and "guided filter" in card and "cells of 4 px" in card
-    assert "content C (tanh)" not in card
+    assert "content C (tanh)" not in card and "steepened" not in card
     assert "content C (tanh)" in model_card({**config, "recolour": False})
+    assert "steepened to clamp(3 (M - 1/2) + 1/2)" in model_card({**config, "mask_gain": 3.0})
