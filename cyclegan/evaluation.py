@@ -284,6 +284,14 @@ def drawn_training_set(path, celeba_root, image_size: int, names: tuple) -> dict
     return {k: (torch.stack(images), torch.stack(masks)) for k, (images, masks) in found.items()}
 
 
+def mask_iou(mask: torch.Tensor, hair: torch.Tensor) -> float:
+    """The mean over faces of the intersection over union of a model's mask cut at one half with drawn hair (both
+    (n, 1, H, W) in [0, 1], at the model's size): how well a mask finds the hair before the page's photo path."""
+    found, drawn = mask >= 0.5, hair >= 0.5
+    union = (found | drawn).flatten(1).sum(1).float()
+    return ((found & drawn).flatten(1).sum(1).float() / union.clamp(min=1)).mean().item()
+
+
 def mask_scores(hair: torch.Tensor, photo, result, delta_e: float = MASK_DE) -> dict:
     """How well a recolouring kept to the drawn hair: iou, the intersection over union of the pixels it changed
     by more than `delta_e` with the hair (H, W bool, drawn_mask); outside, the share of the pixels outside the
