@@ -130,8 +130,8 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
         if sessions:
             lines += [f"Trained in {training.get('wall_hours', '?')} hours of wall time:", "",
                       "| steps | hours | machine | command |", "| --- | --- | --- | --- |"]
-            lines += [f"| {x['from_step']:,}-{x['to_step']:,} | {x['seconds'] / 3600:.2f} | {x['machine']} | "
-                      f"`{x['command']}` |" for x in sessions] + [""]
+            lines += [f"| {session_steps(x)} | {x['seconds'] / 3600:.2f} | {x['machine']} | `{x['command']}` |"
+                      for x in sessions] + [""]
     ev = (evaluation or {}).get(name)
     if ev:
         rows = [("success: the classifier sees the target hair colour", "success_rate", "%"),
@@ -184,3 +184,11 @@ def selection_table(selection: dict, name: str, reverse_name: str) -> list:
             f"| snapshot | success {name} | success {reverse_name} | face PSNR (dB) | gender kept | cycle PSNR (dB) |",
             "| --- | --- | --- | --- | --- | --- |", *rows, ""]
 
+
+def session_steps(session: dict) -> str:
+    """The steps column of the card's sessions table: a train/run.py process's GAN steps, or a train/teach_mask.py
+    fine-tune of the mask alone."""
+    if "teach_mask" in session:
+        taught = session["teach_mask"]
+        return f"mask taught on {taught['faces']} drawn faces, {taught['steps']:,} steps"
+    return f"{session['from_step']:,}-{session['to_step']:,}"

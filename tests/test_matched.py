@@ -326,3 +326,74 @@ def test_mask_gain_steepens_the_guided_mask_at_the_models_size_and_the_photos(tm
             matched_generator(mask_gain=bad)
     with pytest.raises(ValueError, match="needs guided_radius > 0"):
         Generator(ngf=4, n_blocks=1, image_size=32, attention=True, recolour=True, mask_gain=2.0)
+
+
+def test_augmented_drawn_faces_move_with_their_hair_and_vary():
+    from cyclegan.data import augment_drawn
+
+    # a grey "photo" that is its own hair mask: the views' colour changes are monotone per image, so image and mask
+    # stay in lockstep (Pearson 1) if and only if both took the same zoom, shift and mirror
+    g = torch.Generator().manual_seed(0)
+    hair = (torch.rand(6, 1, 20, 16, generator=g) > 0.5).float()
+    hair = torch.nn.functional.avg_pool2d(hair, 3, 1, 1)  # soft edges, so interpolation shows
+    images = (0.3 + 0.4 * hair).expand(-1, 3, -1, -1) * 2 - 1
+    torch.manual_seed(1)
+    x, m = augment_drawn(images, hair)
+    assert x.shape == images.shape and m.shape == hair.shape and x.min() >= -1 and x.max() <= 1
+    for k in range(6):
+        r = torch.corrcoef(torch.stack([x[k, 0].flatten(), m[k, 0].flatten()]))[0, 1]
+        assert r > 0.999
+        assert (m[k] - hair[k]).abs().mean() > 0.05  # moved: not the face as drawn
+    # and each view has its own contrast and brightness: the image's levels per unit of hair differ
+    slopes = [torch.linalg.lstsq(torch.stack([m[k, 0].flatten(), torch.ones(320)], 1), x[k, 0].flatten()[:, None])
+              .solution[0, 0] for k in range(6)]
+    assert torch.stack(slopes).std() > 0.02
+
+
+def test_teach_mask_tool_teaches_the_mask_on_drawn_faces_and_saves_a_pair(celeba_root, tmp_path, capsys):
+    sys.path.insert(0, str(REPO / "train"))
+    import teach_mask
+    from cyclegan.evaluation import drawn_training_set, load_hair_masks
+    from cyclegan.losses import drawn_mask_loss
+
+    def subset(name, n):  # a few drawn faces of each colour, in the repository's file format
+        masks = load_hair_masks(REPO / "hair_masks" / name)
+        kept = [k for d in ("black", "blond") for k in [k for k, v in masks.items() if v[0] == d][:n]]
+        path = tmp_path / name
+        path.write_text(json.dumps({"image_size": [178, 218], "masks": [
+            {"image": k, "domain": masks[k][0], "polygon": masks[k][1]} for k in kept]}))
+        return path
+    train, val = subset("train.json", 6), subset("val.json", 3)
+    weights = tmp_path / "weights"
+    for direction, seed in (("black2blond", 0), ("blond2black", 1)):
+        torch.manual_seed(seed)
+        Generator(ngf=4, n_blocks=1, image_size=64, attention=True, recolour=True, bins=3, guided_radius=2,
+                  hair_lightness=BLOND, hair_ab=[6.0, 23.0]).save_pretrained(weights / direction)
+    (weights / "black2blond" / "training.json").write_text(json.dumps({"steps": 7, "sessions": []}))
+    out = tmp_path / "taught"
+    args = ["--weights", str(weights), "--direction", "black2blond", "--celeba-root", str(celeba_root),
+            "--train-masks", str(train), "--val-masks", str(val), "--out", str(out), "--steps", "40",
+            "--batch-size", "4", "--lr", "0.002", "--every", "20", "--snapshot-every", "20"]
+    assert teach_mask.main(args) == 0
+    assert "val IoU at the start" in capsys.readouterr().out
+    images, hair = drawn_training_set(train, celeba_root, 64, ("black", "blond"))["A"]
+
+    def drawn_loss(folder):  # the mask's cross-entropy on the drawn black train faces as they are (not augmented)
+        G = Generator.from_pretrained(folder).eval()
+        G.mask_gain = 1.0
+        with torch.no_grad():
+            return drawn_mask_loss(G(images, return_mask=True)[1], hair).item()
+    before, after = drawn_loss(weights / "black2blond"), drawn_loss(out / "step40" / "black2blond")
+    assert after < 0.8 * before  # taught
+    for step in (20, 40):
+        taught = out / f"step{step}"
+        assert json.loads((taught / "black2blond" / "config.json").read_text())["mask_gain"] == 2.0
+        record = json.loads((taught / "black2blond" / "training.json").read_text())
+        assert record["steps"] == 7 and record["sessions"][-1]["teach_mask"] == {
+            "steps": step, "faces": 6, "batch_size": 4, "lr": 0.002}
+        assert "mask taught on 6 drawn faces" in (taught / "black2blond" / "README.md").read_text()
+        for name in ("config.json", "model.safetensors"):  # the other generator, unchanged
+            assert (taught / "blond2black" / name).read_bytes() == (weights / "blond2black" / name).read_bytes()
+    assert not list(out.glob("*.tmp"))
+    assert teach_mask.main([*args[:2], "--direction", "blond2black", "--celeba-root", str(celeba_root), "--out",
+                            str(out), "--weights", str(tmp_path / "none")]) == 2
