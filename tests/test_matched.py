@@ -383,10 +383,10 @@ def test_teach_mask_tool_teaches_the_mask_on_drawn_faces_and_saves_a_pair(celeba
         G.mask_gain = 1.0
         with torch.no_grad():
             return drawn_mask_loss(G(images, return_mask=True)[1], hair).item()
-    before, after = drawn_loss(weights / "black2blond"), drawn_loss(out / "step40" / "black2blond")
+    before, after = drawn_loss(weights / "black2blond"), drawn_loss(out / "black2blond")
     assert after < 0.8 * before  # taught
-    for step in (20, 40):
-        taught = out / f"step{step}"
+    for taught in (out / "snapshots" / "step20", out / "snapshots" / "step40", out):  # as a train/run.py run
+        step = 20 if taught.name == "step20" else 40
         assert json.loads((taught / "black2blond" / "config.json").read_text())["mask_gain"] == 2.0
         record = json.loads((taught / "black2blond" / "training.json").read_text())
         assert record["steps"] == 7 and record["sessions"][-1]["teach_mask"] == {
@@ -394,6 +394,8 @@ def test_teach_mask_tool_teaches_the_mask_on_drawn_faces_and_saves_a_pair(celeba
         assert "mask taught on 6 drawn faces" in (taught / "black2blond" / "README.md").read_text()
         for name in ("config.json", "model.safetensors"):  # the other generator, unchanged
             assert (taught / "blond2black" / name).read_bytes() == (weights / "blond2black" / name).read_bytes()
-    assert not list(out.glob("*.tmp"))
+    assert not list(out.rglob("*.tmp"))
+    assert (out / "black2blond" / "model.safetensors").read_bytes() == (
+        out / "snapshots" / "step40" / "black2blond" / "model.safetensors").read_bytes()
     assert teach_mask.main([*args[:2], "--direction", "blond2black", "--celeba-root", str(celeba_root), "--out",
                             str(out), "--weights", str(tmp_path / "none")]) == 2

@@ -10,10 +10,11 @@ faces of its source colour (hair_masks/train.json: a binary cross-entropy of the
 the drawn hair, losses.drawn_mask_loss), in batches of random views of them (data.augment_drawn: zoom, shift,
 mirror, saturation, contrast, brightness), no GAN, no other generator. Every --every steps it prints the mask's
 IoU with the drawn val faces (hair_masks/val.json, at the model's size, cut at one half: evaluation.mask_iou;
-for watching, not selection), and every --snapshot-every steps it saves <out>/step<N>/ (safetensors, config.json
-with --mask-gain, training.json: the pair's own with this session added) beside the other generator, copied
-unchanged, so each snapshot is a pair train/evaluate.py --snapshots can score. About 1 s a step of 16 faces at
-64 px on 2 cores without AMX.
+for watching, not selection). Every --snapshot-every steps it saves <out>/snapshots/step<N>/ and at the end <out>/
+itself, as train/run.py lays out a run: the taught generator (safetensors, config.json with --mask-gain,
+training.json: the pair's own with this session added) beside the other one, copied unchanged, so that
+train/evaluate.py --snapshots scores them and train/ship.py ships the one it chooses. About 1 s a step of 16 faces
+at 64 px on 2 cores without AMX.
 """
 
 import argparse
@@ -115,26 +116,31 @@ def main(argv=None) -> int:
         if step % args.snapshot_every == 0 or step == args.steps:
             session.update(seconds=round(time.monotonic() - start))
             session["teach_mask"]["steps"] = step
-            save_snapshot(G, args.mask_gain, training, session, weights / other, out / f"step{step}", args.direction)
-    print(f"saved {out}/step*/ (evaluate them: python train/evaluate.py --weights {out} --snapshots "
-          f"--celeba-root {args.celeba_root} --page --drop-islands)")
+            record = dict(training, sessions=training.get("sessions", []) + [json.loads(json.dumps(session))])
+            for folder in [out / "snapshots" / f"step{step}"] + ([out] if step == args.steps else []):
+                save_pair(G, args.mask_gain, record, weights / other, folder / args.direction)
+    print(f"saved {out} and its snapshots/ (choose with: python train/evaluate.py --weights {out} --snapshots "
+          f"--from-step 0 --celeba-root {args.celeba_root} --max-images 300 --page --drop-islands)")
     return 0
 
 
-def save_snapshot(G, mask_gain: float, training: dict, session: dict, other: Path, folder: Path, direction: str):
-    """folder/<direction>/ the taught generator (steepened by mask_gain, its training.json with this session) and
-    folder/<the other direction>/ copied: a pair. Written to a temporary folder first, so a kill loses nothing."""
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    G.mask_gain = mask_gain
-    G._hub_mixin_config["mask_gain"] = mask_gain
-    record = dict(training, sessions=training.get("sessions", []) + [json.loads(json.dumps(session))])
-    G.save_pretrained(tmp / direction, model_card_kwargs={"training": record})
-    (tmp / direction / "training.json").write_text(json.dumps(record, indent=2) + "\n")
-    G.mask_gain = 1.0
-    shutil.copytree(other, tmp / other.name)
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
+def save_pair(G, mask_gain: float, training: dict, other: Path, target: Path):
+    """target: the taught generator, steepened by mask_gain, with training.json; beside it the other generator,
+    copied. Each folder is written under a temporary name and then renamed, so a kill leaves no half folder."""
+    def replace(final: Path, write):
+        tmp = final.with_name(final.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        write(tmp)
+        shutil.rmtree(final, ignore_errors=True)
+        tmp.rename(final)
+
+    def taught(folder: Path):
+        G.mask_gain = G._hub_mixin_config["mask_gain"] = mask_gain
+        G.save_pretrained(folder, model_card_kwargs={"training": training})
+        (folder / "training.json").write_text(json.dumps(training, indent=2) + "\n")
+        G.mask_gain = 1.0  # taught on as a probability
+    replace(target, taught)
+    replace(target.parent / other.name, lambda folder: shutil.copytree(other, folder))
 
 
 if __name__ == "__main__":
