@@ -318,6 +318,11 @@ def test_ship_copies_the_chosen_snapshot_in_fp16_with_cards_and_relative_paths(t
         card = (folder / "README.md").read_text()
         assert "| step0001500 (chosen) |" in card and "1500 steps" in card
         assert json_.loads((folder / "training.json").read_text())["steps"] == 1500
+    # shipped again over it, another choice: every file of the folder is the new one's, the card too
+    (tmp_path / "selection.json").write_text(json_.dumps({**selection, "chosen": str(run_dir / "snapshots" / "step0001000")}))
+    assert ship.main([str(tmp_path / "selection.json"), str(tmp_path / "weights")]) == 0
+    for d in ship.DIRECTIONS:
+        assert "| step0001000 (chosen) |" in (tmp_path / "weights" / d / "README.md").read_text()
     (tmp_path / "selection.json").write_text(json_.dumps({**selection, "chosen": str(tmp_path / "nowhere")}))
     assert ship.main([str(tmp_path / "selection.json"), str(tmp_path / "other")]) == 2
     assert not (tmp_path / "other").exists()  # nothing written for a snapshot that is not there

@@ -52,6 +52,7 @@ def ship(selection_file: Path, out: Path) -> dict:
         source, target = snapshot / direction, out / direction
         training = json.loads((source / "training.json").read_text())
         G = Generator.from_pretrained(source).eval()
+        (target / "README.md").unlink(missing_ok=True)  # save_pretrained keeps a card already there: a stale one
         Generator.from_pretrained(source).half().save_pretrained(
             target, model_card_kwargs={"training": training, "selection": shipped})
         (target / "training.json").write_text(json.dumps(training, indent=2) + "\n")
