@@ -399,3 +399,19 @@ def test_teach_mask_tool_teaches_the_mask_on_drawn_faces_and_saves_a_pair(celeba
         out / "snapshots" / "step40" / "black2blond" / "model.safetensors").read_bytes()
     assert teach_mask.main([*args[:2], "--direction", "blond2black", "--celeba-root", str(celeba_root), "--out",
                             str(out), "--weights", str(tmp_path / "none")]) == 2
+    # Ctrl-C in the 4th step: the 3 steps done are saved as a snapshot and as the result, the run says so
+    calls = []
+
+    def interrupted(*a):
+        calls.append(1)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+        return augment_drawn(*a)
+    from cyclegan.data import augment_drawn
+    stopped = tmp_path / "stopped"
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(teach_mask, "augment_drawn", interrupted)
+        assert teach_mask.main([*args[:args.index("--out")], "--out", str(stopped), "--steps", "40"]) == 130
+    assert [f.name for f in (stopped / "snapshots").iterdir()] == ["step3"]
+    record = json.loads((stopped / "black2blond" / "training.json").read_text())
+    assert record["sessions"][-1]["teach_mask"]["steps"] == 3
