@@ -3,7 +3,9 @@
 What a checkpoint holds is `Trainer.state_dict()`; this module only moves it to and from disk.
 """
 
+import json
 import os
+import shutil
 from pathlib import Path
 
 import torch
@@ -25,6 +27,29 @@ def write_atomically(state: dict, path) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def replace_folder(folder, write) -> None:
+    """write(tmp) fills a fresh temporary folder beside `folder`, which then takes its place: a process killed at
+    any moment leaves the old folder or the new one whole, and nothing of the old one is left in the new."""
+    folder = Path(folder)
+    tmp, old = folder.with_name(folder.name + ".tmp"), folder.with_name(folder.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    write(tmp)
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def save_generator(G, folder, training: dict, **card) -> None:
+    """A generator's folder, whole and fresh (replace_folder): save_pretrained's config.json, model.safetensors and
+    model card (README.md, from `training` and `card`, e.g. selection=...), and training.json. Fresh matters:
+    save_pretrained keeps a README.md already in a folder, the previous generator's card."""
+    def write(tmp: Path):
+        G.save_pretrained(tmp, model_card_kwargs={"training": training, **card})
+        (tmp / "training.json").write_text(json.dumps(training, indent=2) + "\n")
+    replace_folder(folder, write)
 
 
 def remove_stale_temporaries(path) -> list:

@@ -29,7 +29,6 @@ import csv
 import json
 import math
 import shlex
-import shutil
 import signal
 import sys
 import time
@@ -45,7 +44,7 @@ from tqdm import tqdm
 
 from cyclegan import distributed
 from cyclegan.cards import reverse_repo_id
-from cyclegan.checkpoints import read_checkpoint, remove_stale_temporaries
+from cyclegan.checkpoints import read_checkpoint, remove_stale_temporaries, save_generator
 from cyclegan.config import TrainConfig
 from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_domains, should_cache
 from cyclegan.evaluation import colour_targets
@@ -319,14 +318,7 @@ def save_generators(trainer: Trainer, out: Path, raw: bool = False) -> list:
                 "sessions": trainer.sessions, "config": asdict(trainer.config)}
     for G in ((trainer.G_AB, trainer.G_BA) if raw else trainer.generators_to_save()):
         final = out / f"{G.source_domain}2{G.target_domain}"
-        tmp, old = final.with_name(final.name + ".tmp"), final.with_name(final.name + ".old")
-        shutil.rmtree(tmp, ignore_errors=True)
-        G.save_pretrained(tmp, model_card_kwargs={"training": training})  # README.md: the card push_pair publishes
-        (tmp / "training.json").write_text(json.dumps(training, indent=2) + "\n")
-        if final.exists():
-            final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
+        save_generator(G, final, training)  # its README.md: the card push_pair publishes
         saved.append(final)
     return saved
 

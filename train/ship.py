@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO))  # run from a checkout without installing
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
+from cyclegan.checkpoints import save_generator  # noqa: E402
 from cyclegan.inference import translate  # noqa: E402
 from cyclegan.networks import Generator  # noqa: E402
 
@@ -52,10 +53,7 @@ def ship(selection_file: Path, out: Path) -> dict:
         source, target = snapshot / direction, out / direction
         training = json.loads((source / "training.json").read_text())
         G = Generator.from_pretrained(source).eval()
-        (target / "README.md").unlink(missing_ok=True)  # save_pretrained keeps a card already there: a stale one
-        Generator.from_pretrained(source).half().save_pretrained(
-            target, model_card_kwargs={"training": training, "selection": shipped})
-        (target / "training.json").write_text(json.dumps(training, indent=2) + "\n")
+        save_generator(Generator.from_pretrained(source).half(), target, training, selection=shipped)
         copy = Generator.from_pretrained(target).eval()
         differences[direction] = float((translate(G, x, "fp32") - translate(copy, x, "fp32")).abs().max()) * 127.5
     (out / "selection.json").write_text(json.dumps(shipped, indent=2) + "\n")

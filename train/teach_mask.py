@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from cyclegan.checkpoints import replace_folder, save_generator  # noqa: E402
 from cyclegan.data import augment_drawn  # noqa: E402
 from cyclegan.device import describe_machine  # noqa: E402
 from cyclegan.evaluation import drawn_training_set, mask_iou  # noqa: E402
@@ -136,21 +137,11 @@ def main(argv=None) -> int:
 
 def save_pair(G, mask_gain: float, training: dict, other: Path, target: Path):
     """target: the taught generator, steepened by mask_gain, with training.json; beside it the other generator,
-    copied. Each folder is written under a temporary name and then renamed, so a kill leaves no half folder."""
-    def replace(final: Path, write):
-        tmp = final.with_name(final.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        write(tmp)
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
-
-    def taught(folder: Path):
-        G.mask_gain = G._hub_mixin_config["mask_gain"] = mask_gain
-        G.save_pretrained(folder, model_card_kwargs={"training": training})
-        (folder / "training.json").write_text(json.dumps(training, indent=2) + "\n")
-        G.mask_gain = 1.0  # taught on as a probability
-    replace(target, taught)
-    replace(target.parent / other.name, lambda folder: shutil.copytree(other, folder))
+    copied (checkpoints.save_generator, replace_folder: no half folder if killed)."""
+    G.mask_gain = G._hub_mixin_config["mask_gain"] = mask_gain
+    save_generator(G, target, training)
+    G.mask_gain = 1.0  # taught on as a probability
+    replace_folder(target.parent / other.name, lambda folder: shutil.copytree(other, folder))
 
 
 if __name__ == "__main__":
