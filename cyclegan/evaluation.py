@@ -289,7 +289,8 @@ def mask_iou(mask: torch.Tensor, hair: torch.Tensor) -> float:
     (n, 1, H, W) in [0, 1], at the model's size): how well a mask finds the hair before the page's photo path."""
     found, drawn = mask >= 0.5, hair >= 0.5
     union = (found | drawn).flatten(1).sum(1).float()
-    return ((found & drawn).flatten(1).sum(1).float() / union.clamp(min=1)).mean().item()
+    iou = (found & drawn).flatten(1).sum(1).float() / union.clamp(min=1)
+    return torch.where(union > 0, iou, 1.0).mean().item()  # nothing found where nothing is drawn: 1, as mask_scores
 
 
 def mask_scores(hair: torch.Tensor, photo, result, delta_e: float = MASK_DE) -> dict:

@@ -350,6 +350,16 @@ def test_augmented_drawn_faces_move_with_their_hair_and_vary():
     assert torch.stack(slopes).std() > 0.02
 
 
+def test_mask_iou_by_hand():
+    from cyclegan.evaluation import mask_iou
+
+    mask, hair = torch.zeros(2, 1, 4, 4), torch.zeros(2, 1, 4, 4)
+    mask[0, 0, :2] = 0.7   # face 1: 8 pixels found (>= 1/2), 4 of them drawn, 4 drawn pixels missed: 4 / 12
+    hair[0, 0, 1:3] = 1.0
+    mask[1, 0, 0, 0] = 0.49  # face 2: nothing found (below 1/2), nothing drawn: right, 1 (as mask_scores)
+    assert mask_iou(mask, hair) == pytest.approx((4 / 12 + 1) / 2)
+
+
 def test_teach_mask_tool_teaches_the_mask_on_drawn_faces_and_saves_a_pair(celeba_root, tmp_path, capsys):
     sys.path.insert(0, str(REPO / "train"))
     import teach_mask
