@@ -22,11 +22,14 @@ def recolouring_text(config: dict) -> str:
             "and luminance, so it recolours the photo's own pixels and can be applied to a photo at its full "
             "resolution")
     if config.get("hair_lightness"):
-        lightness = config["hair_lightness"]
+        lightness, ab = config["hair_lightness"], config["hair_ab"]
+        ab = (f"{ab[0]:.1f}, {ab[1]:.1f}" if not isinstance(ab[0], list) else
+              f"real hair's at each lightness ({ab[0][0]:.1f}, {ab[0][1]:.1f} in the darkest to {ab[-1][0]:.1f}, "
+              f"{ab[-1][1]:.1f} in the lightest)")
         text += (f". Matched colour: T is not the field's transforms but real {config.get('target_domain', 'target')} "
                  f"hair's colour in CIELAB, the hair's lightness mapped rank by rank onto real hair's (L* "
                  f"{lightness[0]:.0f} to {lightness[-1]:.0f} over {len(lightness)} quantiles) and its a*, b* taken to "
-                 f"{config['hair_ab'][0]:.1f}, {config['hair_ab'][1]:.1f} plus {config.get('chroma_kept', 0.3):.0%} of "
+                 f"{ab} plus {config.get('chroma_kept', 0.3):.0%} of "
                  "its own variation (cyclegan/transform.py; measured on CelebA train photos as the run started, or by "
                  "train/match_colour.py)")
     return text

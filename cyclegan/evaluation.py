@@ -327,18 +327,28 @@ def colour_targets(a, b, image_size: int, max_images: int = 2000, kept: float = 
 
 def hair_target(pixels: list, k: int = 32) -> dict:
     """The matched colour's target (networks.Generator's hair_lightness, hair_ab) from real hair of the target
-    colour, a list of (n, 3) L*a*b* arrays (HairColour.lab): L* at the k quantile levels (k + 0.5) / k and the
-    median a*, b*, pooled over all the pixels but the far-out ones in L* or chroma (far_out): the colours
-    HairColour calls black hair include 9% of saturated background colours (chroma 47, L* 38-85, measured on
-    2,000 train photos) which a black must not take its highlights from."""
+    colour, a list of (n, 3) L*a*b* arrays (HairColour.lab): L* at the k quantile levels (k + 0.5) / k and, at
+    each the a*, b* of the pixels of that lightness (the median of the k-quantile's own pixels and its two
+    neighbours', then the straight line through those medians: real blond's a* falls from 9 in the darkest eighth
+    to 3 in the lightest, so one a* for all is olive in the shadows and pink in the highlights); pooled over all the pixels but the far-out ones in L* or chroma
+    (far_out): the colours HairColour calls black hair include 9% of saturated background colours (chroma 47,
+    L* 38-85, measured on 2,000 train photos) which a black must not take its highlights from."""
     lab = torch.cat([p.reshape(-1, 3) for p in pixels])
     if not len(lab):
         raise ValueError("no pixels of real hair of the target colour to match")
     lab = lab[~(far_out(lab[:, 0]) | far_out(lab[:, 1:].norm(dim=1)))]
+    lab = lab[lab[:, 0].argsort()]
     levels = (torch.arange(k, dtype=torch.float64) + 0.5) / k
     lightness = torch.quantile(lab[:, 0].double(), levels).clamp(0, 100)
+    n = len(lab)
+    ab = torch.stack([lab[max(0, (j - 1) * n // k):max(1, min(n, (j + 2) * n // k)), 1:].median(0).values
+                      for j in range(k)]).double()  # (k, 2)
+    # the straight line through them (least squares over the levels): real black's medians wander by 1-2 from
+    # level to level (its darkest a*, b* 1.7, -1.1, a purple tint) where blond's fall steadily
+    t = levels - levels.mean()
+    ab = ab.mean(0) + t[:, None] * (t[:, None] * (ab - ab.mean(0))).sum(0) / (t ** 2).sum()
     return {"hair_lightness": [round(v, 3) for v in lightness.tolist()],
-            "hair_ab": [round(lab[:, c].median().item(), 3) for c in (1, 2)]}
+            "hair_ab": [[round(v, 3) for v in pair.tolist()] for pair in ab]}
 
 
 def flicker(inputs, outputs, changed: int = CHANGED) -> float:

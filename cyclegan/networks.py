@@ -105,7 +105,8 @@ class Generator(
             cyclegan.transform): the colour under the mask is not the field's transform but real target hair's,
             the hair's L* mapped rank by rank onto these quantiles of real target hair's L* (at levels
             (k + 0.5) / K, ascending). None: the field's transform, as every pair before it.
-        hair_ab (`list[float]`, defaults to None; with hair_lightness): real target hair's median a*, b*.
+        hair_ab (`list`, defaults to None; with hair_lightness): real target hair's median [a*, b*], or one
+            [a*, b*] for each hair_lightness value (real blond hair is warmer where it is darker).
         chroma_kept (`float`, defaults to 0.3): the share of the hair's own a*, b* variation kept around hair_ab.
         mask_gain (`float`, defaults to 1.0; needs guided_radius): a steeper blend, the guided mask M taken to
             clamp(k (M - 1/2) + 1/2) with k = mask_gain: a mask taught on drawn hair (--lambda-drawn) is a
@@ -277,11 +278,16 @@ def colour_target(hair_lightness, hair_ab, chroma_kept: float, guided_radius: in
         raise ValueError("hair_lightness (matched colour) needs the guided mask: set guided_radius > 0")
     if len(lightness) < 2 or any(not 0 <= v <= 100 for v in lightness) or lightness != sorted(lightness):
         raise ValueError(f"hair_lightness must be at least 2 ascending L* values in [0, 100], got {hair_lightness!r}")
-    if hair_ab is None or len(hair_ab) != 2:
-        raise ValueError(f"hair_ab must be the target hair's [a*, b*] with hair_lightness, got {hair_ab!r}")
+    try:
+        pairs = [[float(a), float(b)] for a, b in (hair_ab if isinstance(hair_ab[0], (list, tuple)) else [hair_ab])]
+    except (TypeError, ValueError, IndexError):
+        pairs = []
+    if len(pairs) not in (1, len(lightness)):
+        raise ValueError(f"hair_ab must be the target hair's [a*, b*], or one [a*, b*] for each of the "
+                         f"{len(lightness)} hair_lightness values, with hair_lightness; got {hair_ab!r}")
     if not 0 <= chroma_kept <= 1:
         raise ValueError(f"chroma_kept must be in [0, 1], got {chroma_kept!r}")
-    return {"lightness": lightness, "ab": [float(v) for v in hair_ab], "kept": float(chroma_kept)}
+    return {"lightness": lightness, "ab": pairs[0] if len(pairs) == 1 else pairs, "kept": float(chroma_kept)}
 
 
 def steeper(mask_coefficients: torch.Tensor, gain: float) -> torch.Tensor:

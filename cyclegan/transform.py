@@ -32,11 +32,12 @@ learnt but the target hair's own, in CIELAB, as real-time hair recolouring keys 
 
     L*' = Q_target(F_hair(L*))      the photo's hair lightness mapped rank by rank onto real target hair's
                                     (F_hair: the CDF of L* under the mask; Q_target: target hair's quantiles)
-    a*' = a*_target + k (a* - a*_hair), b*' likewise: chroma taken to the target's, the photo's own variation
-                                    kept by k (chroma_kept), not multiplied, so dark pixels' noise stays small
+    a*' = a*_target(L*') + k (a* - a*_hair), b*' likewise: chroma taken to the target's at the new lightness
+                                    (real blond is warmer where darker), the photo's own variation kept by k
+                                    (chroma_kept), not multiplied, so dark pixels' noise stays small
 
 A monotone curve keeps the strands' order and highlights; per face it is one `curve` (hair_curve) of
-2 K + 4 numbers, which applies at any resolution (match_colours).
+4 K + 2 numbers, which applies at any resolution (match_colours).
 """
 
 import functools
@@ -148,19 +149,22 @@ def weighted_quantiles(values: torch.Tensor, weights: torch.Tensor, levels: torc
     return interpolate(levels.to(v).expand(len(v), -1).contiguous(), cdf, v)
 
 
-def interpolate(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+def interpolate(x: torch.Tensor, xp: torch.Tensor, *fp: torch.Tensor):
     """numpy.interp image by image: (N, M) points, (N, K) ascending knots xp and their values fp -> (N, M);
-    constant beyond the end knots. Knots closer than 1e-6 count as one step."""
+    constant beyond the end knots. Knots closer than 1e-6 count as one step. Several fp (each (N, K)) share the
+    search: one (N, M) result for each, a tuple when there are several."""
     i = torch.searchsorted(xp.contiguous(), x.contiguous()).clamp(1, xp.shape[1] - 1)
-    x0, x1, f0, f1 = xp.gather(1, i - 1), xp.gather(1, i), fp.gather(1, i - 1), fp.gather(1, i)
+    x0, x1 = xp.gather(1, i - 1), xp.gather(1, i)
     t = ((x - x0) / (x1 - x0).clamp(min=1e-6)).clamp(0, 1)
-    return f0 + t * (f1 - f0)
+    out = tuple(f.gather(1, i - 1) + t * (f.gather(1, i) - f.gather(1, i - 1)) for f in fp)
+    return out[0] if len(out) == 1 else out
 
 
 def hair_curve(x: torch.Tensor, mask: torch.Tensor, lightness, ab) -> torch.Tensor:
-    """The matched-colour curve of each image (module docstring): (N, 2 K + 4) = the hair's L* at K quantile
+    """The matched-colour curve of each image (module docstring): (N, 4 K + 2) = the hair's L* at K quantile
     levels (K = len(lightness)), the target's L* there (`lightness`, real target hair's quantiles at levels
-    (k + 0.5) / K), the hair's median a*, b* and the target's (`ab`).
+    (k + 0.5) / K), the hair's median a*, b*, and the target's a* at those K lightnesses then its b* (`ab`: one
+    [a*, b*] for all, or one for each of `lightness`, as real blond hair is warmer where it is darker).
 
     x: (N, 3, H, W) in [-1, 1], at the model's size; mask: (N, 1, H, W) in [0, 1], the hair's weights."""
     lab = srgb_to_lab(x).flatten(2)  # (N, 3, HW)
@@ -171,11 +175,15 @@ def hair_curve(x: torch.Tensor, mask: torch.Tensor, lightness, ab) -> torch.Tens
     half = torch.tensor([0.5], device=x.device)
     hair_ab = torch.cat([weighted_quantiles(lab[:, c], w, half) for c in (1, 2)], 1)  # (N, 2) medians
     target = x.new_tensor(lightness, dtype=torch.float32).expand(len(x), -1)
-    return torch.cat([source, target, hair_ab, x.new_tensor(ab, dtype=torch.float32).expand(len(x), -1)], 1)
+    target_ab = x.new_tensor(ab, dtype=torch.float32).reshape(-1, 2)
+    if len(target_ab) not in (1, k):
+        raise ValueError(f"ab must be one [a*, b*] or one for each of the {k} lightnesses, got {len(target_ab)}")
+    target_ab = target_ab.expand(k, 2).T.reshape(1, 2 * k).expand(len(x), -1)  # a* at each knot, then b*
+    return torch.cat([source, target, hair_ab, target_ab], 1)
 
 
 def match_colours(x: torch.Tensor, curve: torch.Tensor, kept: float, dim: int = 1) -> tuple:
-    """The matched colours of x (sRGB in [-1, 1] along `dim`, N images first) by each image's curve (N, 2 K + 4)
+    """The matched colours of x (sRGB in [-1, 1] along `dim`, N images first) by each image's curve (N, 4 K + 2)
     (hair_curve), and how hair-like each pixel's lightness is (size 1 along `dim`; matched_lab)."""
     lab = srgb_to_lab(x, dim).movedim(dim, -1)
     new, likeness = matched_lab(lab.reshape(len(curve), -1, 3), curve, kept)
@@ -184,7 +192,7 @@ def match_colours(x: torch.Tensor, curve: torch.Tensor, kept: float, dim: int = 
 
 
 def match_levels(levels: torch.Tensor, curve: torch.Tensor, kept: float) -> tuple:
-    """match_colours for the photo path: (n, 3) uint8 pixels of one image and its curve (2 K + 4,) -> their matched
+    """match_colours for the photo path: (n, 3) uint8 pixels of one image and its curve (4 K + 2,) -> their matched
     colours (n, 3) in [0, 1] and likeness (n,), through lookup tables (levels_to_lab, lab_to_unit): within 0.05 of
     a level of match_colours, 2-3x as fast on a 12 MP photo's hair."""
     new, likeness = matched_lab(levels_to_lab(levels)[None], curve[None], kept)
@@ -192,19 +200,21 @@ def match_levels(levels: torch.Tensor, curve: torch.Tensor, kept: float) -> tupl
 
 
 def matched_lab(lab: torch.Tensor, curve: torch.Tensor, kept: float) -> tuple:
-    """The matched colour in CIELAB (N, M, 3) of each image's pixels by its curve (N, 2 K + 4) (hair_curve): L*
-    through the curve (beyond its ends moved as its end knots), a*, b* taken to the target's plus `kept` of their
-    distance from the hair's median; and (N, M) how hair-like each pixel's lightness is: 1 within the hair's L*
-    range (its end knots), falling to 0 at HAIR_MARGIN beyond, which the mask is multiplied by. Why: matched
-    colour paints whatever the mask covers with the target's full colour, so a mask reaching onto a white wall
-    beside black hair would turn it as much darker as the hair."""
-    k = (curve.shape[1] - 4) // 2
-    source, target, hair_ab, target_ab = curve[:, :k], curve[:, k:2 * k], curve[:, -4:-2], curve[:, -2:]
+    """The matched colour in CIELAB (N, M, 3) of each image's pixels by its curve (N, 4 K + 2) (hair_curve): L*
+    through the curve (beyond its ends moved as its end knots), a*, b* taken to the target's at the new L* plus
+    `kept` of their distance from the hair's median; and (N, M) how hair-like each pixel's lightness is: 1 within
+    the hair's L* range (its end knots), falling to 0 at HAIR_MARGIN beyond, which the mask is multiplied by. Why:
+    matched colour paints whatever the mask covers with the target's full colour, so a mask reaching onto a white
+    wall beside black hair would turn it as much darker as the hair."""
+    k = (curve.shape[1] - 2) // 4
+    source, target, hair_ab = curve[:, :k], curve[:, k:2 * k], curve[:, 2 * k:2 * k + 2]
+    target_a, target_b = curve[:, 2 * k + 2:3 * k + 2], curve[:, 3 * k + 2:]
     L = lab[..., 0]
     beyond = (L - L.clamp(source[:, :1], source[:, -1:]))  # past the hair's darkest or lightest knot
     likeness = (1 - beyond.abs() / HAIR_MARGIN).clamp(min=0)
-    L = (interpolate(L, source, target) + beyond).clamp(0, 100)
-    ab = target_ab[:, None] + kept * (lab[..., 1:] - hair_ab[:, None])
+    L, a, b = interpolate(L, source, target, target_a, target_b)
+    L = (L + beyond).clamp(0, 100)
+    ab = torch.stack([a, b], -1) + kept * (lab[..., 1:] - hair_ab[:, None])
     return torch.cat([L[..., None], ab], -1), likeness
 
 

@@ -52,9 +52,12 @@ def test_the_photo_paths_lookup_tables_equal_the_exact_colours():
     exact = srgb_to_lab(signed, dim=-1)
     assert (levels_to_lab(levels) - exact).abs().max() < 0.1
     assert ((lab_to_unit(exact) * 2 - 1 - lab_to_srgb(exact, -1)).abs().max() * 127.5) < 0.05
-    for lightness, ab, kept in [(BLOND, (6.0, 23.0), 0.3), ([3.0 + k / 2 for k in range(16)], (0.5, 1.0), 0.0)]:
+    warmer_when_darker = torch.stack([torch.linspace(9, 3, 16), torch.linspace(21, 25, 16)])  # a* then b* knots
+    for lightness, ab, kept in [(BLOND, torch.tensor([[6.0], [23.0]]).expand(2, 16), 0.3),
+                                ([3.0 + k / 2 for k in range(16)], torch.tensor([[0.5], [1.0]]).expand(2, 16), 0.0),
+                                (BLOND, warmer_when_darker, 0.3)]:
         hair = torch.tensor([12.0 + 3 * k for k in range(16)])  # a dark hair's L* knots
-        curve = torch.cat([hair, torch.tensor(lightness), torch.tensor([2.0, 9.0]), torch.tensor(ab)])
+        curve = torch.cat([hair, torch.tensor(lightness), torch.tensor([2.0, 9.0]), ab.flatten()])
         colours, likeness = match_colours(signed[None], curve[None], kept, dim=-1)
         fast, fast_likeness = match_levels(levels, curve, kept)
         assert ((fast * 2 - 1 - colours[0]).abs().max() * 127.5) < 0.05
@@ -84,7 +87,8 @@ def test_a_curve_that_leaves_lightness_and_chroma_alone_is_the_identity():
     k = len(BLOND)
     curve = own.clone()
     curve[:, k:2 * k] = own[:, :k]
-    curve[:, -2:] = own[:, -4:-2]
+    curve[:, 2 * k + 2:3 * k + 2] = own[:, 2 * k:2 * k + 1]  # the target's a* at every lightness, then b*
+    curve[:, 3 * k + 2:] = own[:, 2 * k + 1:2 * k + 2]
     out, likeness = match_colours(x, curve, kept=1.0)
     assert (out - x).abs().max() < 1e-3
     inside = (lab[:, :1] >= own[:, None, None, :1].permute(0, 3, 1, 2)) & (lab[:, :1] <= own[:, k - 1].view(2, 1, 1, 1))
@@ -106,6 +110,25 @@ def test_matched_colours_take_the_targets_lightness_by_rank_and_its_chroma():
     assert got[:, 2].median().item() == pytest.approx(23.0, abs=0.3)
     # the end knots are the hair's quantiles at levels 1 / 2K and 1 - 1 / 2K: its last few pixels lie just beyond
     assert torch.all(likeness >= 0.95) and torch.all(likeness.flatten()[4:-4] == 1)
+
+
+def test_matched_chroma_follows_the_targets_at_each_lightness():
+    """hair_ab with one [a*, b*] per lightness knot (real blond: warmer where darker): the darkest strands take the
+    darkest knot's a*, b*, the lightest the lightest's, in between in order; one pair for all is the same as that
+    pair at every knot."""
+    L = torch.linspace(10, 30, 64).view(1, 1, 8, 8)
+    x = lab_to_srgb(torch.cat([L, torch.full_like(L, 3.0), torch.full_like(L, 2.0)], 1))  # one a*, b*
+    k = len(BLOND)
+    ab = [[9.0 - 6 * i / (k - 1), 21.0 + 4 * i / (k - 1)] for i in range(k)]  # a* 9 -> 3, b* 21 -> 25
+    out, _ = match_colours(x, hair_curve(x, torch.ones(1, 1, 8, 8), BLOND, ab), kept=0.3)
+    got = srgb_to_lab(out)[0].flatten(1)  # (3, 64), darkest pixel first
+    assert got[1, 0].item() == pytest.approx(9.0, abs=0.4) and got[1, -1].item() == pytest.approx(3.0, abs=0.4)
+    assert got[2, 0].item() == pytest.approx(21.0, abs=0.4) and got[2, -1].item() == pytest.approx(25.0, abs=0.4)
+    assert torch.all(got[1].diff() <= 0.05) and torch.all(got[2].diff() >= -0.05)
+    one = hair_curve(x, torch.ones(1, 1, 8, 8), BLOND, [6.0, 23.0])
+    assert torch.equal(one, hair_curve(x, torch.ones(1, 1, 8, 8), BLOND, [[6.0, 23.0]] * k))
+    with pytest.raises(ValueError, match="one for each"):
+        hair_curve(x, torch.ones(1, 1, 8, 8), BLOND, [[6.0, 23.0]] * 3)
 
 
 def test_likeness_falls_off_beyond_the_hairs_lightness():
@@ -159,6 +182,7 @@ def test_matched_colour_is_handed_on_by_init_from(tmp_path):
     (dict(guided_radius=0), "needs the guided mask"),
     (dict(hair_lightness=[50.0, 40.0]), "ascending"),
     (dict(hair_ab=[1.0]), "hair_ab must be"),
+    (dict(hair_ab=[[1.0, 2.0]] * 3), "hair_ab must be"),
     (dict(chroma_kept=1.5), "chroma_kept"),
 ])
 def test_bad_matched_colour_settings_are_refused(kwargs, message):
@@ -174,7 +198,11 @@ def test_hair_target_quantiles_by_hand_without_far_out_pixels():
     saturated = torch.tensor([[60.0, 60.0, -60.0]] * 5)  # a few far-out colours (chroma 85) are left out
     target = hair_target([lab, saturated], k=4)
     assert target["hair_lightness"] == pytest.approx([12.375, 37.125, 61.875, 86.625], abs=0.01)
-    assert target["hair_ab"] == [0.0, 0.0]
+    assert target["hair_ab"] == [[0.0, 0.0]] * 4
+    # a* rising with L*: each quantile's median a* (its own pixels' and its neighbours': 2.4, 3.7, 6.2, 7.4), then the
+    # least-squares line through them over the levels 1/8 .. 7/8 (slope 7)
+    lab[:, 1] = L / 10
+    assert [a for a, _ in hair_target([lab, saturated], k=4)["hair_ab"]] == pytest.approx([2.3, 4.05, 5.8, 7.55], abs=0.01)
     assert far_out(torch.tensor([1.0, 2, 3, 4, 100])).tolist() == [False] * 4 + [True]
 
 
@@ -197,7 +225,8 @@ def test_colour_targets_measure_each_domains_hair_as_run_py_does(tmp_path):
     for direction, name in (("AB", "blond"), ("BA", "black")):
         L, a, b = srgb_to_lab(torch.tensor(hair[name], dtype=torch.float32).view(1, 3, 1, 1) / 127.5 - 1).flatten()
         assert targets[direction]["lightness"] == pytest.approx([L.item()] * 32, abs=0.05)
-        assert targets[direction]["ab"] == pytest.approx([a.item(), b.item()], abs=0.05)
+        ab = torch.tensor(targets[direction]["ab"])  # one a*, b* for each of the 32 lightnesses
+        assert ab.shape == (32, 2) and (ab - torch.stack([a, b])).abs().max() < 0.05
         assert targets[direction]["kept"] == 0.25
 
 

@@ -145,7 +145,7 @@ def test_other_hub_models_get_a_short_true_card(tmp_path):
 # others are read back from the loaded generator's attribute of the same name.
 NON_DEFAULT = dict(in_channels=3, out_channels=3, ngf=6, n_blocks=2, image_size=40, source_domain="blond",
                    target_domain="black", upsample="resize_conv", attention=True, recolour=True, cell=5, bins=2,
-                   guided_radius=3, guided_eps=0.037, hair_lightness=[20.0, 40.0, 60.0], hair_ab=[5.0, 20.0],
+                   guided_radius=3, guided_eps=0.037, hair_lightness=[20.0, 40.0, 60.0], hair_ab=[[5.0, 20.0], [4.0, 21.0], [3.0, 22.0]],
                    chroma_kept=0.5, mask_gain=2.5)
 SHAPE_ONLY = {"in_channels", "out_channels", "ngf", "n_blocks", "upsample"}
 # matched colour's arguments are read back from the loaded generator's colour_target

@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     for d, config in configs.items():
         (folders[d] / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
         print(f"{folders[d] / 'config.json'}: " + (f"matched colour L* {config['hair_lightness'][0]:.1f}.."
-              f"{config['hair_lightness'][-1]:.1f}, a* b* {config['hair_ab']}" if "hair_lightness" in config
+              f"{config['hair_lightness'][-1]:.1f}, a* b* {config['hair_ab'][0]} .. {config['hair_ab'][-1]}" if "hair_lightness" in config
               else "the field's own colour"))
     return 0
 
