@@ -29,8 +29,8 @@ from PIL import Image, ImageChops
 
 from .inference import DETAIL_EPS, DETAIL_RATIO, DETAIL_SIGMA, MASK_OFF, image_to_tensor, tensor_to_image, \
     translate
-from .transform import affine_colours, field_mask, gather_knots, guided_mask, hair_curve, levels_to_lab, \
-    mask_coefficients, mask_reach, match_levels
+from .transform import affine_colours, base_coefficients, field_mask, gather_knots, guided_mask, hair_curve, \
+    levels_to_lab, mask_coefficients, mask_reach, match_levels
 
 # where a CelebA training crop has its face: Haar box centre (x, y) and width, as fractions of the crop side
 FACE_CENTRE_X, FACE_CENTRE_Y, FACE_WIDTH = 0.499, 0.582, 0.565
@@ -332,7 +332,7 @@ def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Im
     box: (left, top, right, bottom), any rectangle; field: (12 bins (+ 4), h, w) float, the field over the
     box as the model saw it; mask: L, the model's size. Visits the box in strips of STRIP_PIXELS: the mask
     first (4 coefficients a pixel), then the colour transforms only of the pixels it turns on (gather_knots),
-    so the cost follows the hair's area, not the photo's. With `matched` ((curve, kept), photo_curve) the
+    so the cost follows the hair's area, not the photo's. With `matched` ((curve, kept, base), photo_curve) the
     colour is the matched one (cyclegan.transform.match_levels), not the field's transforms.
 
     Several faces (translate_photo): with `canvas` ((H, W, 3) uint8, the photo's result being built) and `claims`
@@ -355,6 +355,9 @@ def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Im
     pixels = torch.from_numpy(np.array(photo.crop(box)))  # (height, width, 3) uint8, written back strip by strip
     colour = widen(field[:12 * bins], width)  # (h, width, 12 bins): bilinear as F.interpolate's, see transform.upsample
     row_taps = pil_taps(field.shape[1], height, "bilinear")
+    if matched is not None:  # the lightness' base layer's coefficients, scaled up as the field
+        curve, kept, base = matched
+        base, base_taps = widen(base.float(), width), pil_taps(base.shape[1], height, "bilinear")
     # faded where the box ends inside the photo, not where the photo itself ends
     edge_y, edge_x = feather(height, box[1] > 0, box[3] < photo.height), feather(width, box[0] > 0, box[2] < photo.width)
     strip = max(1, STRIP_PIXELS // (right - left))
@@ -372,7 +375,8 @@ def recolour_photo(photo: Image.Image, box: tuple, field: torch.Tensor, mask: Im
             continue
         on = x[ys, xs]  # (n, 3) in [0, 1]: only the pixels the mask turns on are recoloured
         if matched is not None:  # the colour, and how hair-like each pixel's lightness is (the mask's factor)
-            new, likeness = match_levels(pixels[y0 + ys, left + xs], *matched)
+            b = resample_rows(base[:, left:right], base_taps, y0, y1)[ys, xs]  # (n, 2)
+            new, likeness = match_levels(pixels[y0 + ys, left + xs], curve, kept, b)
             weight[ys, xs] *= likeness
         else:
             signed = on * 2 - 1  # the model's [-1, 1]
@@ -612,15 +616,18 @@ def auto_pick(pair: tuple, classifier, confidence: float = AUTO_CONFIDENCE):
 
 
 def photo_curve(G, model_input: Image.Image, field: torch.Tensor) -> tuple:
-    """(curve, kept) for recolour_photo's matched colour of a generator with one (Generator.colour_target), from
-    what the model saw and its field (12 bins + 4, h, w) as translate returned it: the curve the model itself
-    made (cyclegan.transform.apply_field); None for the field's colour."""
+    """(curve, kept, base) for recolour_photo's matched colour of a generator with one (Generator.colour_target),
+    from what the model saw and its field (12 bins + 4, h, w) as translate returned it: the curve the model itself
+    made (cyclegan.transform.apply_field) and the lightness' base_coefficients (2, H, W) at the model's size;
+    None for the field's colour."""
     target = getattr(G, "colour_target", None)
     if target is None:
         return None
     x = image_to_tensor(model_input)
-    curve = hair_curve(x, field_mask(x, field[None].float().cpu(), G.bins), target["lightness"], target["ab"])
-    return curve[0], target["kept"]
+    mask = field_mask(x, field[None].float().cpu(), G.bins)
+    base = base_coefficients(x, mask)
+    curve = hair_curve(x, mask, target["lightness"], target["ab"], base)
+    return curve[0], target["kept"], base[0]
 
 
 def model_window(photo: Image.Image, box: tuple, G) -> tuple:

@@ -16,8 +16,9 @@ from cyclegan.faces import photo_curve, recolour_photo
 from cyclegan.inference import image_to_tensor, translate
 from cyclegan.networks import Generator
 from cyclegan.training import init_generator
-from cyclegan.transform import (HAIR_MARGIN, hair_curve, interpolate, lab_to_srgb, lab_to_unit, levels_to_lab,
-                                match_colours, match_levels, srgb_to_lab, weighted_quantiles)
+from cyclegan.transform import (DETAIL_GAIN, HAIR_MARGIN, base_coefficients, hair_curve, interpolate, lab_to_srgb,
+                                lab_to_unit, levels_to_lab, lightness_base, match_colours, match_levels, srgb_to_lab,
+                                weighted_quantiles)
 from test_transform import set_coefficients, smooth_photo
 
 REPO = Path(__file__).resolve().parent.parent
@@ -129,6 +130,62 @@ def test_matched_chroma_follows_the_targets_at_each_lightness():
     assert torch.equal(one, hair_curve(x, torch.ones(1, 1, 8, 8), BLOND, [[6.0, 23.0]] * k))
     with pytest.raises(ValueError, match="one for each"):
         hair_curve(x, torch.ones(1, 1, 8, 8), BLOND, [[6.0, 23.0]] * 3)
+
+
+def grainy_hair(L_low, L_high, grain, seed=0):
+    """(1, 3, 32, 32): grey hair whose lightness is shaded from L_low (top) to L_high (bottom) with a grain of
+    +- `grain` L* on every pixel, as a photo's noise and JPEG blocks."""
+    rows = torch.linspace(L_low, L_high, 32).view(1, 1, 32, 1).expand(1, 1, 32, 32)
+    noise = (torch.rand(1, 1, 32, 32, generator=torch.Generator().manual_seed(seed)) * 2 - 1) * grain
+    L = rows + noise
+    return lab_to_srgb(torch.cat([L, torch.zeros_like(L), torch.zeros_like(L)], 1))
+
+
+def grain_of(L):
+    """The RMS of L* minus its 5 x 5 mean, inside the borders: a picture's fine grain."""
+    mean = torch.nn.functional.avg_pool2d(L, 5, stride=1)
+    return (L[..., 2:-2, 2:-2] - mean).pow(2).mean().sqrt().item()
+
+
+def test_the_base_layer_smooths_grain_and_keeps_edges():
+    """base_coefficients: B is the grain's local mean where the hair is flat and the pixel itself at a hair's edge
+    against a white wall (a grain far under sqrt(BASE_EPS), an edge far over it)."""
+    x = grainy_hair(8, 8, grain=2.0)
+    x[..., 16:] = 1.0  # a white wall (L* 100) on the right half
+    L = srgb_to_lab(x)[:, :1]
+    B = lightness_base(L, base_coefficients(x))
+    hair, wall = (slice(2, 30), slice(2, 12)), (slice(2, 30), slice(20, 30))
+    assert grain_of(B[..., :, :14]) < 0.25 * grain_of(L[..., :, :14])  # the grain smoothed away
+    assert (B[0, 0][hair] - 8).abs().max() < 1.5 and (B[0, 0][wall] - 100).abs().max() < 0.5
+    assert (B[0, 0, :, 16] - 100).abs().max() < 8 and (B[0, 0, :, 15] - L[0, 0, :, 15]).abs().max() < 20  # the edge
+    assert B[0, 0, 4:-4, 15].mean() < 40 and B[0, 0, 4:-4, 16].mean() > 70  # kept where it was: no halo
+    # with the hair's mask its median detail L* - B is 0 (B moves by it, the smoothing is the same)
+    mask = torch.zeros(1, 1, 32, 32)
+    mask[..., :14] = 1
+    centred = lightness_base(L, base_coefficients(x, mask))
+    assert (L - centred)[..., :14].median().abs() < 0.05
+
+
+def test_matched_lightness_maps_the_base_and_holds_the_grain_to_the_detail_gain():
+    """Dark hair shaded over L* 5..15 with a grain of +- 1.5 matched onto blond (40..70): the shading spreads over
+    the target's range as before, but the grain grows by at most DETAIL_GAIN, where mapping each pixel itself (no
+    base layer) grows it by the curve's slope, 3 here; onto a darker, narrower target (slope below 1) the grain
+    shrinks with the rest."""
+    x, mask = grainy_hair(5, 15, grain=1.5), torch.ones(1, 1, 32, 32)
+    L = srgb_to_lab(x)[:, :1]
+    base = base_coefficients(x, mask)
+    out = {}
+    for name, b in (("base", base), ("pixel", None)):
+        colours, _ = match_colours(x, hair_curve(x, mask, BLOND, [6.0, 23.0], b), 0.3, b)
+        out[name] = srgb_to_lab(colours)[:, :1]
+    assert out["base"].median().item() == pytest.approx(55.0, abs=1.0)  # the target's median
+    rows = out["base"].mean(3).flatten()  # the shading: top to bottom over most of the target's range
+    assert rows[2].item() < 44 and rows[-3].item() > 66 and torch.all(rows[2:-2].diff() > -0.5)
+    assert grain_of(out["pixel"]) > 2.5 * grain_of(L)
+    assert grain_of(out["base"]) < DETAIL_GAIN * 1.1 * grain_of(L)
+    dark = [5.0 + 5.0 * k / 15 for k in range(16)]  # onto L* 5..10: half the hair's own range
+    colours, _ = match_colours(x, hair_curve(x, mask, dark, [0.0, 0.0], base), 0.3, base)
+    assert grain_of(srgb_to_lab(colours)[:, :1]) < 0.7 * grain_of(L)
 
 
 def test_likeness_falls_off_beyond_the_hairs_lightness():
