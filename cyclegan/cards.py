@@ -27,7 +27,8 @@ def recolouring_text(config: dict) -> str:
               f"real hair's at each lightness ({ab[0][0]:.1f}, {ab[0][1]:.1f} in the darkest to {ab[-1][0]:.1f}, "
               f"{ab[-1][1]:.1f} in the lightest)")
         text += (f". Matched colour: T is not the field's transforms but real {config.get('target_domain', 'target')} "
-                 f"hair's colour in CIELAB, the hair's lightness mapped rank by rank onto real hair's (L* "
+                 f"hair's colour in CIELAB, the hair's lightness (its base layer, smoothed where flat and kept at "
+                 f"edges; the fine detail rides on it, at most doubled) mapped rank by rank onto real hair's (L* "
                  f"{lightness[0]:.0f} to {lightness[-1]:.0f} over {len(lightness)} quantiles) and its a*, b* taken to "
                  f"{ab} plus {config.get('chroma_kept', 0.3):.0%} of "
                  "its own variation (cyclegan/transform.py; measured on CelebA train photos as the run started, or by "

@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from cyclegan.checkpoints import save_generator
 from cyclegan.evaluation import far_out, hair_target
 from cyclegan.faces import photo_curve, recolour_photo
 from cyclegan.inference import image_to_tensor, translate
@@ -288,13 +289,24 @@ def test_colour_targets_measure_each_domains_hair_as_run_py_does(tmp_path):
 
 
 def test_match_colour_script_takes_matched_colour_out_again(tmp_path):
+    """--off: the configs lose the matched colour, and each folder is written again whole: the card no longer
+    describes it, the weights are the same and as fp16 as they were on disk, training.json is kept."""
+    from safetensors.torch import load_file
     for name, (src, dst) in {"black2blond": ("black", "blond"), "blond2black": ("blond", "black")}.items():
-        matched_generator(source_domain=src, target_domain=dst).save_pretrained(tmp_path / name)
+        save_generator(matched_generator(source_domain=src, target_domain=dst).half(), tmp_path / name,
+                       {"steps": 7})
+    assert "Matched colour" in (tmp_path / "black2blond" / "README.md").read_text()
+    before = load_file(tmp_path / "black2blond" / "model.safetensors")
     done = subprocess.run([sys.executable, str(REPO / "train" / "match_colour.py"), "--weights", str(tmp_path), "--off"],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     for name in ("black2blond", "blond2black"):
         assert Generator.from_pretrained(tmp_path / name).colour_target is None
+        assert "Matched colour" not in (tmp_path / name / "README.md").read_text()
+        assert json.loads((tmp_path / name / "training.json").read_text()) == {"steps": 7}
+    after = load_file(tmp_path / "black2blond" / "model.safetensors")
+    assert after.keys() == before.keys() and all(after[k].dtype == torch.float16 and torch.equal(after[k], before[k])
+                                                 for k in before)
     missing = subprocess.run([sys.executable, str(REPO / "train" / "match_colour.py"), "--weights", str(tmp_path / "x")],
                              capture_output=True, text=True)
     assert missing.returncode == 2 and "no generator config" in missing.stderr

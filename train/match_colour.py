@@ -6,8 +6,10 @@ Measures the colour of real hair of each target colour on the train split (cycle
 the pixels of a domain's photos whose colour is clearly that domain's hair, their L* quantiles and median a*, b*;
 what train/run.py --match-colour measures when a run starts) and writes it into each generator's config.json as hair_lightness and hair_ab
 (networks.Generator: the colour under the mask becomes the target hair's, the photo's hair lightness mapped
-rank by rank onto it; cyclegan.transform). The weights are not touched; --off takes the matched colour out
-again (the field's own colour). The generators need a guided mask (guided_radius > 0).
+rank by rank onto it; cyclegan.transform). Each generator's folder is written again whole, its weights as they
+were (in their precision on disk), its card saying the new colour (with the folder's selection.json table, if
+the pair was shipped); --off takes the matched colour out again (the field's own colour). The generators need a
+guided mask (guided_radius > 0).
 """
 
 import argparse
@@ -17,8 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
+from safetensors import safe_open  # noqa: E402
+
+from cyclegan.checkpoints import save_generator  # noqa: E402
 from cyclegan.data import celeba_domains  # noqa: E402
 from cyclegan.evaluation import colour_targets  # noqa: E402
+from cyclegan.networks import Generator  # noqa: E402
 
 DIRECTIONS = {"black2blond": "AB", "blond2black": "BA"}  # each generator's direction
 
@@ -59,12 +65,30 @@ def main(argv=None) -> int:
         for d, config in configs.items():
             t = targets[DIRECTIONS[d]]
             config.update(hair_lightness=t["lightness"], hair_ab=t["ab"], chroma_kept=t["kept"])
+    selection = Path(args.weights) / "selection.json"  # a shipped pair's: its cards keep the selection table
+    card = {"selection": json.loads(selection.read_text())} if selection.is_file() else {}
     for d, config in configs.items():
-        (folders[d] / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        rewrite(folders[d], config, card)
         print(f"{folders[d] / 'config.json'}: " + (f"matched colour L* {config['hair_lightness'][0]:.1f}.."
               f"{config['hair_lightness'][-1]:.1f}, a* b* {config['hair_ab'][0]} .. {config['hair_ab'][-1]}" if "hair_lightness" in config
               else "the field's own colour"))
     return 0
+
+
+def rewrite(folder: Path, config: dict, card: dict) -> None:
+    """The generator in `folder` written again whole (checkpoints.save_generator) with `config`'s matched colour,
+    so that its card says the colour it now has; its weights unchanged, in the precision they had on disk."""
+    with safe_open(folder / "model.safetensors", "pt") as f:
+        dtype = f.get_tensor(next(iter(f.keys()))).dtype
+    G = Generator.from_pretrained(folder)
+    if "hair_lightness" in config:
+        G.set_colour_target({"lightness": config["hair_lightness"], "ab": config["hair_ab"], "kept": config["chroma_kept"]})
+    else:
+        G.colour_target = None
+        for key in ("hair_lightness", "hair_ab"):
+            G._hub_mixin_config[key] = None
+    training = json.loads((folder / "training.json").read_text()) if (folder / "training.json").is_file() else {}
+    save_generator(G.to(dtype), folder, training, **card)
 
 
 if __name__ == "__main__":
