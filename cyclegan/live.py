@@ -35,7 +35,6 @@ from PIL import Image
 from .faces import detect_faces, face_box, face_cascade, mask_image, model_window, paste_back, photo_curve, \
     recolour_photo
 from .inference import image_to_tensor, tensor_to_image, translate
-from .transform import base_coefficients, field_mask
 
 SEARCH_SIDE = 320  # the whole frame is searched on a copy at most this large
 SEARCH_EVERY = 3  # while there is no face, search every this many frames (the others pass through)
@@ -160,13 +159,12 @@ class LiveTranslator:
             if run_model:
                 _, mask, field = translate(G, x, self.precision, return_field=True,
                                            drop_islands=self.drop_islands)
-                matched = photo_curve(G, model_input, field[0])  # matched colour: the hair's curve, averaged too
-                self.smooth(field[0].cpu(), mask[0].cpu(), *([matched[0]] if matched else []))
+                # matched colour: the hair's curve and the lightness' base layer, averaged too
+                matched = photo_curve(G, model_input, field[0])
+                self.smooth(field[0].cpu(), mask[0].cpu(), *([matched[0], matched[2]] if matched else []))
             field, mask, *curve = self.change
             guided = G.guided_radius > 0  # the guided mask is rebuilt from the field: the model's is not needed
-            # the curve averaged over frames, the lightness' base layer this frame's own
-            matched = (curve[0], G.colour_target["kept"],
-                       base_coefficients(x, field_mask(x, field[None].float(), G.bins))[0]) if curve else None
+            matched = (curve[0], G.colour_target["kept"], curve[1]) if curve else None
             out = recolour_photo(photo, window, field, None if guided else mask_image(mask), G.bins, guided,
                                  matched)
         else:  # the change is translation - input (and the mask), added to this frame's window

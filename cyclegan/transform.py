@@ -169,10 +169,13 @@ def interpolate(x: torch.Tensor, xp: torch.Tensor, *fp: torch.Tensor):
     """numpy.interp image by image: (N, M) points, (N, K) ascending knots xp and their values fp -> (N, M);
     constant beyond the end knots. Knots closer than 1e-6 count as one step. Several fp (each (N, K)) share the
     search: one (N, M) result for each, a tuple when there are several."""
-    i = torch.searchsorted(xp.contiguous(), x.contiguous()).clamp(1, xp.shape[1] - 1)
-    x0, x1 = xp.gather(1, i - 1), xp.gather(1, i)
-    t = ((x - x0) / (x1 - x0).clamp(min=1e-6)).clamp(0, 1)
-    out = tuple(f.gather(1, i - 1) + t * (f.gather(1, i) - f.gather(1, i - 1)) for f in fp)
+    n, k = xp.shape
+    i = torch.searchsorted(xp.contiguous(), x.contiguous()).clamp(1, k - 1)
+    i = i + torch.arange(0, n * k, k, device=x.device)[:, None]  # into the rows of all images' knots at once
+    table = torch.stack([xp, *fp], -1).reshape(n * k, -1)  # (N K, 1 + len(fp)): one lookup for all
+    lo, hi = table[i - 1], table[i]  # (N, M, 1 + len(fp))
+    t = ((x - lo[..., 0]) / (hi[..., 0] - lo[..., 0]).clamp(min=1e-6)).clamp(0, 1)
+    out = (lo[..., 1:] + t[..., None] * (hi[..., 1:] - lo[..., 1:])).unbind(-1)
     return out[0] if len(out) == 1 else out
 
 
