@@ -341,8 +341,9 @@ def hair_target(pixels: list, k: int = 32) -> dict:
     levels = (torch.arange(k, dtype=torch.float64) + 0.5) / k
     lightness = torch.quantile(lab[:, 0].double(), levels).clamp(0, 100)
     n = len(lab)
-    ab = torch.stack([lab[max(0, (j - 1) * n // k):max(1, min(n, (j + 2) * n // k)), 1:].median(0).values
-                      for j in range(k)]).double()  # (k, 2)
+    first = [min(max(0, (j - 1) * n // k), n - 1) for j in range(k)]  # quantile j's pixels and its neighbours',
+    ab = torch.stack([lab[a:max(a + 1, min(n, (j + 2) * n // k)), 1:].median(0).values  # at least one
+                      for j, a in enumerate(first)]).double()  # (k, 2)
     # the straight line through them (least squares over the levels): real black's medians wander by 1-2 from
     # level to level (its darkest a*, b* 1.7, -1.1, a purple tint) where blond's fall steadily
     t = levels - levels.mean()

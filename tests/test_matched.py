@@ -262,6 +262,9 @@ def test_hair_target_quantiles_by_hand_without_far_out_pixels():
     lab[:, 1] = L / 10
     assert [a for a, _ in hair_target([lab, saturated], k=4)["hair_ab"]] == pytest.approx([2.3, 4.05, 5.8, 7.55], abs=0.01)
     assert far_out(torch.tensor([1.0, 2, 3, 4, 100])).tolist() == [False] * 4 + [True]
+    # fewer pixels than quantiles (a tiny run's few photos): every quantile still has pixels to take a*, b* from
+    few = hair_target([lab[::20]], k=32)  # 5 pixels
+    assert len(few["hair_ab"]) == 32 and all(np.isfinite(few["hair_ab"]).flatten())
 
 
 def test_colour_targets_measure_each_domains_hair_as_run_py_does(tmp_path):
