@@ -328,11 +328,12 @@ def colour_targets(a, b, image_size: int, max_images: int = 2000, kept: float = 
 def hair_target(pixels: list, k: int = 32) -> dict:
     """The matched colour's target (networks.Generator's hair_lightness, hair_ab) from real hair of the target
     colour, a list of (n, 3) L*a*b* arrays (HairColour.lab): L* at the k quantile levels (k + 0.5) / k and, at
-    each the a*, b* of the pixels of that lightness (the median of the k-quantile's own pixels and its two
+    each, the a*, b* of the pixels of that lightness (the median of the k-quantile's own pixels and its two
     neighbours', then the straight line through those medians: real blond's a* falls from 9 in the darkest eighth
-    to 3 in the lightest, so one a* for all is olive in the shadows and pink in the highlights); pooled over all the pixels but the far-out ones in L* or chroma
-    (far_out): the colours HairColour calls black hair include 9% of saturated background colours (chroma 47,
-    L* 38-85, measured on 2,000 train photos) which a black must not take its highlights from."""
+    to 3 in the lightest, so one a* for all is olive in the shadows and pink in the highlights); pooled over all
+    the pixels but the far-out ones in L* or chroma (far_out): the colours HairColour calls black hair include 9%
+    of saturated background colours (chroma 47, L* 38-85, measured on 2,000 train photos) which a black must not
+    take its highlights from."""
     lab = torch.cat([p.reshape(-1, 3) for p in pixels])
     if not len(lab):
         raise ValueError("no pixels of real hair of the target colour to match")

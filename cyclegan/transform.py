@@ -31,7 +31,8 @@ learnt but the target hair's own, in CIELAB, as real-time hair recolouring keys 
 (Tkachenka et al. 2019):
 
     L*' = Q_target(F_hair(L*))      the photo's hair lightness mapped rank by rank onto real target hair's
-                                    (F_hair: the CDF of L* under the mask; Q_target: target hair's quantiles)
+                                    (F_hair: the CDF of L* under the mask; Q_target: target hair's quantiles;
+                                    L* here stands for its base layer B, below)
     a*' = a*_target(L*') + k (a* - a*_hair), b*' likewise: chroma taken to the target's at the new lightness
                                     (real blond is warmer where darker), the photo's own variation kept by k
                                     (chroma_kept), not multiplied, so dark pixels' noise stays small
@@ -198,7 +199,9 @@ def base_coefficients(x: torch.Tensor, mask: torch.Tensor = None, radius: int = 
         # strands over a darker body), else the detail added back would darken the matched hair
         detail = (L - lightness_base(L, coefficients)).flatten(1)
         half = torch.tensor([0.5], device=x.device)
-        coefficients[:, 1] += weighted_quantiles(detail, mask.float().flatten(1), half)[:, :, None]
+        shift = weighted_quantiles(detail, mask.float().flatten(1), half)[:, :, None, None]  # (N, 1, 1, 1)
+        coefficients = coefficients + torch.cat([torch.zeros_like(shift), shift], 1)  # not in place: the cycle's
+        # gradient flows through p, q
     return coefficients
 
 
@@ -259,11 +262,11 @@ def matched_lab(lab: torch.Tensor, curve: torch.Tensor, kept: float, base: torch
     """The matched colour in CIELAB (N, M, 3) of each image's pixels by its curve (N, 4 K + 2) (hair_curve) and
     their base_coefficients (N, M, 2; None: L* is its own base): the base layer B through the curve (beyond its
     ends moved as its end knots) plus the pixel's own detail L* - B times the curve's slope there (at most
-    DETAIL_GAIN), a*, b* taken to the target's at the new
-    lightness plus `kept` of their distance from the hair's median; and (N, M) how hair-like each pixel's
-    lightness is: 1 within the hair's range (the curve's end knots), falling to 0 at HAIR_MARGIN beyond, which the
-    mask is multiplied by. Why: matched colour paints whatever the mask covers with the target's full colour, so
-    a mask reaching onto a white wall beside black hair would turn it as much darker as the hair."""
+    DETAIL_GAIN), a*, b* taken to the target's at the new lightness plus `kept` of their distance from the hair's
+    median; and (N, M) how hair-like each pixel's lightness is: 1 within the hair's range (the curve's end knots),
+    falling to 0 at HAIR_MARGIN beyond, which the mask is multiplied by. Why: matched colour paints whatever the
+    mask covers with the target's full colour, so a mask reaching onto a white wall beside black hair would turn
+    it as much darker as the hair."""
     k = (curve.shape[1] - 2) // 4
     source, target, hair_ab = curve[:, :k], curve[:, k:2 * k], curve[:, 2 * k:2 * k + 2]
     target_a, target_b = curve[:, 2 * k + 2:3 * k + 2], curve[:, 3 * k + 2:]

@@ -189,6 +189,17 @@ def test_matched_lightness_maps_the_base_and_holds_the_grain_to_the_detail_gain(
     assert grain_of(srgb_to_lab(colours)[:, :1]) < 0.7 * grain_of(L)
 
 
+def test_matched_colour_passes_gradients_to_its_input():
+    """A cycle whose masks are not detached (--no-detach-mask-in-cycle) backpropagates through the reverse
+    generator's matched colour into the forward translation: the base layer's centring must not be in place."""
+    from cyclegan.transform import apply_field
+    x = (smooth_photo(seed=4, n=2)).requires_grad_()
+    field = torch.randn(2, 12 * 3 + 4, 8, 8, generator=torch.Generator().manual_seed(0), requires_grad=True)
+    content, mask = apply_field(x, field, 3, guided=True, colour={"lightness": BLOND, "ab": [6.0, 23.0], "kept": 0.3})
+    (content * mask).sum().backward()
+    assert x.grad.abs().sum() > 0 and field.grad.abs().sum() > 0 and torch.isfinite(x.grad).all()
+
+
 def test_likeness_falls_off_beyond_the_hairs_lightness():
     hair = torch.linspace(10, 30, 64).view(1, 1, 8, 8)
     lab = torch.cat([hair, torch.zeros_like(hair), torch.zeros_like(hair)], 1)
