@@ -6,6 +6,8 @@ What a checkpoint holds is `Trainer.state_dict()`; this module only moves it to 
 import json
 import os
 import shutil
+import signal
+import sys
 from pathlib import Path
 
 import torch
@@ -85,3 +87,23 @@ def read_checkpoint(path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises several types for truncated or foreign files
         raise ValueError(f"checkpoint {path} is unreadable ({type(e).__name__}: {e}); it may be truncated") from e
+
+
+class StopFlag:
+    """SIGINT/SIGTERM ask the loop to stop after the current step, so the checkpoint is consistent."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self):
+        self.requested = False
+        self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
+
+    def restore(self):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, frame):
+        if self.requested:  # a second Ctrl-C stops at once
+            raise KeyboardInterrupt
+        self.requested = True
+        print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step, then stopping", file=sys.stderr)

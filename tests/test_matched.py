@@ -537,3 +537,19 @@ def test_teach_mask_tool_teaches_the_mask_on_drawn_faces_and_saves_a_pair(celeba
     assert [f.name for f in (stopped / "snapshots").iterdir()] == ["step3"]
     record = json.loads((stopped / "black2blond" / "training.json").read_text())
     assert record["sessions"][-1]["teach_mask"]["steps"] == 3
+    # SIGTERM (a killed background job, a scheduler) during step 3: the step is finished and kept the same way
+    import os
+    import signal
+    calls.clear()
+
+    def terminated(*a):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return augment_drawn(*a)
+    handler = signal.getsignal(signal.SIGTERM)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(teach_mask, "augment_drawn", terminated)
+        assert teach_mask.main([*args[:args.index("--out")], "--out", str(tmp_path / "term"), "--steps", "40"]) == 130
+    assert [f.name for f in (tmp_path / "term" / "snapshots").iterdir()] == ["step3"]
+    assert signal.getsignal(signal.SIGTERM) is handler  # put back

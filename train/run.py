@@ -29,7 +29,6 @@ import csv
 import json
 import math
 import shlex
-import signal
 import sys
 import time
 from dataclasses import asdict, fields, replace
@@ -44,7 +43,7 @@ from tqdm import tqdm
 
 from cyclegan import distributed
 from cyclegan.cards import reverse_repo_id
-from cyclegan.checkpoints import read_checkpoint, remove_stale_temporaries, save_generator
+from cyclegan.checkpoints import StopFlag, read_checkpoint, remove_stale_temporaries, save_generator
 from cyclegan.config import TrainConfig
 from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_domains, should_cache
 from cyclegan.evaluation import colour_targets
@@ -364,26 +363,6 @@ def open_loss_log(path: Path, resume_step: int):
     writer.writeheader()
     writer.writerows(rows)
     return f, writer
-
-
-class StopFlag:
-    """SIGINT/SIGTERM ask the loop to stop after the current step, so the checkpoint is consistent."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self):
-        self.requested = False
-        self.previous = {sig: signal.signal(sig, self._handle) for sig in self.SIGNALS}
-
-    def restore(self):
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
-
-    def _handle(self, signum, frame):
-        if self.requested:  # a second Ctrl-C stops at once
-            raise KeyboardInterrupt
-        self.requested = True
-        print(f"\n{signal.Signals(signum).name}: saving a checkpoint after this step, then stopping", file=sys.stderr)
 
 
 def main(argv=None) -> int:

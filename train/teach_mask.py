@@ -13,8 +13,8 @@ IoU with the drawn val faces (hair_masks/val.json, at the model's size, cut at o
 for watching, not selection). Every --snapshot-every steps it saves <out>/snapshots/step<N>/ and at the end <out>/
 itself, as train/run.py lays out a run: the taught generator (safetensors, config.json with --mask-gain,
 training.json: the pair's own with this session added) beside the other one, copied unchanged, so that
-train/evaluate.py --snapshots scores them and train/ship.py ships the one it chooses. Ctrl-C saves the step it
-reached the same way. About 1 s a step of 16 faces at 64 px on 2 cores without AMX.
+train/evaluate.py --snapshots scores them and train/ship.py ships the one it chooses. Ctrl-C or SIGTERM saves
+the step it reached the same way. About 1 s a step of 16 faces at 64 px on 2 cores without AMX.
 """
 
 import argparse
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a ch
 import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from cyclegan.checkpoints import replace_folder, save_generator  # noqa: E402
+from cyclegan.checkpoints import StopFlag, replace_folder, save_generator  # noqa: E402
 from cyclegan.data import augment_drawn  # noqa: E402
 from cyclegan.device import describe_machine  # noqa: E402
 from cyclegan.evaluation import drawn_training_set, mask_iou  # noqa: E402
@@ -111,6 +111,7 @@ def main(argv=None) -> int:
         record = dict(training, sessions=training.get("sessions", []) + [json.loads(json.dumps(session))])
         for folder in [out / "snapshots" / f"step{done}"] + ([out] if final else []):
             save_pair(G, args.mask_gain, record, weights / other, folder / args.direction)
+    stop = StopFlag()  # Ctrl-C or SIGTERM: finish the step, keep what was taught
     try:
         for step in tqdm(range(1, args.steps + 1), desc="teaching the mask", unit="step"):
             pick = torch.randint(len(images), (args.batch_size,))
@@ -125,11 +126,15 @@ def main(argv=None) -> int:
                 tqdm.write(f"step {step}: loss {loss.item():.3f}, val IoU {val_iou():.3f}")
             if step % args.snapshot_every == 0 or step == args.steps:
                 save(final=step == args.steps)
-    except KeyboardInterrupt:  # Ctrl-C: what was taught so far is kept, as a snapshot and as the result
+            if stop.requested and step < args.steps:
+                raise KeyboardInterrupt
+    except KeyboardInterrupt:  # what was taught so far is kept, as a snapshot and as the result
         if done:
             save(final=True)
         print(f"stopped after step {done}" + (f"; saved it in {out}" if done else ""), file=sys.stderr)
         return 130
+    finally:
+        stop.restore()
     print(f"saved {out} and its snapshots/ (choose with: python train/evaluate.py --weights {out} --snapshots "
           f"--from-step 0 --celeba-root {args.celeba_root} --max-images 300 --page --drop-islands)")
     return 0
