@@ -167,10 +167,7 @@ class Generator(
             raise ValueError(f"guided_eps must be positive, got {guided_eps!r}")
         if (bins > 1 or guided_radius) and not recolour:
             raise ValueError("bins and guided_radius shape the recolouring transform: they need recolour")
-        if isinstance(mask_gain, bool) or not (isinstance(mask_gain, (int, float)) and mask_gain >= 1):
-            raise ValueError(f"mask_gain must be a number >= 1, got {mask_gain!r}")
-        if mask_gain != 1 and not guided_radius:
-            raise ValueError("mask_gain steepens the guided mask: it needs guided_radius > 0")
+        check_mask_gain(mask_gain, guided_radius)
         self.colour_target = colour_target(hair_lightness, hair_ab, chroma_kept, guided_radius)
         self.attention, self.recolour, self.cell = attention, recolour, cell
         self.bins, self.guided_radius, self.guided_eps, self.mask_gain = bins, guided_radius, guided_eps, float(mask_gain)
@@ -207,10 +204,21 @@ class Generator(
 
     def set_colour_target(self, target: dict) -> None:
         """Give the generator matched colour ({"lightness", "ab", "kept"}, as colour_target), also in the config
-        save_pretrained writes (the mixin's record of the __init__ arguments)."""
+        save_pretrained writes (the mixin's record of the __init__ arguments); None takes it out (the field's own
+        colour)."""
+        if target is None:
+            self.colour_target = None
+            self._hub_mixin_config.update(hair_lightness=None, hair_ab=None)
+            return
         self.colour_target = colour_target(target["lightness"], target["ab"], target["kept"], self.guided_radius)
         self._hub_mixin_config.update(hair_lightness=self.colour_target["lightness"], hair_ab=self.colour_target["ab"],
                                       chroma_kept=self.colour_target["kept"])
+
+    def set_mask_gain(self, gain: float) -> None:
+        """A steeper (or, at 1, the plain) guided mask from now on (mask_gain), also in the config save_pretrained
+        writes."""
+        check_mask_gain(gain, self.guided_radius)
+        self.mask_gain = self._hub_mixin_config["mask_gain"] = float(gain)
 
     def generate_model_card(self, training: dict = None, **kwargs) -> ModelCard:
         """The README.md save_pretrained writes: the card push_pair publishes, for a local folder.
@@ -288,6 +296,14 @@ def colour_target(hair_lightness, hair_ab, chroma_kept: float, guided_radius: in
     if not 0 <= chroma_kept <= 1:
         raise ValueError(f"chroma_kept must be in [0, 1], got {chroma_kept!r}")
     return {"lightness": lightness, "ab": pairs[0] if len(pairs) == 1 else pairs, "kept": float(chroma_kept)}
+
+
+def check_mask_gain(gain, guided_radius: int) -> None:
+    """A ValueError unless `gain` can be a Generator's mask_gain."""
+    if isinstance(gain, bool) or not (isinstance(gain, (int, float)) and gain >= 1):
+        raise ValueError(f"mask_gain must be a number >= 1, got {gain!r}")
+    if gain != 1 and not guided_radius:
+        raise ValueError("mask_gain steepens the guided mask: it needs guided_radius > 0")
 
 
 def steeper(mask_coefficients: torch.Tensor, gain: float) -> torch.Tensor:

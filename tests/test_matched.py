@@ -438,6 +438,16 @@ def test_mask_gain_steepens_the_guided_mask_at_the_models_size_and_the_photos(tm
             matched_generator(mask_gain=bad)
     with pytest.raises(ValueError, match="needs guided_radius > 0"):
         Generator(ngf=4, n_blocks=1, image_size=32, attention=True, recolour=True, mask_gain=2.0)
+    # set afterwards (teach_mask), the same refusals, and what save_pretrained writes follows
+    soft.set_mask_gain(2.5)
+    soft.save_pretrained(tmp_path / "g2")
+    assert Generator.from_pretrained(tmp_path / "g2").mask_gain == 2.5
+    with pytest.raises(ValueError, match="mask_gain must be a number >= 1"):
+        soft.set_mask_gain(0.5)
+    # matched colour taken out again (match_colour.py --off): gone from the generator and from its config
+    soft.set_colour_target(None)
+    soft.save_pretrained(tmp_path / "g3")
+    assert soft.colour_target is None and Generator.from_pretrained(tmp_path / "g3").colour_target is None
 
 
 def test_augmented_drawn_faces_move_with_their_hair_and_vary():

@@ -81,12 +81,8 @@ def rewrite(folder: Path, config: dict, card: dict) -> None:
     with safe_open(folder / "model.safetensors", "pt") as f:
         dtype = f.get_tensor(next(iter(f.keys()))).dtype
     G = Generator.from_pretrained(folder)
-    if "hair_lightness" in config:
-        G.set_colour_target({"lightness": config["hair_lightness"], "ab": config["hair_ab"], "kept": config["chroma_kept"]})
-    else:
-        G.colour_target = None
-        for key in ("hair_lightness", "hair_ab"):
-            G._hub_mixin_config[key] = None
+    G.set_colour_target({"lightness": config["hair_lightness"], "ab": config["hair_ab"], "kept": config["chroma_kept"]}
+                        if "hair_lightness" in config else None)
     training = json.loads((folder / "training.json").read_text()) if (folder / "training.json").is_file() else {}
     save_generator(G.to(dtype), folder, training, **card)
 

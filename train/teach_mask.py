@@ -86,7 +86,7 @@ def main(argv=None) -> int:
     if not (G.recolour and G.guided_radius and G.image_size == 64):
         print("error: teach_mask teaches the guided mask of a recolouring generator trained at 64 px", file=sys.stderr)
         return 2
-    G.mask_gain = 1.0  # taught as a probability; the snapshots are steepened by --mask-gain
+    G.set_mask_gain(1.0)  # taught as a probability; the snapshots are steepened by --mask-gain
 
     def val_iou() -> float:
         G.eval()
@@ -143,9 +143,9 @@ def main(argv=None) -> int:
 def save_pair(G, mask_gain: float, training: dict, other: Path, target: Path):
     """target: the taught generator, steepened by mask_gain, with training.json; beside it the other generator,
     copied (checkpoints.save_generator, replace_folder: no half folder if killed)."""
-    G.mask_gain = G._hub_mixin_config["mask_gain"] = mask_gain
+    G.set_mask_gain(mask_gain)
     save_generator(G, target, training)
-    G.mask_gain = 1.0  # taught on as a probability
+    G.set_mask_gain(1.0)  # taught on as a probability
     replace_folder(target.parent / other.name, lambda folder: shutil.copytree(other, folder))
 
 
