@@ -4,6 +4,10 @@ Named sets of them are the recipes (cyclegan/recipes.py); train/run.py turns eac
 """
 
 from dataclasses import dataclass, fields
+from pathlib import Path
+
+# The hand-drawn hair of 460 CelebA train faces shipped with this checkout (train/draw_mask.py; issue [16])
+DRAWN_TRAIN_MASKS = Path(__file__).resolve().parent.parent / "hair_masks" / "train.json"
 
 
 @dataclass
@@ -53,7 +57,11 @@ class TrainConfig:
     lambda_mask_face: float = 0.0  # attention only: weight of the mask's mean on the face box (aligned faces; 0 = off)
     lambda_mask_edge: float = 0.0  # attention only: weight of the change made where the mask is partly on (0 = off)
     lambda_drawn: float = 0.0  # attention only: weight of the masks' cross-entropy against hand-drawn hair (train_masks; 0 = off)
-    train_masks: str = ""  # with lambda_drawn: a drawn-mask file of CelebA train faces (hair_masks/train.json)
+    train_masks: str = ""  # drawn-mask file of CelebA train faces for lambda_drawn and teach_mask_steps; auto = this
+    # checkout's hair_masks/train.json when training on CelebA, else none (see drawn_masks)
+    teach_mask_steps: int = 0  # after the last GAN step: each generator's mask taught this many steps on the drawn
+    # train faces alone (training.MaskTeacher, as train/teach_mask.py); 0 = off
+    mask_gain: float = 1.0  # the saved generators' mask_gain (networks.Generator: the mask steepened); trained at 1
     lambda_colour: float = 0.0  # attention only: weight of the recoloured hair's colour against real hair's from priors_start (0 = off)
     mask_start: int = 0  # attention only: steps at the start with the mask held at 1 and untrained (see Trainer.mask_floor)
     mask_warmup: int = 0  # attention only: steps over which the mask's floor falls from 1 to 0 (0 = none; see Trainer)
@@ -100,11 +108,22 @@ class TrainConfig:
             raise ValueError("recolour needs attention: the recolouring is applied where the mask is on")
         if (c.bins != 1 or c.guided_radius) and not c.recolour:
             raise ValueError("bins and guided_radius shape the recolouring transform: they need recolour")
-        if c.lambda_drawn and not (c.attention and c.train_masks and c.celeba_root):
-            raise ValueError("lambda_drawn teaches the attention mask on drawn CelebA train faces: it needs attention, "
-                             "train_masks and celeba_root")
-        if c.lambda_drawn < 0:
-            raise ValueError(f"lambda_drawn must be >= 0, got {c.lambda_drawn}")
+        if c.train_masks != "auto" and (c.lambda_drawn or c.teach_mask_steps) and not (
+                c.attention and c.train_masks and c.celeba_root):
+            raise ValueError("lambda_drawn and teach_mask_steps teach the attention mask on drawn CelebA train faces: "
+                             "they need attention, train_masks and celeba_root")
+        if c.teach_mask_steps and c.drawn_masks() and not (c.recolour and c.guided_radius):
+            raise ValueError("teach_mask_steps teaches the guided mask of a recolouring generator: it needs recolour "
+                             "and guided_radius > 0")
+        if c.drawn_masks() and (c.lambda_drawn or c.teach_mask_steps) and not Path(c.drawn_masks()).is_file():
+            raise ValueError(f"no drawn-mask file at {c.drawn_masks()} (train_masks)")
+        if c.lambda_drawn < 0 or c.teach_mask_steps < 0:
+            raise ValueError(f"lambda_drawn and teach_mask_steps must be >= 0, got {c.lambda_drawn} and "
+                             f"{c.teach_mask_steps}")
+        if not (isinstance(c.mask_gain, (int, float)) and c.mask_gain >= 1):
+            raise ValueError(f"mask_gain must be a number >= 1, got {c.mask_gain!r}")
+        if c.mask_gain != 1 and not (c.recolour and c.guided_radius):
+            raise ValueError("mask_gain steepens the guided mask: it needs recolour and guided_radius > 0")
         if c.match_colour not in ("auto", "on", "off"):
             raise ValueError(f"match_colour must be auto, on or off, got {c.match_colour!r}")
         if c.match_colour == "on" and not (c.recolour and c.guided_radius):
@@ -120,6 +139,12 @@ class TrainConfig:
             raise ValueError(f"mask_start and mask_warmup must be >= 0, got {c.mask_start} and {c.mask_warmup}")
         if c.channels_last not in ("auto", "on", "off"):
             raise ValueError(f"channels_last must be auto, on or off, got {c.channels_last!r}")
+
+    def drawn_masks(self) -> str:
+        """The drawn-mask file the run teaches its masks on (train_masks, auto resolved), "" for none."""
+        if self.train_masks != "auto":
+            return self.train_masks
+        return str(DRAWN_TRAIN_MASKS) if self.celeba_root and self.attention else ""
 
     def matches_colour(self) -> bool:
         """Whether the run's generators paint real target hair's colour (match_colour, auto resolved)."""

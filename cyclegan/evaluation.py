@@ -6,6 +6,8 @@ face region, PSNR of the reconstruction)? Is the recoloured hair the colour real
 target colour has (CIELAB medians, colour_figures)? Images are (N, 3, H, W) in [-1, 1].
 """
 
+import functools
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -256,11 +258,13 @@ def drawn_mask(polygon: list, photo) -> torch.Tensor:
     return ((coef[:, :3] * x).sum(1) + coef[:, 3])[0] >= 0.5
 
 
+@functools.lru_cache(maxsize=4)  # a run reads them for its GAN and its teaching stage; 20-40 s on 2 cores
 def drawn_training_set(path, celeba_root, image_size: int, names: tuple) -> dict:
     """{"A": (images, masks), "B": ...}: the photos of a drawn-mask file of train faces (hair_masks/train.json) as
     training sees them (the whole aligned 178x218 image at image_size wide, data.celeba_full_height high), images
     (n, 3, H, W) in [-1, 1], and their drawn hair (drawn_mask) scaled the same way, masks (n, 1, H, W) in [0, 1].
-    names: the (A, B) domain names the file's "domain"s are matched to ("black", "blond")."""
+    names: the (A, B) domain names the file's "domain"s are matched to ("black", "blond"). Kept for the process's
+    next call with the same arguments (not to be changed in place)."""
     import numpy as np
     from PIL import Image
 
@@ -272,7 +276,11 @@ def drawn_training_set(path, celeba_root, image_size: int, names: tuple) -> dict
     for name, (domain, polygon) in load_hair_masks(path).items():
         if domain not in names:
             continue
-        photo = load_image(folder / name)
+        try:
+            photo = load_image(folder / name)
+        except ValueError as e:
+            raise ValueError(f"{e}: a face of the drawn masks {path} (train without them: --lambda-drawn 0 "
+                             "--teach-mask-steps 0)") from e
         hair = Image.fromarray(drawn_mask(polygon, photo).numpy().astype(np.uint8) * 255)
         x = torch.from_numpy(np.asarray(photo.resize(size, Image.LANCZOS), np.float32) / 127.5 - 1).permute(2, 0, 1)
         m = torch.from_numpy(np.asarray(hair.resize(size, Image.BOX), np.float32) / 255)[None]
@@ -280,7 +288,8 @@ def drawn_training_set(path, celeba_root, image_size: int, names: tuple) -> dict
         images.append(x)
         masks.append(m)
     if not all(images for images, _ in found.values()):
-        raise ValueError(f"{path} has no drawn masks of {names[0]} and of {names[1]} hair both")
+        raise ValueError(f"{path} has no drawn masks of {names[0]} and of {names[1]} hair both (train without "
+                         "them: --lambda-drawn 0 --teach-mask-steps 0)")
     return {k: (torch.stack(images), torch.stack(masks)) for k, (images, masks) in found.items()}
 
 

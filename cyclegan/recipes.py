@@ -35,6 +35,10 @@ RECOLOUR = dict(ATTENTION, recolour=True, bins=3, guided_radius=2, guided_eps=0.
 # A finer mask: cells of 2 and eps 0.001, with which the drawn masks themselves score IoU 0.82 / 0.84 through the
 # field against 0.77 / 0.78 with cells of 4 and eps 0.01 (the field's colour transforms are unused with matched colour).
 MATCHED = dict(match_colour="auto", lambda_mask=0.0, lambda_mask_edge=0.0, cell=2, guided_eps=0.001)
+# Where hair is, taught (issue [16]): the masks pay a cross-entropy against the 460 hand-drawn train faces shipped in
+# hair_masks/train.json during the GAN, then are taught on them alone (MaskTeacher) after it, and are saved steepened
+# (mask_gain 2: a taught mask is soft where unsure, and a soft mask tints). On CelebA only (train_masks auto).
+DRAWN = dict(lambda_drawn=10.0, train_masks="auto", teach_mask_steps=750, mask_gain=2.0)
 
 PAPER = Recipe("paper", "Zhu et al. 2017 exactly, at 128x128: the ResNet generator (ngf 64, 6 blocks), 100 + 100 "
                         "epochs of the whole data set (about 1.8 million steps on CelebA's black/blond faces)", {})
@@ -42,11 +46,11 @@ CPU = Recipe(
     "cpu",
     "the recolouring pair with matched colour from random weights: 64 px wide whole aligned faces (64x80), ngf 32, "
     "20 epochs of 1,000 image pairs (20,000 steps; lr 2e-4 to step 10,000, then decaying linearly), real hair's "
-    "colour measured first (a minute), the mask held for the first 1,500 steps, the priors from step 4,000; about "
+    "colour measured first (a minute), the masks also taught on hand-drawn hair, the mask held for the first 1,500 steps, the priors from step 4,000; about "
     "3.5 hours on 2 CPU cores without AMX "
     "(0.6 s a step in fp32; torch.compile off: slower here after a 9-minute compile), snapshots every 500 steps "
-    "for train/evaluate.py --snapshots",
-    dict(RECOLOUR, **{**PRIORS, **MATCHED}, mask_start=1500, mask_warmup=300, priors_start=4000, image_size=64, ngf=32,
+    "for train/evaluate.py --snapshots; then each mask taught 750 steps on the drawn train faces alone (25 minutes)",
+    dict(RECOLOUR, **{**PRIORS, **MATCHED, **DRAWN}, mask_start=1500, mask_warmup=300, priors_start=4000, image_size=64, ngf=32,
          n_blocks=6, epoch_size=1000, epochs=10, epochs_decay=10, sample_every=250, checkpoint_every=250,
          snapshot_every=500, compile=False),
 )
@@ -54,7 +58,7 @@ GPU = Recipe(
     "gpu",
     "the cpu recipe's matched-colour recolouring pair at the paper's width and schedule (ngf 64, 128 px wide whole faces, 100 + "
     "100 epochs of the whole data set), the priors from step 20,000; a day or more on one GPU",
-    dict(RECOLOUR, **{**PRIORS, **MATCHED}, mask_start=5000, mask_warmup=500, priors_start=20_000,
+    dict(RECOLOUR, **{**PRIORS, **MATCHED, **DRAWN}, mask_start=5000, mask_warmup=500, priors_start=20_000,
          image_size=128, snapshot_every=10_000),
 )
 ATTENTION_CPU = Recipe(

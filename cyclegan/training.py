@@ -23,6 +23,7 @@ from .losses import (colour_distribution_loss, cycle_loss, discriminator_loss, d
 from .checkpoints import CHECKPOINT_VERSION, write_atomically
 from .config import TrainConfig
 from .networks import Discriminator, Generator, blend
+from .data import augment_drawn
 from .evaluation import drawn_training_set
 from .device import autocast, maybe_compile, resolve_device, resolve_precision, use_channels_last
 
@@ -259,8 +260,8 @@ class Trainer:
             for G in (self.G_AB, self.G_BA):
                 init_generator(G, Path(c.init_from) / f"{G.source_domain}2{G.target_domain}")
         # the drawn train faces the masks are taught on (lambda_drawn; issue [16]): a few dozen, kept in memory
-        self.drawn = drawn_training_set(c.train_masks, c.celeba_root, c.image_size, (c.name_a, c.name_b)) \
-            if c.lambda_drawn else None
+        self.drawn = drawn_training_set(c.drawn_masks(), c.celeba_root, c.image_size, (c.name_a, c.name_b)) \
+            if c.lambda_drawn and c.drawn_masks() else None
         if c.colour_targets:  # matched colour measured as the run started (train/run.py), kept by resume
             self.G_AB.set_colour_target(c.colour_targets["AB"])
             self.G_BA.set_colour_target(c.colour_targets["BA"])
@@ -377,7 +378,7 @@ class Trainer:
             losses["colour_B"] = c.lambda_colour * colour_distribution_loss(fake_B, mask_B, real_B, mask_A)
             losses["colour_A"] = c.lambda_colour * colour_distribution_loss(fake_A, mask_A, real_A, mask_B)
         # 6. where hair is, taught on the drawn train faces (issue [16]): each generator's mask on one of them
-        if c.lambda_drawn:
+        if self.drawn:
             losses["drawn"] = c.lambda_drawn * self.drawn_loss()
         loss_G = sum(losses.values())
         losses["G"] = loss_G
@@ -573,3 +574,47 @@ class Trainer:
         if not distributed.is_main():
             return
         write_atomically(state, path)
+
+
+class MaskTeacher:
+    """Teaches a recolouring generator's guided mask where hair is on drawn faces alone (issue [16]).
+
+    With matched colour the generator learns one thing, the mask, and the GAN finds it from the discriminator
+    alone, missing whole regions (the lengths of long hair, dark background taken for black hair). Each step here
+    a batch of random views of the drawn faces (data.augment_drawn: zoom, shift, mirror, colour) pays the mask's
+    binary cross-entropy against their drawn hair (losses.drawn_mask_loss): no GAN, no other generator. The mask
+    is taught as a probability (mask_gain 1). train/teach_mask.py runs it alone, train/run.py as the last stage of
+    a run (teach_mask_steps); state_dict() resumes it exactly.
+    """
+
+    def __init__(self, G: Generator, images: torch.Tensor, hair: torch.Tensor, batch_size: int = 16,
+                 lr: float = 1e-4):
+        if not (G.recolour and G.guided_radius):
+            raise ValueError("only the guided mask of a recolouring generator can be taught on drawn faces")
+        self.G, self.images, self.hair, self.batch_size = G.train().requires_grad_(True), images, hair, batch_size
+        G.set_mask_gain(1.0)
+        self.optimizer = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
+        self.step = 0
+
+    def train_step(self) -> float:
+        """One step on a batch of random views; returns its loss."""
+        pick = torch.randint(len(self.images), (self.batch_size,))
+        x, drawn = augment_drawn(self.images[pick], self.hair[pick])  # on the CPU, then to the generator's device
+        device = next(self.G.parameters()).device
+        _, mask = self.G(x.to(device), return_mask=True)
+        loss = drawn_mask_loss(mask, drawn.to(device))
+        self.optimizer.zero_grad()
+        loss.backward()
+        self.optimizer.step()
+        self.step += 1
+        return loss.item()
+
+    def state_dict(self) -> dict:
+        return {"step": self.step, "G": self.G.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "rng": torch.get_rng_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.G.load_state_dict(state["G"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.step = state["step"]
+        torch.set_rng_state(state["rng"])

@@ -542,7 +542,7 @@ def test_teach_mask_tool_teaches_the_mask_on_drawn_faces_and_saves_a_pair(celeba
     from cyclegan.data import augment_drawn
     stopped = tmp_path / "stopped"
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(teach_mask, "augment_drawn", interrupted)
+        m.setattr("cyclegan.training.augment_drawn", interrupted)
         assert teach_mask.main([*args[:args.index("--out")], "--out", str(stopped), "--steps", "40"]) == 130
     assert [f.name for f in (stopped / "snapshots").iterdir()] == ["step3"]
     record = json.loads((stopped / "black2blond" / "training.json").read_text())
@@ -559,7 +559,7 @@ def test_teach_mask_tool_teaches_the_mask_on_drawn_faces_and_saves_a_pair(celeba
         return augment_drawn(*a)
     handler = signal.getsignal(signal.SIGTERM)
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(teach_mask, "augment_drawn", terminated)
+        m.setattr("cyclegan.training.augment_drawn", terminated)
         assert teach_mask.main([*args[:args.index("--out")], "--out", str(tmp_path / "term"), "--steps", "40"]) == 130
     assert [f.name for f in (tmp_path / "term" / "snapshots").iterdir()] == ["step3"]
     assert signal.getsignal(signal.SIGTERM) is handler  # put back

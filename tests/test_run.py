@@ -99,7 +99,57 @@ def test_drawn_train_masks_teach_the_masks(celeba_root, tmp_path):
         last = [p for p in G.parameters() if p.grad is not None][-2]  # the final conv's weight
         assert last.grad[-1].abs().sum() > 0
     assert run.main(["--celeba-root", str(celeba_root), "--out", str(tmp_path / "x"), "--lambda-drawn", "1",
-                     *TINY_FLAGS]) == 2  # no --train-masks: refused before anything is read
+                     "--train-masks", "", *TINY_FLAGS]) == 2  # no drawn masks: refused before anything is read
+
+
+def test_the_one_command_teaches_the_masks_after_the_gan_and_resumes_the_teaching(celeba_root, tmp_path):
+    """The cpu recipe on CelebA: the drawn train faces shipped in hair_masks/ teach the masks during the GAN
+    (lambda_drawn) and, after its last step, alone (teach_mask_steps); the pair in --out is then the taught one,
+    steepened (mask_gain), the GAN's last kept in snapshots/. A stop during the teaching keeps it in teach.pt and
+    --resume ends where a straight run ends."""
+    from safetensors.torch import load_file
+    args = ["--celeba-root", str(celeba_root), "--max-images", "4", "--epochs", "1", "--epochs-decay", "0",
+            "--epoch-size", "2", "--teach-mask-steps", "3", "--snapshot-every", "0", *TINY_FLAGS]
+    straight = tmp_path / "straight"
+    assert run.main([*args, "--out", str(straight)]) == 0
+    config = json.loads((straight / "train_config.json").read_text())
+    assert (config["lambda_drawn"], config["train_masks"], config["mask_gain"]) == (10.0, "auto", 2.0)
+    assert all(float(r["drawn"]) > 0 for r in read_losses(straight))
+    weights = {}
+    for name in ("black2blond", "blond2black"):
+        taught, gan = straight / name, straight / "snapshots" / "step0000002" / name
+        for folder in (taught, gan):
+            assert json.loads((folder / "config.json").read_text())["mask_gain"] == 2.0
+        weights[name] = load_file(taught / "model.safetensors")
+        untaught = load_file(gan / "model.safetensors")
+        assert any(not torch.equal(weights[name][k], untaught[k]) for k in untaught)  # the teaching changed it
+        sessions = json.loads((taught / "training.json").read_text())["sessions"]
+        assert sessions[-1]["teach_mask"]["steps"] == 3 and sessions[-1]["teach_mask"]["faces"] >= 200
+        assert "teach_mask" not in json.loads((gan / "training.json").read_text())["sessions"][-1]
+    # SIGTERM while black2blond's mask is taught (its 2nd step): that step is finished and kept, and nothing else
+    import os
+    from cyclegan.data import augment_drawn
+    calls = []
+
+    def terminated(*a):
+        calls.append(1)
+        if len(calls) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return augment_drawn(*a)
+    stopped = tmp_path / "stopped"
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr("cyclegan.training.augment_drawn", terminated)
+        assert run.main([*args, "--out", str(stopped)]) == 130
+    assert read_checkpoint(stopped / "teach.pt")["black2blond"]["step"] == 2
+    assert "blond2black" not in read_checkpoint(stopped / "teach.pt")
+    assert "teach_mask" not in json.loads((stopped / "black2blond" / "training.json").read_text())["sessions"][-1]
+    assert run.main(["--out", str(stopped), "--resume"]) == 0
+    for name in ("black2blond", "blond2black"):
+        resumed = load_file(stopped / name / "model.safetensors")
+        assert all(torch.equal(resumed[k], weights[name][k]) for k in resumed), name
+    # a damaged teach.pt: a clear error, not a traceback
+    (stopped / "teach.pt").write_bytes(b"not a checkpoint")
+    assert run.main(["--out", str(stopped), "--resume"]) == 2
 
 
 def test_killed_and_resumed_run_equals_a_straight_run(image_folders, tmp_path):
@@ -324,7 +374,7 @@ def test_the_default_run_on_celeba_draws_men_and_women_equally_in_each_domain(mi
     assert "--match-colour off" in capsys.readouterr().err
     made.clear()
     assert run.main(["--celeba-root", str(mini_celeba), "--out", str(tmp_path / "run"), "--max-steps", "1",
-                     "--match-colour", "off", *TINY_FLAGS]) == 0
+                     "--match-colour", "off", "--lambda-drawn", "0", "--teach-mask-steps", "0", *TINY_FLAGS]) == 0
     dataset, = [d for d in made if d.train]  # the training set (the sample grids have their own)
     drawn = {"A": [], "B": []}
     load = dataset._load

@@ -25,6 +25,7 @@ and alice/blond2black; --hub-repo-id chooses another name).
 """
 
 import argparse
+import copy
 import csv
 import json
 import math
@@ -43,16 +44,17 @@ from tqdm import tqdm
 
 from cyclegan import distributed
 from cyclegan.cards import reverse_repo_id
-from cyclegan.checkpoints import StopFlag, read_checkpoint, remove_stale_temporaries, save_generator
+from cyclegan.checkpoints import (StopFlag, read_checkpoint, remove_stale_temporaries, save_generator,
+                                  write_atomically)
 from cyclegan.config import TrainConfig
 from cyclegan.data import EpochSampler, UnpairedDataset, celeba_domains, folder_domains, should_cache
-from cyclegan.evaluation import colour_targets
+from cyclegan.evaluation import colour_targets, drawn_training_set
 from cyclegan.device import PRECISIONS, CpuThreads, describe_machine, resolve_device
 from cyclegan.hub import HubPushError, writer
 from cyclegan.inference import sample_grid
-from cyclegan.recipes import RECIPES, describe
+from cyclegan.recipes import DRAWN, RECIPES, describe
 from cyclegan.reports import label_grid, write_reports
-from cyclegan.training import DivergenceError, Trainer
+from cyclegan.training import DivergenceError, MaskTeacher, Trainer
 from push import add_push_options, push  # train/push.py, next to this file
 
 HELP = {
@@ -110,8 +112,16 @@ HELP = {
     "lambda_drawn": "attention only: weight of the masks' binary cross-entropy against hair drawn by hand on CelebA "
                     "train faces (--train-masks), one face a direction each step, flipped at random (issue [16]; "
                     "default %(default)s = off)",
-    "train_masks": "with --lambda-drawn: the drawn-mask file of train faces, e.g. hair_masks/train.json (polygons; "
-                   "the photos are read from --celeba-root)",
+    "train_masks": "the drawn-mask file of train faces for --lambda-drawn and --teach-mask-steps, e.g. "
+                   "hair_masks/train.json (polygons; the photos are read from --celeba-root); auto = this checkout's "
+                   "hair_masks/train.json when training on CelebA, else none (default %(default)r)",
+    "teach_mask_steps": "after the last GAN step, each generator's mask taught this many steps on the drawn train "
+                        "faces alone, 16 random views a step (train/teach_mask.py's fine-tune; with its own "
+                        "teach.pt, so --resume continues it); the pair in --out is then the taught one, the GAN's "
+                        "last stays in snapshots/ (default %(default)s = off)",
+    "mask_gain": "the saved generators' mask steepened to clamp(k (M - 1/2) + 1/2) (Generator's mask_gain: a mask "
+                 "taught on drawn hair is a probability, soft where unsure); training sees the plain mask "
+                 "(default %(default)s)",
     "match_colour": "auto | on | off: the colour under the guided mask is real target hair's (L* mapped rank by "
                     "rank onto real hair's, a* b* taken to its median; cyclegan/transform.py), measured on the train "
                     "split as the run starts (a minute); the network learns where, not what colour. auto = on with "
@@ -261,9 +271,11 @@ def make_config(args: dict) -> tuple:
         recipe = args.pop("recipe", "auto")
         if recipe == "auto":
             recipe = "gpu" if resolve_device(args.get("device", "auto")).type == "cuda" else "cpu"
-        chosen = ", ".join(f"{k}={v}" for k, v in RECIPES[recipe].settings.items() if k not in args)
+        settings = {k: v for k, v in RECIPES[recipe].settings.items()  # the drawn masks are of CelebA faces
+                    if args.get("celeba_root") or k not in DRAWN}
+        chosen = ", ".join(f"{k}={v}" for k, v in settings.items() if k not in args)
         note = f"recipe {recipe}: {chosen or 'the paper settings'} (--recipe, --help)"
-        return TrainConfig(**{**RECIPES[recipe].settings, **args}), None, note
+        return TrainConfig(**{**settings, **args}), None, note
     if not checkpoint.exists():
         raise FileNotFoundError(f"--resume: no checkpoint.pt in {out}")
     args.pop("recipe", None)  # a resumed run keeps the settings it started with
@@ -317,9 +329,62 @@ def save_generators(trainer: Trainer, out: Path, raw: bool = False) -> list:
                 "sessions": trainer.sessions, "config": asdict(trainer.config)}
     for G in ((trainer.G_AB, trainer.G_BA) if raw else trainer.generators_to_save()):
         final = out / f"{G.source_domain}2{G.target_domain}"
-        save_generator(G, final, training)  # its README.md: the card push_pair publishes
+        save_steepened(G, trainer.config.mask_gain, final, training)  # its README.md: the card push_pair publishes
         saved.append(final)
     return saved
+
+
+def save_steepened(G, mask_gain: float, folder: Path, training: dict) -> None:
+    """save_generator with the mask steepened by --mask-gain in what is saved, not in the generator trained."""
+    if mask_gain != 1:
+        G = copy.deepcopy(G)
+        G.set_mask_gain(mask_gain)
+    save_generator(G, folder, training)
+
+
+def teach_masks(trainer: Trainer, out: Path, stop: StopFlag) -> bool:
+    """The run's last stage (--teach-mask-steps): each generator of the pair as trained (the averages when kept)
+    taught where hair is on the drawn train faces alone (training.MaskTeacher), then saved into --out with
+    --mask-gain, its card's sessions ending with the teaching. Its state goes to <out>/teach.pt every 250 steps and
+    on a stop request, so --resume continues it. Returns False when stopped on request."""
+    c = trainer.config
+    path = out / "teach.pt"
+    state = read_checkpoint(path) if path.exists() else {}
+    drawn = trainer.drawn or drawn_training_set(c.drawn_masks(), c.celeba_root, c.image_size, (c.name_a, c.name_b))
+    if not (out / "snapshots" / f"step{trainer.step:07d}").exists():  # the GAN's last, untaught, stays there
+        save_generators(trainer, out / "snapshots" / f"step{trainer.step:07d}")
+    taught = []
+    for key, G in zip("AB", trainer.generators_to_save()):
+        name = f"{G.source_domain}2{G.target_domain}"
+        teacher = MaskTeacher(copy.deepcopy(G), *drawn[key])
+        seconds = 0
+        if name in state:
+            teacher.load_state_dict(state[name])
+            seconds = state[name]["seconds"]
+        start = time.monotonic()
+        bar = tqdm(total=c.teach_mask_steps, initial=teacher.step, desc=f"teaching {name}'s mask",
+                   dynamic_ncols=True)
+        while teacher.step < c.teach_mask_steps and not stop.requested:
+            bar.set_postfix(loss=f"{teacher.train_step():.3f}")
+            bar.update()
+            if teacher.step % 250 == 0 or teacher.step == c.teach_mask_steps or stop.requested:
+                state[name] = dict(teacher.state_dict(), seconds=round(seconds + time.monotonic() - start))
+                write_atomically(state, path)
+        bar.close()
+        if teacher.step < c.teach_mask_steps:
+            tqdm.write(f"stopped teaching {name}'s mask after {teacher.step} of {c.teach_mask_steps} steps, kept in "
+                       f"{path}; continue with --resume")
+            return False
+        taught.append((name, teacher.G.eval(), len(drawn[key][0]), state[name]["seconds"]))
+    for name, G, faces, seconds in taught:
+        record = json.loads((out / name / "training.json").read_text())
+        record["sessions"].append({**{k: trainer.sessions[-1][k] for k in ("command", "machine")}, "seconds": seconds,
+                                   "teach_mask": {"steps": c.teach_mask_steps, "faces": faces, "batch_size": 16,
+                                                  "lr": 1e-4}})
+        save_steepened(G, c.mask_gain, out / name, record)
+    tqdm.write(f"masks taught {c.teach_mask_steps} steps on the drawn train faces: saved the taught pair in {out} "
+               f"(the GAN's last: snapshots/step{trainer.step:07d})")
+    return True
 
 
 # the sample grid's columns (cyclegan.inference.sample_grid), without and with attention
@@ -549,9 +614,14 @@ def main(argv=None) -> int:
             status = 130
         else:
             save("training finished")
+            if c.teach_mask_steps and c.drawn_masks() and main_rank and not teach_masks(trainer, out, stop):
+                status = 130
         if status == 0 and publish.push_to_hub and main_rank:
             folders = [out / f"{G.source_domain}2{G.target_domain}" for G in (trainer.G_AB, trainer.G_BA)]
             status = push(folders, publish.hub_repo_id, out / "eval.json", publish)
+    except ValueError as e:  # e.g. an unreadable teach.pt
+        print(f"error: {e}", file=sys.stderr)
+        status = 2
     except DivergenceError as e:
         last = out / "checkpoint.pt"
         if main_rank:

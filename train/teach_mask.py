@@ -32,11 +32,10 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from cyclegan.checkpoints import StopFlag, replace_folder, save_generator  # noqa: E402
-from cyclegan.data import augment_drawn  # noqa: E402
 from cyclegan.device import describe_machine  # noqa: E402
 from cyclegan.evaluation import drawn_training_set, mask_iou  # noqa: E402
-from cyclegan.losses import drawn_mask_loss  # noqa: E402
 from cyclegan.networks import Generator  # noqa: E402
+from cyclegan.training import MaskTeacher  # noqa: E402
 
 DIRECTIONS = {"black2blond": ("A", "blond2black"), "blond2black": ("B", "black2blond")}  # drawn faces, the other
 
@@ -86,7 +85,7 @@ def main(argv=None) -> int:
     if not (G.recolour and G.guided_radius and G.image_size == 64):
         print("error: teach_mask teaches the guided mask of a recolouring generator trained at 64 px", file=sys.stderr)
         return 2
-    G.set_mask_gain(1.0)  # taught as a probability; the snapshots are steepened by --mask-gain
+    teacher = MaskTeacher(G, images, hair, args.batch_size, args.lr)  # taught as a probability (mask_gain 1)
 
     def val_iou() -> float:
         G.eval()
@@ -102,36 +101,29 @@ def main(argv=None) -> int:
                "teach_mask": {"steps": 0, "faces": len(images), "batch_size": args.batch_size, "lr": args.lr}}
     training = json.loads((weights / args.direction / "training.json").read_text()) \
         if (weights / args.direction / "training.json").is_file() else {}
-    optimizer = torch.optim.Adam(G.parameters(), lr=args.lr, betas=(0.5, 0.999))
-    start, done = time.monotonic(), 0  # steps done
+    start = time.monotonic()
 
     def save(final: bool):
         session.update(seconds=round(time.monotonic() - start))
-        session["teach_mask"]["steps"] = done
+        session["teach_mask"]["steps"] = teacher.step
         record = dict(training, sessions=training.get("sessions", []) + [json.loads(json.dumps(session))])
-        for folder in [out / "snapshots" / f"step{done}"] + ([out] if final else []):
+        for folder in [out / "snapshots" / f"step{teacher.step}"] + ([out] if final else []):
             save_pair(G, args.mask_gain, record, weights / other, folder / args.direction)
     stop = StopFlag()  # Ctrl-C or SIGTERM: finish the step, keep what was taught
     try:
         for step in tqdm(range(1, args.steps + 1), desc="teaching the mask", unit="step"):
-            pick = torch.randint(len(images), (args.batch_size,))
-            x, drawn = augment_drawn(images[pick], hair[pick])
-            _, mask = G(x, return_mask=True)
-            loss = drawn_mask_loss(mask, drawn)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            done = step
+            loss = teacher.train_step()
             if step % args.every == 0:
-                tqdm.write(f"step {step}: loss {loss.item():.3f}, val IoU {val_iou():.3f}")
+                tqdm.write(f"step {step}: loss {loss:.3f}, val IoU {val_iou():.3f}")
             if step % args.snapshot_every == 0 or step == args.steps:
                 save(final=step == args.steps)
             if stop.requested and step < args.steps:
                 raise KeyboardInterrupt
     except KeyboardInterrupt:  # what was taught so far is kept, as a snapshot and as the result
-        if done:
+        if teacher.step:
             save(final=True)
-        print(f"stopped after step {done}" + (f"; saved it in {out}" if done else ""), file=sys.stderr)
+        print(f"stopped after step {teacher.step}" + (f"; saved it in {out}" if teacher.step else ""),
+              file=sys.stderr)
         return 130
     finally:
         stop.restore()
