@@ -591,7 +591,8 @@ class MaskTeacher:
                  lr: float = 1e-4):
         if not (G.recolour and G.guided_radius):
             raise ValueError("only the guided mask of a recolouring generator can be taught on drawn faces")
-        self.G, self.images, self.hair, self.batch_size = G.train().requires_grad_(True), images, hair, batch_size
+        self.G, self.images, self.hair = G.train().requires_grad_(True), images, hair
+        self.batch_size, self.lr = batch_size, lr
         G.set_mask_gain(1.0)
         self.optimizer = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
         self.step = 0

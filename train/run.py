@@ -17,6 +17,9 @@ losses.png and samples.gif (the smoothed losses and the samples animated, refres
 each sample grid; train/report.py redraws them),
 train_config.json, and the two generators as save_pretrained folders named from the
 domains, e.g. black2blond/ and blond2black/ (raw/ holds the trained ones beside these averages).
+On CelebA the recipes then teach each mask on the hand-drawn train faces of hair_masks/ alone
+(--teach-mask-steps; teach.pt resumes it): black2blond/ and blond2black/ become the taught pair,
+the GAN's last pair stays in snapshots/.
 Ctrl-C or SIGTERM saves and stops cleanly; during start-up it stops with nothing written. A
 checkpoint write cut short by a killed run is removed at the next start.
 With --push-to-hub, a finished run publishes both generators with model cards, as
@@ -375,13 +378,13 @@ def teach_masks(trainer: Trainer, out: Path, stop: StopFlag) -> bool:
             tqdm.write(f"stopped teaching {name}'s mask after {teacher.step} of {c.teach_mask_steps} steps, kept in "
                        f"{path}; continue with --resume")
             return False
-        taught.append((name, teacher.G.eval(), len(drawn[key][0]), state[name]["seconds"]))
-    for name, G, faces, seconds in taught:
+        taught.append((name, teacher, state[name]["seconds"]))
+    for name, teacher, seconds in taught:
         record = json.loads((out / name / "training.json").read_text())
         record["sessions"].append({**{k: trainer.sessions[-1][k] for k in ("command", "machine")}, "seconds": seconds,
-                                   "teach_mask": {"steps": c.teach_mask_steps, "faces": faces, "batch_size": 16,
-                                                  "lr": 1e-4}})
-        save_steepened(G, c.mask_gain, out / name, record)
+                                   "teach_mask": {"steps": teacher.step, "faces": len(teacher.images),
+                                                  "batch_size": teacher.batch_size, "lr": teacher.lr}})
+        save_steepened(teacher.G.eval(), c.mask_gain, out / name, record)
     tqdm.write(f"masks taught {c.teach_mask_steps} steps on the drawn train faces: saved the taught pair in {out} "
                f"(the GAN's last: snapshots/step{trainer.step:07d})")
     return True
