@@ -112,7 +112,7 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
         keys = ["image_size", "preprocess", "ngf", "n_blocks", "upsample", "attention", "recolour", "bins", "cell",
                 "guided_radius", "guided_eps", "ndf", "n_layers_d", "lambda_cycle",
                 "lambda_cycle_b", "lambda_identity", "lambda_mask", "lambda_mask_tv", "lambda_mask_face",
-                "lambda_mask_edge", "lambda_drawn", "cycle_noise", "priors_start", "mask_start", "mask_warmup", "d_warmup", "d_negatives", "pool_size",
+                "lambda_mask_edge", "lambda_drawn", "teach_mask_steps", "cycle_noise", "priors_start", "mask_start", "mask_warmup", "d_warmup", "d_negatives", "pool_size",
                 "lr", "beta1", "batch_size", "epochs", "epochs_decay", "epoch_size", "balance_male", "ema_decay",
                 "precision", "seed"]
         data = ("the CelebA train partition" if c.get("celeba_root") or not c.get("data_a")
@@ -128,7 +128,8 @@ def model_card(config: dict, repo_id: str = None, reverse_id: str = None, traini
                   f"{training.get('steps', '?')} steps of the CycleGAN objective (LSGAN, cycle loss, identity loss, "
                   f"50-image history pool, Adam) on {data}.{start}{averaged}", "",
                   "| setting | value |", "| --- | --- |"]
-        shown = [k for k in keys if k in c and not (k in ("lambda_cycle_b", "lambda_drawn") and not c[k])]  # 0: off
+        shown = [k for k in keys if k in c and not (k in ("lambda_cycle_b", "lambda_drawn", "teach_mask_steps")
+                                                     and not c[k])]  # 0: off
         lines += [f"| {k} | {c[k]} |" for k in shown] + [""]
         sessions = training.get("sessions") or []  # the processes that trained it (train/run.py), oldest first
         if sessions:

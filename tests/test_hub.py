@@ -379,6 +379,8 @@ def test_the_card_shows_lambda_cycle_b_only_when_it_differs_from_lambda_cycle():
     # the drawn masks' weight likewise only when they were used
     assert "lambda_drawn" not in model_card(config, training={"steps": 1, "config": {"lambda_drawn": 0.0}})
     assert "| lambda_drawn | 10.0 |" in model_card(config, training={"steps": 1, "config": {"lambda_drawn": 10.0}})
+    assert "teach_mask_steps" not in model_card(config, training={"steps": 1, "config": {"teach_mask_steps": 0}})
+    assert "| teach_mask_steps | 750 |" in model_card(config, training={"steps": 1, "config": {"teach_mask_steps": 750}})
 
 
 def test_the_card_names_the_commands_steps_machine_and_wall_time_of_the_run():
