@@ -202,6 +202,9 @@ def test_snapshots_from_a_step_on_are_scored_once_and_one_is_chosen(mini_celeba,
     assert len(scored) == 7
     assert evaluate.main([*flags, "--from-step", "7"]) == 2
     assert "no snapshots/step*/ from step 7 on" in capsys.readouterr().err
+    # a first pass over a long run: only every 4th step's snapshot (and the final generators)
+    assert [f.name for f in evaluate.snapshot_folders(run, 0, every=4)] == ["step0000004", "run"]
+    assert [f.name for f in evaluate.snapshot_folders(run, 0)] == ["step0000002", "step0000004", "step0000006", "run"]
 
 
 def test_compare_passes_figures_within_one_standard_error_and_fails_worse_ones(tmp_path, capsys):
