@@ -377,8 +377,9 @@ class Trainer:
         if c.lambda_colour and priors:
             losses["colour_B"] = c.lambda_colour * colour_distribution_loss(fake_B, mask_B, real_B, mask_A)
             losses["colour_A"] = c.lambda_colour * colour_distribution_loss(fake_A, mask_A, real_A, mask_B)
-        # 6. where hair is, taught on the drawn train faces (issue [16]): each generator's mask on one of them
-        if self.drawn:
+        # 6. where hair is, taught on the drawn train faces (issue [16]): each generator's mask on one of them; not
+        # while the mask is held at 1, which gives it no gradient (a third of a step's time saved there)
+        if self.drawn and self.step >= c.mask_start:
             losses["drawn"] = c.lambda_drawn * self.drawn_loss()
         loss_G = sum(losses.values())
         losses["G"] = loss_G

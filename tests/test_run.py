@@ -98,6 +98,12 @@ def test_drawn_train_masks_teach_the_masks(celeba_root, tmp_path):
     for G in (trainer.G_AB, trainer.G_BA):
         last = [p for p in G.parameters() if p.grad is not None][-2]  # the final conv's weight
         assert last.grad[-1].abs().sum() > 0
+    # while the mask is held at 1 (mask_start) the term could teach nothing: it is not computed
+    held = Trainer(TrainConfig(**{**config, "colour_targets": None, "mask_start": 5}))
+    x = torch.rand(1, 3, 40, 32) * 2 - 1
+    assert "drawn" not in held.train_step(x, x)
+    held.step = 5
+    assert held.train_step(x, x)["drawn"] > 0
     assert run.main(["--celeba-root", str(celeba_root), "--out", str(tmp_path / "x"), "--lambda-drawn", "1",
                      "--train-masks", "", *TINY_FLAGS]) == 2  # no drawn masks: refused before anything is read
 
@@ -109,7 +115,7 @@ def test_the_one_command_teaches_the_masks_after_the_gan_and_resumes_the_teachin
     --resume ends where a straight run ends."""
     from safetensors.torch import load_file
     args = ["--celeba-root", str(celeba_root), "--max-images", "4", "--epochs", "1", "--epochs-decay", "0",
-            "--epoch-size", "2", "--teach-mask-steps", "3", "--snapshot-every", "0", *TINY_FLAGS]
+            "--epoch-size", "2", "--teach-mask-steps", "3", "--snapshot-every", "0", "--mask-start", "0", *TINY_FLAGS]
     straight = tmp_path / "straight"
     assert run.main([*args, "--out", str(straight)]) == 0
     config = json.loads((straight / "train_config.json").read_text())
