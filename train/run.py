@@ -6,7 +6,7 @@
 
 The defaults fit the machine (--recipe, cyclegan/recipes.py): on a CPU the recolouring pair
 (a bilateral grid of colour transforms and a guided-filter mask, cyclegan/transform.py) at
-64 px on whole aligned faces, 20,000 steps, about 3.5 hours on 2 cores without AMX; on a GPU
+64 px on whole aligned faces, 20,000 steps, about 5 hours on 2 cores without AMX; on a GPU
 the same design at the paper's width and 100 + 100 epochs. The run prints the settings it chose
 and, after its first steps, how long it will take.
 
