@@ -46,11 +46,11 @@ CPU = Recipe(
     "cpu",
     "the recolouring pair with matched colour from random weights: 64 px wide whole aligned faces (64x80), ngf 32, "
     "20 epochs of 1,000 image pairs (20,000 steps; lr 2e-4 to step 10,000, then decaying linearly), real hair's "
-    "colour measured first (a minute), the masks also taught on hand-drawn hair, the mask held for the first 1,500 steps, the priors from step 4,000; about "
-    "4.5 hours on 2 CPU cores without AMX "
-    "(0.64 s a step in fp32 while the mask is held, 0.84 s with the drawn faces' term; torch.compile off: slower here "
-    "after a 9-minute compile), snapshots every 500 steps "
-    "for train/evaluate.py --snapshots; then each mask taught 750 steps on the drawn train faces alone (about 30 minutes)",
+    "colour measured first (a minute), the masks also taught on hand-drawn hair, the mask held for the first 1,500 "
+    "steps, the priors from step 4,000; about 4.5 hours on 2 CPU cores without AMX (0.64 s a step in fp32 while the "
+    "mask is held, 0.84 s with the drawn faces' term; torch.compile off: slower here after a 9-minute compile), "
+    "snapshots every 500 steps for train/evaluate.py --snapshots; then each mask taught 750 steps on the drawn train "
+    "faces alone (about 30 minutes)",
     dict(RECOLOUR, **{**PRIORS, **MATCHED, **DRAWN}, mask_start=1500, mask_warmup=300, priors_start=4000, image_size=64, ngf=32,
          n_blocks=6, epoch_size=1000, epochs=10, epochs_decay=10, sample_every=250, checkpoint_every=250,
          snapshot_every=500, compile=False),

@@ -385,6 +385,8 @@ def main(argv=None) -> int:
     parser.add_argument("--min-gender-kept", type=float, default=0.93,
                         help="--snapshots: gender-kept floor, both directions (default %(default)s)")
     args = parser.parse_args(argv)
+    if args.every < 0:
+        parser.error("--every must be 0 (all snapshots) or a number of steps")
 
     weights = Path(args.weights)
     try:
