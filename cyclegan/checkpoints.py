@@ -3,6 +3,7 @@
 What a checkpoint holds is `Trainer.state_dict()`; this module only moves it to and from disk.
 """
 
+import copy
 import json
 import os
 import shutil
@@ -44,10 +45,15 @@ def replace_folder(folder, write) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def save_generator(G, folder, training: dict, **card) -> None:
+def save_generator(G, folder, training: dict, mask_gain: float = None, **card) -> None:
     """A generator's folder, whole and fresh (replace_folder): save_pretrained's config.json, model.safetensors and
     model card (README.md, from `training` and `card`, e.g. selection=...), and training.json. Fresh matters:
-    save_pretrained keeps a README.md already in a folder, the previous generator's card."""
+    save_pretrained keeps a README.md already in a folder, the previous generator's card. With `mask_gain` the
+    saved generator's mask is steepened so (Generator.set_mask_gain), not G's: training goes on with the plain one."""
+    if mask_gain is not None and mask_gain != G.mask_gain:
+        G = copy.deepcopy(G)
+        G.set_mask_gain(mask_gain)
+
     def write(tmp: Path):
         G.save_pretrained(tmp, model_card_kwargs={"training": training, **card})
         (tmp / "training.json").write_text(json.dumps(training, indent=2) + "\n")

@@ -120,10 +120,8 @@ class TrainConfig:
         if c.lambda_drawn < 0 or c.teach_mask_steps < 0:
             raise ValueError(f"lambda_drawn and teach_mask_steps must be >= 0, got {c.lambda_drawn} and "
                              f"{c.teach_mask_steps}")
-        if not (isinstance(c.mask_gain, (int, float)) and c.mask_gain >= 1):
-            raise ValueError(f"mask_gain must be a number >= 1, got {c.mask_gain!r}")
-        if c.mask_gain != 1 and not (c.recolour and c.guided_radius):
-            raise ValueError("mask_gain steepens the guided mask: it needs recolour and guided_radius > 0")
+        from .networks import check_mask_gain  # the saved generators' own check
+        check_mask_gain(c.mask_gain, c.guided_radius if c.recolour else 0)
         if c.match_colour not in ("auto", "on", "off"):
             raise ValueError(f"match_colour must be auto, on or off, got {c.match_colour!r}")
         if c.match_colour == "on" and not (c.recolour and c.guided_radius):

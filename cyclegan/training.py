@@ -611,6 +611,10 @@ class MaskTeacher:
         self.step += 1
         return loss.item()
 
+    def summary(self) -> dict:
+        """What was taught, for training.json's sessions (the card's "mask taught on N drawn faces, S steps")."""
+        return {"steps": self.step, "faces": len(self.images), "batch_size": self.batch_size, "lr": self.lr}
+
     def state_dict(self) -> dict:
         return {"step": self.step, "G": self.G.state_dict(), "optimizer": self.optimizer.state_dict(),
                 "rng": torch.get_rng_state()}

@@ -444,6 +444,13 @@ def test_mask_gain_steepens_the_guided_mask_at_the_models_size_and_the_photos(tm
     assert Generator.from_pretrained(tmp_path / "g2").mask_gain == 2.5
     with pytest.raises(ValueError, match="mask_gain must be a number >= 1"):
         soft.set_mask_gain(0.5)
+    # saved steepened (checkpoints.save_generator(mask_gain=...): train/run.py, teach_mask.py), trained on as it was
+    from cyclegan.checkpoints import save_generator
+    from cyclegan.config import TrainConfig
+    save_generator(soft, tmp_path / "g4", {}, mask_gain=3.0)
+    assert Generator.from_pretrained(tmp_path / "g4").mask_gain == 3.0 and soft.mask_gain == 2.5
+    with pytest.raises(ValueError, match="mask_gain must be a number >= 1"):  # the run's setting, the same check
+        TrainConfig(mask_gain=0.5, attention=True, recolour=True, guided_radius=2).validate()
     # matched colour taken out again (match_colour.py --off): gone from the generator and from its config
     soft.set_colour_target(None)
     soft.save_pretrained(tmp_path / "g3")

@@ -332,17 +332,9 @@ def save_generators(trainer: Trainer, out: Path, raw: bool = False) -> list:
                 "sessions": trainer.sessions, "config": asdict(trainer.config)}
     for G in ((trainer.G_AB, trainer.G_BA) if raw else trainer.generators_to_save()):
         final = out / f"{G.source_domain}2{G.target_domain}"
-        save_steepened(G, trainer.config.mask_gain, final, training)  # its README.md: the card push_pair publishes
+        save_generator(G, final, training, mask_gain=trainer.config.mask_gain)  # its README.md: push_pair's card
         saved.append(final)
     return saved
-
-
-def save_steepened(G, mask_gain: float, folder: Path, training: dict) -> None:
-    """save_generator with the mask steepened by --mask-gain in what is saved, not in the generator trained."""
-    if mask_gain != 1:
-        G = copy.deepcopy(G)
-        G.set_mask_gain(mask_gain)
-    save_generator(G, folder, training)
 
 
 def teach_masks(trainer: Trainer, out: Path, stop: StopFlag) -> bool:
@@ -382,9 +374,8 @@ def teach_masks(trainer: Trainer, out: Path, stop: StopFlag) -> bool:
     for name, teacher, seconds in taught:
         record = json.loads((out / name / "training.json").read_text())
         record["sessions"].append({**{k: trainer.sessions[-1][k] for k in ("command", "machine")}, "seconds": seconds,
-                                   "teach_mask": {"steps": teacher.step, "faces": len(teacher.images),
-                                                  "batch_size": teacher.batch_size, "lr": teacher.lr}})
-        save_steepened(teacher.G.eval(), c.mask_gain, out / name, record)
+                                   "teach_mask": teacher.summary()})
+        save_generator(teacher.G.eval(), out / name, record, mask_gain=c.mask_gain)
     tqdm.write(f"masks taught {c.teach_mask_steps} steps on the drawn train faces: saved the taught pair in {out} "
                f"(the GAN's last: snapshots/step{trainer.step:07d})")
     return True

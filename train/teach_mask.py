@@ -98,14 +98,14 @@ def main(argv=None) -> int:
           f"{val_iou():.3f}")
     command = shlex.join(["python", "train/teach_mask.py", *(sys.argv[1:] if argv is None else argv)])
     session = {"command": command, "machine": describe_machine(), "started": datetime.now().isoformat(timespec="seconds"),
-               "teach_mask": {"steps": 0, "faces": len(images), "batch_size": args.batch_size, "lr": args.lr}}
+               "teach_mask": teacher.summary()}
     training = json.loads((weights / args.direction / "training.json").read_text()) \
         if (weights / args.direction / "training.json").is_file() else {}
     start = time.monotonic()
 
     def save(final: bool):
         session.update(seconds=round(time.monotonic() - start))
-        session["teach_mask"]["steps"] = teacher.step
+        session["teach_mask"] = teacher.summary()
         record = dict(training, sessions=training.get("sessions", []) + [json.loads(json.dumps(session))])
         for folder in [out / "snapshots" / f"step{teacher.step}"] + ([out] if final else []):
             save_pair(G, args.mask_gain, record, weights / other, folder / args.direction)
@@ -135,9 +135,7 @@ def main(argv=None) -> int:
 def save_pair(G, mask_gain: float, training: dict, other: Path, target: Path):
     """target: the taught generator, steepened by mask_gain, with training.json; beside it the other generator,
     copied (checkpoints.save_generator, replace_folder: no half folder if killed)."""
-    G.set_mask_gain(mask_gain)
-    save_generator(G, target, training)
-    G.set_mask_gain(1.0)  # taught on as a probability
+    save_generator(G, target, training, mask_gain=mask_gain)  # G is taught on as a probability
     replace_folder(target.parent / other.name, lambda folder: shutil.copytree(other, folder))
 
 
