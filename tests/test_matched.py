@@ -331,6 +331,10 @@ def test_drawn_masks_load_and_score_by_hand(tmp_path):
 
     masks = load_hair_masks(REPO / "hair_masks" / "val.json")
     assert len(masks) == 47 and sum(d == "black" for d, _ in masks.values()) == 24
+    # the second, blind drawing of the same faces (how far two drawings agree) names the same faces and colours
+    second = load_hair_masks(REPO / "hair_masks" / "val_second.json")
+    assert {n: d for n, (d, _) in second.items()} == {n: d for n, (d, _) in masks.items()}
+    assert sum(second[n][1] == p for n, (_, p) in masks.items()) == 10  # ten first drawings replaced by the second
     # a photo whose "hair" is a dark square on a light ground: the drawn polygon, a little off, snaps to its edges
     photo = np.full((40, 40, 3), 220, np.uint8)
     photo[10:30, 10:30] = 30
@@ -378,7 +382,7 @@ def test_draw_mask_tool_reads_points_stores_polygons_and_draws_the_snapped_mask(
     masks = load_hair_masks(path)
     assert masks["000001.jpg"] == ("black", square[1:]) and masks["000002.jpg"] == ("blond", square[:3])
     assert '"polygon": [[120, 60], [120, 120], [60, 120]]' in path.read_text()  # a polygon on one line
-    for shipped in ("train.json", "val.json"):  # the layout the repository's mask files have, to the byte
+    for shipped in ("train.json", "val.json", "val_second.json"):  # the layout the repository's mask files have, to the byte
         text = (REPO / "hair_masks" / shipped).read_text()
         assert draw_mask.mask_file_text(json.loads(text)) == text
     (tmp_path / "other.json").write_text("[1, 2]")
