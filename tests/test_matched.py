@@ -14,7 +14,7 @@ from PIL import Image
 from cyclegan.checkpoints import save_generator
 from cyclegan.evaluation import far_out, hair_target
 from cyclegan.faces import photo_curve, recolour_photo
-from cyclegan.inference import image_to_tensor, translate
+from cyclegan.inference import translate
 from cyclegan.networks import Generator
 from cyclegan.training import init_generator
 from cyclegan.transform import (DETAIL_GAIN, HAIR_MARGIN, base_coefficients, hair_curve, interpolate, lab_to_srgb,
@@ -492,6 +492,24 @@ def test_mask_iou_by_hand():
     hair[0, 0, 1:3] = 1.0
     mask[1, 0, 0, 0] = 0.49  # face 2: nothing found (below 1/2), nothing drawn: right, 1 (as mask_scores)
     assert mask_iou(mask, hair) == pytest.approx((4 / 12 + 1) / 2)
+
+
+def test_two_drawings_of_the_val_faces_are_scored_against_each_other(celeba_root, tmp_path, capsys):
+    """draw_mask.py agree: a drawing agrees with itself exactly; the blind second drawing of the val faces, ten of
+    whose polygons val.json took over, agrees less; files naming other faces are refused."""
+    sys.path.insert(0, str(REPO / "train"))
+    import draw_mask
+    val, second = REPO / "hair_masks" / "val.json", REPO / "hair_masks" / "val_second.json"
+    assert draw_mask.agreement(val, val, celeba_root) == {"black": 1.0, "blond": 1.0}
+    both = draw_mask.agreement(val, second, celeba_root)
+    assert all(0.7 < iou < 0.95 for iou in both.values()), both
+    assert draw_mask.main(["--celeba-root", str(celeba_root), "agree", str(val), str(second)]) == 0
+    assert f"black: IoU {both['black']:.3f}" in capsys.readouterr().out
+    masks = json.loads(val.read_text())
+    masks["masks"] = masks["masks"][1:]
+    (tmp_path / "fewer.json").write_text(json.dumps(masks))
+    assert draw_mask.main(["--celeba-root", str(celeba_root), "agree", str(val), str(tmp_path / "fewer.json")]) == 2
+    assert "do not name the same faces" in capsys.readouterr().err
 
 
 def test_teach_mask_tool_teaches_the_mask_on_drawn_faces_and_saves_a_pair(celeba_root, tmp_path, capsys):

@@ -4,13 +4,15 @@
     python train/draw_mask.py check 000017.jpg --polygon "50,95 50,78 ... 56,96" --out /tmp/check.png
     python train/draw_mask.py add hair_masks/train.json 000017.jpg --domain black --about "woman, light wall" \\
         --polygon "50,95 50,78 ... 56,96"
+    python train/draw_mask.py agree hair_masks/val.json hair_masks/val_second.json
 
 `grid` draws the aligned photo (178x218) at 3x with a grid every 10 of its pixels, numbered every 20, to read
 polygon points off; `check` draws the polygon and the mask it snaps to (cyclegan.evaluation.drawn_mask: what the
 evaluator and --lambda-drawn use) over the same picture; `add` stores the polygon in a mask file (made if missing,
-a face already there replaced). Only the polygons are stored: the pictures go where --out says (never into the
-repository: CelebA is for non-commercial research). A polygon goes once round the hair: the outer edge, then back
-along the hairline and round the face.
+a face already there replaced); `agree` scores two drawings of the same faces against each other (IoU at the
+model's 64x80, as the masks are scored: how far two people agree). Only the polygons are stored: the pictures go
+where --out says (never into the repository: CelebA is for non-commercial research). A polygon goes once round the
+hair: the outer edge, then back along the hairline and round the face.
 """
 
 import argparse
@@ -24,7 +26,7 @@ from PIL import Image, ImageDraw
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
 
 from cyclegan.data import celeba_image_dir, load_image  # noqa: E402
-from cyclegan.evaluation import drawn_mask, load_hair_masks  # noqa: E402
+from cyclegan.evaluation import drawn_mask, drawn_training_set, load_hair_masks, mask_iou  # noqa: E402
 
 SCALE = 3  # the pictures' pixels a photo pixel
 STEP = 10  # a grid line every STEP photo pixels, numbered every 2 STEP
@@ -92,6 +94,17 @@ def add(path: Path, image: str, domain: str, about: str, polygon: list) -> int:
     return len(data["masks"])
 
 
+def agreement(first, second, celeba_root) -> dict:
+    """{"black": IoU, "blond": IoU}: two drawings of the same faces (mask files naming the same faces, in the same
+    order) scored against each other at the model's size (evaluation.mask_iou of their drawn_training_set masks)."""
+    a, b = load_hair_masks(first), load_hair_masks(second)
+    if [(n, d) for n, (d, _) in a.items()] != [(n, d) for n, (d, _) in b.items()]:
+        raise ValueError(f"{first} and {second} do not name the same faces and colours in the same order")
+    names = ("black", "blond")
+    ma, mb = drawn_training_set(first, celeba_root, 64, names), drawn_training_set(second, celeba_root, 64, names)
+    return {name: mask_iou(mb[key][1], ma[key][1]) for name, key in zip(names, "AB")}
+
+
 def mask_file_text(data: dict) -> str:
     """A mask file's JSON as hair_masks/*.json lay it out: a face a few lines, its polygon on one (diffs stay small)."""
     def number(v):
@@ -116,6 +129,9 @@ def main(argv=None) -> int:
         p.add_argument("--out", required=True, help="where to write the picture (outside the repository)")
         if name == "check":
             p.add_argument("--polygon", required=True, help='"x,y x,y ..." in the photo\'s pixels')
+    p = sub.add_parser("agree")
+    p.add_argument("first", help="a mask file, e.g. hair_masks/val.json")
+    p.add_argument("second", help="another drawing of the same faces, e.g. hair_masks/val_second.json")
     p = sub.add_parser("add")
     p.add_argument("file", help="the mask file, e.g. hair_masks/train.json")
     p.add_argument("image")
@@ -126,6 +142,10 @@ def main(argv=None) -> int:
     try:
         if args.command == "add":
             print(f"{args.file}: {add(Path(args.file), args.image, args.domain, args.about, parse_polygon(args.polygon))} faces")
+            return 0
+        if args.command == "agree":
+            for name, iou in agreement(args.first, args.second, args.celeba_root).items():
+                print(f"{name}: IoU {iou:.3f}")
             return 0
         photo = load_image(celeba_image_dir(args.celeba_root) / args.image)
         if photo.size != SIZE:
