@@ -6,7 +6,7 @@ Named sets of them are the recipes (cyclegan/recipes.py); train/run.py turns eac
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-# The hand-drawn hair of 651 CelebA train faces shipped with this checkout (train/draw_mask.py; issue [16])
+# The hand-drawn hair of 689 CelebA train faces shipped with this checkout (train/draw_mask.py; issue [16])
 DRAWN_TRAIN_MASKS = Path(__file__).resolve().parent.parent / "hair_masks" / "train.json"
 
 

@@ -35,7 +35,7 @@ RECOLOUR = dict(ATTENTION, recolour=True, bins=3, guided_radius=2, guided_eps=0.
 # A finer mask: cells of 2 and eps 0.001, with which the drawn masks themselves score IoU 0.82 / 0.84 through the
 # field against 0.77 / 0.78 with cells of 4 and eps 0.01 (the field's colour transforms are unused with matched colour).
 MATCHED = dict(match_colour="auto", lambda_mask=0.0, lambda_mask_edge=0.0, cell=2, guided_eps=0.001)
-# Where hair is, taught (issue [16]): the masks pay a cross-entropy against the 651 hand-drawn train faces shipped in
+# Where hair is, taught (issue [16]): the masks pay a cross-entropy against the 689 hand-drawn train faces shipped in
 # hair_masks/train.json during the GAN, then are taught on them alone (MaskTeacher) after it, and are saved steepened
 # (mask_gain 2: a taught mask is soft where unsure, and a soft mask tints). On CelebA only (train_masks auto).
 DRAWN = dict(lambda_drawn=10.0, train_masks="auto", teach_mask_steps=750, mask_gain=2.0)
