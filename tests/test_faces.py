@@ -7,7 +7,7 @@ from PIL import Image
 
 from conftest import REPO, Painter, pieces
 from cyclegan.faces import FACE_CENTRE_Y, FACE_WIDTH, MASK_ON, NO_FACE, centre_box, detect_faces, face_box, \
-    feather_mask, paste_back, translate_photo
+    face_cascade, feather_mask, paste_back, translate_photo
 from cyclegan.inference import DETAIL_SIGMA, MASK_OFF, keep_detail
 from cyclegan.networks import Generator
 
@@ -36,6 +36,25 @@ def test_one_face_in_each_example_and_a_celeba_like_box_around_it():
     (x, y, w, h), = detect_faces(photo)
     left, top, right, _ = face_box((x, y, w, h), photo.size)
     assert (y + h / 2 - top) / (right - left) == pytest.approx(FACE_CENTRE_Y, abs=0.01)
+
+
+def test_a_face_turned_to_one_side_is_found_by_the_profile_cascade_facing_either_way(celeba_root, pair):
+    """Two val photos of faces in profile that the frontal cascade misses (one turned each way: the profile cascade
+    finds one in the photo, the other in its mirror): each is found once, where CelebA's alignment puts the face,
+    and its mirror image is found at the mirrored place; the photo is then translated, not refused."""
+    folder = celeba_root / "img_align_celeba" / "img_align_celeba"
+    for name in ("167957.jpg", "165192.jpg"):
+        photo = Image.open(folder / name).convert("RGB")
+        grey = np.asarray(photo.convert("L"))
+        assert len(face_cascade().detectMultiScale(grey, scaleFactor=1.1, minNeighbors=5, minSize=(24, 24))) == 0
+        (x, y, w, h), = detect_faces(photo)
+        # CelebA's aligned 178x218: a frontal box of about 100 px centred near (89, 124)
+        assert abs(x + w / 2 - 89) < 25 and abs(y + h / 2 - 124) < 25 and 70 < w == h < 140, (name, x, y, w)
+        (mx, my, mw, mh), = detect_faces(photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
+        # the cascade scans the mirror on its own grid (a few px apart); a shift taken the wrong way would be 30 px
+        assert abs(mx - (photo.width - x - w)) <= 0.1 * w and abs(my - y) <= 0.1 * w and abs(mw - w) <= 0.1 * w, name
+        result = translate_photo(photo, *pair)
+        assert result.translated and result.message != NO_FACE
 
 
 def test_the_largest_of_several_faces_is_used_and_the_message_says_so(pair):
