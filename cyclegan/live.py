@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from .faces import detect_faces, face_box, face_cascade, mask_image, model_window, paste_back, photo_curve, \
-    recolour_photo
+    profile_faces, recolour_photo
 from .inference import image_to_tensor, tensor_to_image, translate
 
 SEARCH_SIDE = 320  # the whole frame is searched on a copy at most this large
@@ -105,6 +105,8 @@ class LiveTranslator:
         side = w * scale
         faces = face_cascade().detectMultiScale(grey, scaleFactor=1.1, minNeighbors=4,
                                                 minSize=(round(0.6 * side),) * 2, maxSize=(round(1.7 * side),) * 2)
+        if not len(faces):  # a face turned to one side, as detect_faces finds it
+            faces = [f for f in profile_faces(grey, round(0.6 * side)) if f[2] <= 1.7 * side]
         if not len(faces):
             return None
         x, y, fw, fh = max(faces, key=lambda f: f[2] * f[3])
