@@ -13,7 +13,7 @@ import cyclegan.inference
 import cyclegan.live
 from conftest import REPO
 from cyclegan.evaluation import flicker
-from cyclegan.faces import recolour_photo, translate_photo
+from cyclegan.faces import translate_photo
 from cyclegan.live import HOLD, SEARCH_EVERY, SEARCH_SIDE, LiveTranslator
 from test_transform import grid_generator, set_coefficients
 
