@@ -343,7 +343,6 @@ def test_a_hub_without_xet_gets_a_push_that_says_how_to_upload_through_lfs(hub, 
 
 
 def test_a_space_refuses_binary_files_without_the_gitattributes(hub, tmp_path):
-    from cyclegan.hub import HubPushError, push_space
     root = tmp_path / "checkout"
     for name in ("app.py", "README.md", "requirements.txt", "weights/black2blond/model.safetensors"):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
