@@ -163,9 +163,10 @@ class HairColour:
         """(N,) float: the share of each image's pixels outside the face box with domain's hair colour."""
         return self.has(x, domain).flatten(1).float().sum(1) / outside_face_box(x).flatten(1).sum(1)
 
-    def left(self, real: torch.Tensor, fake: torch.Tensor, source: str) -> tuple:
-        """(kept, had): (N,) pixel counts with the source hair colour in real and, of those, still in fake."""
-        had = self.has(real, source)
+    def left(self, real: torch.Tensor, fake: torch.Tensor, source: str, zone: torch.Tensor = None) -> tuple:
+        """(kept, had): (N,) pixel counts with the source hair colour in real and, of those, still in fake; only
+        where `zone` (N, H, W) bool is on, when given (e.g. the drawn hair)."""
+        had = self.has(real, source) if zone is None else self.has(real, source) & zone
         return (had & self.has(fake, source)).flatten(1).sum(1), had.flatten(1).sum(1)
 
     def lab(self, x: torch.Tensor, domain: str) -> list:

@@ -153,6 +153,8 @@ def test_evaluate_scores_the_pages_path_and_the_hair_left(mini_celeba, tmp_path)
     report = json.loads((out / "eval.json").read_text())
     drawn = report["black2blond"]["page"]["drawn_masks"]
     assert drawn["n"] == 2 and drawn["iou"] == 0.0 and drawn["outside"] == 0.0  # no face found: nothing changed
+    # so all the black colour in the drawn hair is left, where the blond photo's drawn hair holds none of it
+    assert drawn["hair_left"] == 1.0 and drawn["hair_left_real"] == 0.0 and drawn["se"]["hair_left"] == 0.0
     assert report["blond2black"]["page"]["drawn_masks"]["n"] == 1
     assert evaluate.main(["--weights", str(weights), "--celeba-root", str(mini_celeba), "--split", "train",
                           "--classifier", str(weights / "classifier"), "--out", str(out), "--page"]) == 0

@@ -261,6 +261,13 @@ def test_hair_colour_likelihood_finds_what_is_left_of_the_source_hair():
     kept, had = hair.left(black, half, "A")
     assert torch.equal(had, (zone & ~skin).flatten(1).sum(1))
     assert (kept.float() / had).tolist() == pytest.approx([0.5] * 4, abs=0.05)
+    # counted only in a zone (the drawn hair): its left 8 columns all turned blond, its right 8 all kept
+    for columns, expected in ((slice(0, 8), 0.0), (slice(24, 32), 1.0)):
+        zone_only = torch.zeros(4, 32, 32, dtype=torch.bool)
+        zone_only[:, :, columns] = True
+        kept, had = hair.left(black, half, "A", zone_only)
+        assert torch.equal(had, (zone & ~skin & zone_only).flatten(1).sum(1)) and had.min() > 0
+        assert (kept.float() / had).tolist() == [expected] * 4
 
 
 def test_the_photo_path_leaves_pixels_under_a_faint_mask_exactly_as_they_were():

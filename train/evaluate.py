@@ -78,7 +78,7 @@ from PIL import Image
 
 from cyclegan.data import celeba_crop, celeba_domains, celeba_image_dir, domain_images, load_image, to_float, to_tensor
 from cyclegan.evaluation import AttributeClassifier, HairColour, changed_pixels, colour_figures, drawn_mask, \
-    face_region, load_hair_masks, mask_scores, psnr, recoloured_hair, ssim
+    face_region, load_hair_masks, mask_scores, outside_face_box, psnr, recoloured_hair, ssim
 from cyclegan.faces import translate_photo
 from cyclegan.inference import gaussian_blur, image_to_tensor, optimize_for_inference, sample_grid, translate
 from cyclegan.networks import Generator
@@ -144,24 +144,44 @@ def page_batches(paths, G, F_inv, image_size, precision):
         yield real, {"page": (crop(r.composite), cycle, torch.tensor([not r.translated]), whole)}
 
 
-def drawn_mask_figures(masks: dict, folder: Path, G, F_inv, precision) -> dict:
+def drawn_mask_figures(masks: dict, folder: Path, G, F_inv, precision, hair, source: str) -> dict:
     """The page's change on every photo (in `folder`, CelebA's img_align_celeba) with a drawn hair mask of G's source
     domain ({name: (domain, polygon)}, cyclegan.evaluation.load_hair_masks), whatever --max-images (photos this
     copy of CelebA lacks are left out; n counts those scored): the mean IoU of the changed pixels with the drawn
-    hair, the mean share of the pixels outside it that changed, and how many photos kept that share within 1%."""
-    scores = []
+    hair, the mean share of the pixels outside it that changed, and how many photos kept that share within 1%.
+    And the hair left in the hair itself: of the drawn hair's pixels outside the face box that have the source
+    domain's hair colour (`hair`, a HairColour; `source` its key, "A" or "B"), the share the page left with it
+    (hair_left, pooled), beside the level real hair shows (hair_left_real: the share of the target colour's drawn
+    hair with the source colour over the share of the source colour's): the hair-left figure without the dark
+    backgrounds and clothes outside the hair, which a translation is right to keep."""
+    scores, kept, had, real = [], [], [], {}
     for name, (domain, polygon) in masks.items():
-        if domain != G.source_domain or not (folder / name).is_file():
+        if not (folder / name).is_file():
             continue
         photo = load_image(folder / name)
+        x, drawn = image_to_tensor(photo), drawn_mask(polygon, photo)
+        zone = drawn[None] & outside_face_box(x)
+        counts = real.setdefault(domain, [0, 0])  # drawn hair's pixels, and those with the source colour
+        counts[0], counts[1] = counts[0] + zone.sum().item(), counts[1] + (hair.has(x, source) & zone).sum().item()
+        if domain != G.source_domain:
+            continue
         r = translate_photo(photo, G, F_inv, precision=precision, detail=True, drop_islands=True)
-        scores.append(mask_scores(drawn_mask(polygon, photo), photo, r.composite))
+        scores.append(mask_scores(drawn, photo, r.composite))
+        k, h = hair.left(x, image_to_tensor(r.composite), source, zone)
+        kept.append(k)
+        had.append(h)
     if not scores:
         return {"n": 0}
     iou, outside = (torch.tensor([s[k] for s in scores]) for k in ("iou", "outside"))
+    kept, had = torch.cat(kept), torch.cat(had)
+    share = {d: c[1] / c[0] if c[0] else float("nan") for d, c in real.items()}
+    level = share.get(G.target_domain, float("nan")) / share[G.source_domain] if share[G.source_domain] else \
+        float("nan")
     return {"n": len(scores), "iou": round(mean(iou), 4), "outside": round(mean(outside), 4),
             "outside_within_1pct": int((outside <= 0.01).sum()),
-            "se": {"iou": standard_error(iou), "outside": standard_error(outside)}}
+            "hair_left": round(kept.sum().item() / max(1, had.sum().item()), 4), "hair_left_real": round(level, 4),
+            "se": {"iou": standard_error(iou), "outside": standard_error(outside),
+                   "hair_left": ratio_standard_error(kept, had)}}
 
 
 def strands(photo: torch.Tensor, result: torch.Tensor) -> torch.Tensor:
@@ -265,7 +285,8 @@ def evaluate_pair(G_AB, G_BA, images, male, paths, classifier, hair, args, basel
             result.update(evaluate_direction(page, male[src], classifier, target_attr, hair, src))
             if args.hair_masks:
                 folder = celeba_image_dir(args.celeba_root)
-                result["page"]["drawn_masks"] = drawn_mask_figures(args.hair_masks, folder, G, F_inv, args.precision)
+                result["page"]["drawn_masks"] = drawn_mask_figures(args.hair_masks, folder, G, F_inv, args.precision,
+                                                                    hair, src)
         if baselines:
             result["target_photos"] = classifier_rate(classifier, images[dst], male[dst], target_attr, args.batch_size)
             # the source hair colour real photos of the target domain show, as a share of what the source's show
