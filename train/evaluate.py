@@ -393,8 +393,8 @@ def main(argv=None) -> int:
         parser.add_argument(flag, action="store_true", help=text)
     parser.add_argument("--hair-masks", default=str(HAIR_MASKS),
                         help="with --page, score the page's change against these hand-drawn hair masks (under "
-                             "page/drawn_masks: iou, the share changed outside the hair; default %(default)s; "
-                             "'none': not)")
+                             "page/drawn_masks: iou, the share changed outside the hair, and hair_left in the drawn hair "
+                             "itself beside hair_left_real, the level real hair shows; default %(default)s; 'none': not)")
     parser.add_argument("--from-step", type=int, default=0,
                         help="--snapshots: only the snapshots from this step on (default %(default)s: all)")
     parser.add_argument("--every", type=int, default=0,
