@@ -1,4 +1,5 @@
-"""The workflow around training: reports (losses.png, samples.gif), batch translation, ONNX export."""
+"""The workflow around training: reports (losses.png, samples.gif), batch translation, ONNX export, the sheets to
+look at (train/look.py)."""
 
 import csv
 import sys
@@ -18,6 +19,7 @@ from cyclegan.reports import loss_curves, read_losses, samples_gif, smooth
 
 sys.path.insert(0, str(REPO / "train"))
 import export  # noqa: E402
+import look  # noqa: E402
 import report  # noqa: E402
 import run  # noqa: E402
 import translate  # noqa: E402
@@ -326,3 +328,28 @@ def test_ship_copies_the_chosen_snapshot_in_fp16_with_cards_and_relative_paths(t
     (tmp_path / "selection.json").write_text(json_.dumps({**selection, "chosen": str(tmp_path / "nowhere")}))
     assert ship.main([str(tmp_path / "selection.json"), str(tmp_path / "other")]) == 2
     assert not (tmp_path / "other").exists()  # nothing written for a snapshot that is not there
+
+
+def test_look_writes_sheets_of_upscaled_val_photos_beside_each_pairs_page_result(celeba_root, tmp_path, capsys):
+    out = tmp_path / "look"
+    assert look.main([str(REPO / "weights"), "--celeba-root", str(celeba_root), "--out", str(out), "--count", "1",
+                      "--scale", "2"]) == 0
+    assert capsys.readouterr().out.split() == ["wrote", str(out / "black_0.png"), "wrote", str(out / "blond_0.png")]
+    folder = celeba_root / "img_align_celeba" / "img_align_celeba"
+    for domain, name in look_names(celeba_root).items():
+        sheet = np.asarray(Image.open(out / f"{domain}_0.png"), np.float32)
+        assert sheet.shape == (look.LABEL + 218, 2 * 178, 3)  # one photo: a row of photo | the pair's result
+        photo, result = sheet[look.LABEL:, :178], sheet[look.LABEL:, 178:]
+        # the photo at 2x shown at half: the photo again, near enough; the pair recoloured its hair, not all of it
+        assert np.abs(photo - np.asarray(Image.open(folder / name), np.float32)).mean() < 3
+        changed = np.abs(result - photo).max(-1) > 30
+        assert 0.03 < changed.mean() < 0.6, (domain, changed.mean())
+    assert look.main(["nowhere", "--celeba-root", str(celeba_root), "--out", str(out)]) == 2
+    assert "no generator at nowhere/black2blond" in capsys.readouterr().err
+
+
+def look_names(celeba_root) -> dict:
+    """The file name of the 301st val photo of each domain (look.py's first by default)."""
+    from cyclegan.data import celeba_domains
+    black, blond = celeba_domains(celeba_root, "Black_Hair", "Blond_Hair", "val")
+    return {d.name: Path(d.paths[300]).name for d in (black, blond)}
