@@ -315,6 +315,18 @@ def test_compare_counts_strands_closer_to_one_as_better():
     assert compare.compare(evaluation(1.04), evaluation(0.95))[0][-1]  # as near one, above or below
 
 
+def test_compare_reads_the_drawn_masks_figures_when_both_scored_the_same_drawn_faces():
+    import compare
+
+    def evaluation(iou, outside, n=24):
+        drawn = {"n": n, "iou": iou, "outside": outside, "se": {"iou": 0.03, "outside": 0.01}}
+        return {"black2blond": {"n": 300, "model": {"se": {}}, "page": {"se": {}, "drawn_masks": drawn}}}
+    rows = compare.compare(evaluation(0.60, 0.05), evaluation(0.66, 0.08))
+    assert [(r[1], r[2], r[-1]) for r in rows] == [("drawn", "iou", False), ("drawn", "outside", True)]
+    assert rows[0][5] == pytest.approx(-0.06)  # new - old
+    assert compare.compare(evaluation(0.60, 0.05, n=23), evaluation(0.66, 0.08)) == []  # other faces: not compared
+
+
 def test_target_photos_success_by_sex_counts_each_photo_under_its_own_sex():
     class SeesBrightAsBlond:  # a stand-in classifier: the attribute where the image is bright
         def predict(self, x):

@@ -2,14 +2,14 @@
 
     python train/compare.py runs/eval-new/eval.json weights/eval.json
 
-Both files come from train/evaluate.py on the same faces (same --split, --max-images and, for the
-page's figures, --page). For every figure of every direction, on the model's crop and on the page's
-path when both have it, prints the old and the new value, the difference, and the old figure's
-standard error over the faces (the "se" train/evaluate.py writes): a figure passes when the new
-pair is better or worse by at most one standard error. "Better" is higher for success, gender kept,
-PSNR and SSIM, lower for the hair left and the faces without a face found, and closer to 1 for the
-strands (the page's fine detail over the photo's). Exits 1 when any
-figure fails, 2 when the files cannot be compared.
+Both files come from train/evaluate.py on the same faces (same --split, --max-images and, for the page's
+figures, --page). For every figure of every direction, on the model's crop, on the page's path and against the
+hand-drawn hair (page/drawn_masks, when both scored the same drawn faces) when both have it, prints the old
+and the new value, the difference, and the old figure's standard error over the faces (the "se"
+train/evaluate.py writes): a figure passes when the new pair is better or worse by at most one standard error.
+"Better" is higher for success, gender kept, PSNR, SSIM and the drawn masks' IoU, lower for the hair left, the
+change outside the drawn hair and the faces without a face found, and closer to 1 for the strands (the page's
+fine detail over the photo's). Exits 1 when any figure fails, 2 when the files cannot be compared.
 
 One standard error is a strict bar: two equally good pairs, each measured with noise, differ by
 more than the old figure's standard error about a quarter of the time, so over twenty figures a
@@ -23,9 +23,10 @@ import math
 import sys
 from pathlib import Path
 
-LOWER_IS_BETTER = {"hair_left", "hair_left_photo", "faces_over_third_left", "no_face"}
+LOWER_IS_BETTER = {"hair_left", "hair_left_photo", "faces_over_third_left", "no_face", "outside"}
 CLOSER_TO_ONE = {"strands"}  # the result's fine detail over the photo's: 1 keeps the photo's texture
-PATHS = ("model", "page")  # the model on its crop; the page's path on whole photos
+PATHS = ("model", "page", "drawn")  # the model on its crop; the page's path on whole photos; the page against the
+# hand-drawn hair (its figures under page/drawn_masks)
 
 
 def chance_of_miss(se_old: float, se_new: float) -> float:
@@ -33,6 +34,11 @@ def chance_of_miss(se_old: float, se_new: float) -> float:
     of two independent estimates of the same value has standard deviation sqrt(se_old^2 + se_new^2)."""
     spread = math.hypot(se_old, se_new)
     return 0.5 * (1 + math.erf(-se_old / spread / math.sqrt(2))) if spread else 0.0
+
+
+def figures_of(direction: dict, path: str):
+    """One direction's figures on a path (PATHS; "drawn": the page's against the hand-drawn hair), or None."""
+    return direction.get("page", {}).get("drawn_masks") if path == "drawn" else direction.get(path)
 
 
 def compare(new: dict, old: dict) -> list:
@@ -48,17 +54,20 @@ def compare(new: dict, old: dict) -> list:
         if new_d["n"] != old_d["n"]:
             raise ValueError(f"{direction}: {new_d['n']} faces against {old_d['n']}: evaluate both on the same faces")
         for path in PATHS:
-            if path not in old_d or path not in new_d:
+            old_p, new_p = figures_of(old_d, path), figures_of(new_d, path)
+            if old_p is None or new_p is None:
                 continue
-            if "se" not in old_d[path]:
+            if path == "drawn" and not (old_p["n"] and old_p["n"] == new_p["n"]):
+                continue  # drawn masks of other faces (another mask file): not comparable
+            if "se" not in old_p:
                 raise ValueError(f"the old evaluation has no standard errors ({direction}, {path}): evaluate it again "
                                  "with this train/evaluate.py")
-            for figure, se in old_d[path]["se"].items():
-                was, now = old_d[path][figure], new_d[path][figure]
+            for figure, se in old_p["se"].items():
+                was, now = old_p[figure], new_p[figure]
                 gain = (was - now) if figure in LOWER_IS_BETTER else (now - was)
                 if figure in CLOSER_TO_ONE:
                     gain = abs(was - 1) - abs(now - 1)
-                chance = chance_of_miss(se, new_d[path].get("se", {}).get(figure, se))
+                chance = chance_of_miss(se, new_p.get("se", {}).get(figure, se))
                 rows.append((direction, path, figure, was, now, now - was, se, chance, not gain < -se))
     return rows
 
