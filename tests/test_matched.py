@@ -383,7 +383,7 @@ def test_draw_mask_tool_reads_points_stores_polygons_and_draws_the_snapped_mask(
     assert masks["000001.jpg"] == ("black", square[1:]) and masks["000002.jpg"] == ("blond", square[:3])
     assert '"polygon": [[120, 60], [120, 120], [60, 120]]' in path.read_text()  # a polygon on one line
     # the layout the repository's mask files have, to the byte
-    for shipped in ("train.json", "val.json", "val_second.json"):
+    for shipped in ("train.json", "val.json", "val_second.json", "val_hats.json"):
         text = (REPO / "hair_masks" / shipped).read_text()
         assert draw_mask.mask_file_text(json.loads(text)) == text
     (tmp_path / "other.json").write_text("[1, 2]")
