@@ -500,11 +500,12 @@ def test_two_drawings_of_the_val_faces_are_scored_against_each_other(celeba_root
     sys.path.insert(0, str(REPO / "train"))
     import draw_mask
     val, second = REPO / "hair_masks" / "val.json", REPO / "hair_masks" / "val_second.json"
-    assert draw_mask.agreement(val, val, celeba_root) == {"black": 1.0, "blond": 1.0}
+    assert draw_mask.agreement(val, val, celeba_root) == {"black": (1.0, 0.0), "blond": (1.0, 0.0)}
     both = draw_mask.agreement(val, second, celeba_root)
-    assert all(0.7 < iou < 0.95 for iou in both.values()), both
+    assert all(0.7 < iou < 0.95 and 0.01 < outside < 0.1 for iou, outside in both.values()), both
     assert draw_mask.main(["--celeba-root", str(celeba_root), "agree", str(val), str(second)]) == 0
-    assert f"black: IoU {both['black']:.3f}" in capsys.readouterr().out
+    iou, outside = both["black"]
+    assert f"black: IoU {iou:.3f}, the second outside the first's hair {outside:.1%}" in capsys.readouterr().out
     masks = json.loads(val.read_text())
     masks["masks"] = masks["masks"][1:]
     (tmp_path / "fewer.json").write_text(json.dumps(masks))

@@ -10,7 +10,8 @@
 polygon points off; `check` draws the polygon and the mask it snaps to (cyclegan.evaluation.drawn_mask: what the
 evaluator and --lambda-drawn use) over the same picture; `add` stores the polygon in a mask file (made if missing,
 a face already there replaced); `agree` scores two drawings of the same faces against each other (IoU at the
-model's 64x80, as the masks are scored: how far two people agree). Only the polygons are stored: the pictures go
+model's 64x80, as the masks are scored, and the share of the pixels outside the first's hair the second takes in:
+how far two people agree). Only the polygons are stored: the pictures go
 where --out says (never into the repository: CelebA is for non-commercial research). A polygon goes once round the
 hair: the outer edge, then back along the hairline and round the face.
 """
@@ -95,14 +96,21 @@ def add(path: Path, image: str, domain: str, about: str, polygon: list) -> int:
 
 
 def agreement(first, second, celeba_root) -> dict:
-    """{"black": IoU, "blond": IoU}: two drawings of the same faces (mask files naming the same faces, in the same
-    order) scored against each other at the model's size (evaluation.mask_iou of their drawn_training_set masks)."""
+    """{"black": (IoU, outside), "blond": ...}: two drawings of the same faces (mask files naming the same faces, in
+    the same order) scored against each other at the model's size: evaluation.mask_iou of their drawn_training_set
+    masks, and the mean share of the pixels outside the first drawing's hair that the second takes in (what the
+    evaluator's "outside" asks of a model)."""
     a, b = load_hair_masks(first), load_hair_masks(second)
     if [(n, d) for n, (d, _) in a.items()] != [(n, d) for n, (d, _) in b.items()]:
         raise ValueError(f"{first} and {second} do not name the same faces and colours in the same order")
     names = ("black", "blond")
     ma, mb = drawn_training_set(first, celeba_root, 64, names), drawn_training_set(second, celeba_root, 64, names)
-    return {name: mask_iou(mb[key][1], ma[key][1]) for name, key in zip(names, "AB")}
+    scores = {}
+    for name, key in zip(names, "AB"):
+        hair, other = ma[key][1] >= 0.5, mb[key][1] >= 0.5
+        outside = ((other & ~hair).flatten(1).sum(1) / (~hair).flatten(1).sum(1).clamp(min=1)).mean().item()
+        scores[name] = (mask_iou(mb[key][1], ma[key][1]), outside)
+    return scores
 
 
 def mask_file_text(data: dict) -> str:
@@ -144,8 +152,8 @@ def main(argv=None) -> int:
             print(f"{args.file}: {add(Path(args.file), args.image, args.domain, args.about, parse_polygon(args.polygon))} faces")
             return 0
         if args.command == "agree":
-            for name, iou in agreement(args.first, args.second, args.celeba_root).items():
-                print(f"{name}: IoU {iou:.3f}")
+            for name, (iou, outside) in agreement(args.first, args.second, args.celeba_root).items():
+                print(f"{name}: IoU {iou:.3f}, the second outside the first's hair {outside:.1%}")
             return 0
         photo = load_image(celeba_image_dir(args.celeba_root) / args.image)
         if photo.size != SIZE:
